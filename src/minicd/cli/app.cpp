@@ -1,0 +1,74 @@
+#include "minicd/cli/app.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <string>
+#include <vector>
+
+#include "minicd/util/log.hpp"
+
+#ifndef MINICD_VERSION
+#error "MINICD_VERSION must be defined by the build"
+#endif
+
+namespace minicd::cli {
+
+namespace {
+
+constexpr const char* k_description =
+    "minicd: continuous delivery to Kubernetes from one minicd.yaml, run as a step of your CI.";
+
+void print_usage_error(const CLI::App& app, const std::string& message) {
+    fmt::print(stderr, "minicd: {}\n\n{}", message, app.help());
+}
+
+}  // namespace
+
+int run(std::span<char*> args) {
+    CLI::App app(k_description, "minicd");
+    app.set_version_flag("--version", "minicd " MINICD_VERSION);
+    // Unknown words are collected, not thrown, so the message can say whether a command or a flag was wrong.
+    app.allow_extras();
+
+    std::string log_level = "info";
+    app.add_option("--log-level", log_level, "Messages to show on stderr")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error", "quiet"}))
+        ->capture_default_str();
+
+    try {
+        app.parse(static_cast<int>(args.size()), args.data());
+    } catch (const CLI::CallForHelp&) {
+        fmt::print("{}", app.help());
+        return k_exit_ok;
+    } catch (const CLI::CallForAllHelp&) {
+        fmt::print("{}", app.help("", CLI::AppFormatMode::All));
+        return k_exit_ok;
+    } catch (const CLI::CallForVersion& version) {
+        fmt::print("{}\n", version.what());
+        return k_exit_ok;
+    } catch (const CLI::ParseError& error) {
+        print_usage_error(app, error.what());
+        return k_exit_usage;
+    }
+
+    const std::vector<std::string> extras = app.remaining();
+    if (!extras.empty()) {
+        const std::string& first = extras.front();
+        print_usage_error(app, first.starts_with("-") ? "unknown flag: " + first : "unknown command: " + first);
+        return k_exit_usage;
+    }
+
+    const std::vector<std::pair<std::string_view, util::LogLevel>> levels = {
+        {"debug", util::LogLevel::debug}, {"info", util::LogLevel::info}, {"warn", util::LogLevel::warn},
+        {"error", util::LogLevel::error}, {"quiet", util::LogLevel::quiet}};
+    for (const auto& [name, level] : levels) {
+        if (name == log_level) util::set_log_level(level);
+    }
+
+    // No command was given: there is nothing to do, which is a usage error.
+    print_usage_error(app, "a command is required");
+    return k_exit_usage;
+}
+
+}  // namespace minicd::cli

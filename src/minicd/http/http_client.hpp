@@ -1,0 +1,77 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "minicd/util/result.hpp"
+
+namespace minicd::http {
+
+enum class Method { get, head, post, put, patch, delete_ };
+
+std::string_view to_string(Method method);
+
+struct Header {
+    std::string name;  // lowercase in responses
+    std::string value;
+};
+
+struct Request {
+    Method method = Method::get;
+    std::string url;
+    std::vector<Header> headers;
+    std::string body;
+    // Zero: the client's default request timeout. Watches pass a long one.
+    std::chrono::milliseconds timeout{0};
+};
+
+struct Response {
+    long status = 0;
+    std::vector<Header> headers;
+    std::string body;
+    int http_version = 0;  // 11 for HTTP/1.1, 20 for HTTP/2
+
+    // The first header with this name (case-insensitive), if any.
+    std::optional<std::string_view> header(std::string_view name) const;
+};
+
+// Trust and identity for TLS. PEM given inline wins over the file of the same role.
+struct TlsOptions {
+    std::string ca_file;  // empty with ca_pem empty: the system trust store
+    std::string ca_pem;
+    std::string client_cert_file;
+    std::string client_cert_pem;
+    std::string client_key_file;
+    std::string client_key_pem;  // a secret: never logged
+    // Only when the user's configuration says so explicitly (kubeconfig insecure-skip-tls-verify).
+    bool insecure_skip_verify = false;
+};
+
+struct ClientOptions {
+    TlsOptions tls;
+    std::chrono::milliseconds connect_timeout{10'000};
+    std::chrono::milliseconds request_timeout{60'000};
+    std::string user_agent;  // empty: "minicd/<version>"
+};
+
+// Sends HTTP requests. Implementations are safe to call from several threads at once and keep
+// connections alive between calls.
+class HttpClient {
+public:
+    virtual ~HttpClient() = default;
+    // An error means no HTTP status was received (connection, TLS, timeout); any status,
+    // including 4xx and 5xx, is a Response for the caller to judge.
+    virtual Result<Response> send(const Request& request) = 0;
+};
+
+// The libcurl implementation: HTTP/2 over TLS when the server offers it, HTTP/1.1 otherwise.
+Result<std::unique_ptr<HttpClient>> make_curl_client(ClientOptions options);
+
+// "Basic <base64(user:password)>", for an Authorization header.
+std::string basic_authorization(std::string_view user, std::string_view password);
+
+}  // namespace minicd::http

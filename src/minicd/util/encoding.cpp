@@ -1,0 +1,45 @@
+#include "minicd/util/encoding.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include <array>
+
+namespace minicd::util {
+
+std::string base64_encode(std::string_view bytes) {
+    std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+    int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+    out.resize(static_cast<std::size_t>(written));
+    return out;
+}
+
+Result<std::string> base64_decode(std::string_view text) {
+    std::string padded(text);
+    while (padded.size() % 4 != 0) padded.push_back('=');
+    std::string out(3 * padded.size() / 4, '\0');
+    int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(padded.data()), static_cast<int>(padded.size()));
+    if (written < 0) return fail(ErrorCode::input, "not valid base64");
+    // EVP_DecodeBlock counts padding as zero bytes; drop them.
+    std::size_t size = static_cast<std::size_t>(written);
+    for (auto it = padded.rbegin(); it != padded.rend() && *it == '=' && size > 0; ++it) --size;
+    out.resize(size);
+    return out;
+}
+
+std::string sha256_hex(std::string_view bytes) {
+    std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
+    SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest.data());
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(digest.size() * 2);
+    for (unsigned char byte : digest) {
+        out.push_back(k_hex[byte >> 4]);
+        out.push_back(k_hex[byte & 0x0f]);
+    }
+    return out;
+}
+
+}  // namespace minicd::util

@@ -1,0 +1,40 @@
+#include "minicd/util/encoding.hpp"
+
+#include <gtest/gtest.h>
+
+namespace minicd::util {
+namespace {
+
+TEST(Base64, EncodesRfc4648Vectors) {
+    EXPECT_EQ(base64_encode(""), "");
+    EXPECT_EQ(base64_encode("f"), "Zg==");
+    EXPECT_EQ(base64_encode("fo"), "Zm8=");
+    EXPECT_EQ(base64_encode("foo"), "Zm9v");
+    EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+}
+
+TEST(Base64, DecodesPaddedAndUnpadded) {
+    EXPECT_EQ(base64_decode("Zm9vYg==").value(), "foob");
+    EXPECT_EQ(base64_decode("Zm9vYg").value(), "foob");
+    EXPECT_EQ(base64_decode("Zm9vYmFy").value(), "foobar");
+}
+
+TEST(Base64, RoundTripsBinary) {
+    std::string bytes;
+    for (int i = 0; i < 256; ++i) bytes.push_back(static_cast<char>(i));
+    EXPECT_EQ(base64_decode(base64_encode(bytes)).value(), bytes);
+}
+
+TEST(Base64, RejectsGarbage) {
+    auto decoded = base64_decode("not*base64");
+    ASSERT_FALSE(decoded);
+    EXPECT_EQ(decoded.error().code, ErrorCode::input);
+}
+
+TEST(Sha256, MatchesKnownDigest) {
+    EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+}  // namespace
+}  // namespace minicd::util

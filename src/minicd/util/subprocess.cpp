@@ -1,0 +1,284 @@
+#include "minicd/util/subprocess.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+#include <mutex>
+
+extern char** environ;
+
+namespace minicd::util {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Owns a file descriptor; closes it once.
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) : m_fd(fd) {}
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    Fd(Fd&& other) noexcept : m_fd(other.release()) {}
+    Fd& operator=(Fd&& other) noexcept {
+        reset(other.release());
+        return *this;
+    }
+    ~Fd() { reset(); }
+
+    int get() const { return m_fd; }
+    bool valid() const { return m_fd >= 0; }
+    int release() {
+        int fd = m_fd;
+        m_fd = -1;
+        return fd;
+    }
+    void reset(int fd = -1) {
+        if (m_fd >= 0) ::close(m_fd);
+        m_fd = fd;
+    }
+
+private:
+    int m_fd = -1;
+};
+
+struct Pipe {
+    Fd read;
+    Fd write;
+};
+
+Result<Pipe> make_pipe() {
+    std::array<int, 2> fds{};
+    if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
+        return fail(ErrorCode::io, fmt::format("pipe: {}", std::strerror(errno)));
+    }
+    return Pipe{Fd(fds[0]), Fd(fds[1])};
+}
+
+// The child's environment: ours, minus removals, with overrides applied.
+std::vector<std::string> build_environment(const SubprocessSpec& spec) {
+    std::vector<std::string> result;
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+        std::string_view item(*entry);
+        std::string_view name = item.substr(0, item.find('='));
+        bool dropped = spec.env.count(std::string(name)) > 0;
+        for (const auto& removed : spec.env_remove) dropped = dropped || removed == name;
+        if (!dropped) result.emplace_back(item);
+    }
+    for (const auto& [name, value] : spec.env) result.push_back(name + "=" + value);
+    return result;
+}
+
+std::vector<char*> as_c_strings(std::vector<std::string>& strings) {
+    std::vector<char*> pointers;
+    pointers.reserve(strings.size() + 1);
+    for (auto& s : strings) pointers.push_back(s.data());
+    pointers.push_back(nullptr);
+    return pointers;
+}
+
+void ignore_sigpipe_once() {
+    // A child that exits without reading its stdin must not kill us with SIGPIPE.
+    static std::once_flag once;
+    std::call_once(once, [] { ::signal(SIGPIPE, SIG_IGN); });
+}
+
+void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+// Appends what can be read now; returns false at end of stream or on a hard error.
+bool drain(int fd, std::string& sink, std::size_t limit, bool& truncated) {
+    std::array<char, 65536> buffer{};
+    for (;;) {
+        ssize_t n = ::read(fd, buffer.data(), buffer.size());
+        if (n > 0) {
+            std::size_t room = sink.size() < limit ? limit - sink.size() : 0;
+            std::size_t take = std::min(room, static_cast<std::size_t>(n));
+            sink.append(buffer.data(), take);
+            if (take < static_cast<std::size_t>(n)) truncated = true;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+        return false;
+    }
+}
+
+std::string last_lines(const std::string& text, std::size_t count) {
+    std::size_t end = text.size();
+    while (end > 0 && text[end - 1] == '\n') --end;
+    std::size_t begin = end;
+    for (std::size_t lines = 0; begin > 0; --begin) {
+        if (text[begin - 1] == '\n' && ++lines == count) break;
+    }
+    return text.substr(begin, end - begin);
+}
+
+}  // namespace
+
+std::string SubprocessResult::outcome() const {
+    if (timed_out) return fmt::format("timed out after {} ms", elapsed.count());
+    if (signal != 0) return fmt::format("killed by signal {} ({})", signal, ::strsignal(signal));
+    return fmt::format("exited with status {}", exit_code);
+}
+
+Result<SubprocessResult> run_subprocess(const SubprocessSpec& spec) {
+    if (spec.argv.empty() || spec.argv.front().empty()) {
+        return fail(ErrorCode::internal, "run_subprocess: empty argv");
+    }
+    ignore_sigpipe_once();
+    const std::string& program = spec.argv.front();
+
+    auto in = make_pipe();
+    auto out = make_pipe();
+    auto err = make_pipe();
+    if (!in) return fail(in.error());
+    if (!out) return fail(out.error());
+    if (!err) return fail(err.error());
+
+    std::vector<std::string> argv_storage = spec.argv;
+    std::vector<std::string> env_storage = build_environment(spec);
+    std::vector<char*> argv = as_c_strings(argv_storage);
+    std::vector<char*> envp = as_c_strings(env_storage);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in->read.get(), STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, out->write.get(), STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, err->write.get(), STDERR_FILENO);
+    if (spec.working_dir) posix_spawn_file_actions_addchdir_np(&actions, spec.working_dir->c_str());
+
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    // Own process group, so a timeout also ends the grandchildren the program started.
+    posix_spawnattr_setpgroup(&attributes, 0);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
+
+    const auto started = Clock::now();
+    pid_t pid = -1;
+    int spawn_error = program.find('/') == std::string::npos
+                          ? ::posix_spawnp(&pid, program.c_str(), &actions, &attributes, argv.data(), envp.data())
+                          : ::posix_spawn(&pid, program.c_str(), &actions, &attributes, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    if (spawn_error != 0) {
+        return fail(ErrorCode::subprocess, fmt::format("cannot start: {}", std::strerror(spawn_error)), program);
+    }
+
+    // Close the child's ends here so end-of-stream arrives when the child exits.
+    in->read.reset();
+    out->write.reset();
+    err->write.reset();
+    Fd stdin_fd = std::move(in->write);
+    Fd stdout_fd = std::move(out->read);
+    Fd stderr_fd = std::move(err->read);
+    set_nonblocking(stdin_fd.get());
+    set_nonblocking(stdout_fd.get());
+    set_nonblocking(stderr_fd.get());
+    if (spec.stdin_data.empty()) stdin_fd.reset();
+
+    SubprocessResult result;
+    std::size_t stdin_written = 0;
+    const bool limited = spec.timeout.count() > 0;
+    const auto deadline = started + spec.timeout;
+    std::optional<Clock::time_point> kill_at;
+
+    while (stdout_fd.valid() || stderr_fd.valid()) {
+        auto now = Clock::now();
+        if (limited && !result.timed_out && now >= deadline) {
+            result.timed_out = true;
+            ::kill(-pid, SIGTERM);
+            kill_at = now + spec.kill_grace;
+        }
+        if (kill_at && now >= *kill_at) {
+            ::kill(-pid, SIGKILL);
+            kill_at.reset();
+        }
+
+        std::array<pollfd, 3> fds{};
+        nfds_t count = 0;
+        auto watch = [&](const Fd& fd, short events) {
+            if (fd.valid()) fds[count++] = pollfd{fd.get(), events, 0};
+        };
+        watch(stdout_fd, POLLIN);
+        watch(stderr_fd, POLLIN);
+        watch(stdin_fd, POLLOUT);
+
+        int wait_ms = 200;
+        if (limited && !result.timed_out) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+            wait_ms = static_cast<int>(std::clamp<long long>(left, 0, 200));
+        }
+        int ready = ::poll(fds.data(), count, wait_ms);
+        if (ready < 0 && errno != EINTR) break;
+
+        for (nfds_t i = 0; i < count; ++i) {
+            if (fds[i].revents == 0) continue;
+            int fd = fds[i].fd;
+            if (fd == stdin_fd.get()) {
+                ssize_t n = ::write(fd, spec.stdin_data.data() + stdin_written, spec.stdin_data.size() - stdin_written);
+                if (n > 0) stdin_written += static_cast<std::size_t>(n);
+                if ((n < 0 && errno != EAGAIN && errno != EINTR) || stdin_written == spec.stdin_data.size()) {
+                    stdin_fd.reset();
+                }
+            } else if (fd == stdout_fd.get()) {
+                if (!drain(fd, result.out, spec.max_output_bytes, result.output_truncated)) stdout_fd.reset();
+            } else if (fd == stderr_fd.get()) {
+                if (!drain(fd, result.err, spec.max_output_bytes, result.output_truncated)) stderr_fd.reset();
+            }
+        }
+    }
+    stdin_fd.reset();
+
+    // Output is closed; the child may still linger (it closed its streams). Respect the deadline here too.
+    int status = 0;
+    for (;;) {
+        // Block when nothing is pending; otherwise poll so the deadline and the grace period are kept.
+        bool pending = (limited && !result.timed_out) || kill_at.has_value();
+        pid_t done = ::waitpid(pid, &status, pending ? WNOHANG : 0);
+        if (done == pid) break;
+        if (done < 0 && errno != EINTR) break;
+        auto now = Clock::now();
+        if (limited && !result.timed_out && now >= deadline) {
+            result.timed_out = true;
+            ::kill(-pid, SIGTERM);
+            kill_at = now + spec.kill_grace;
+        }
+        if (kill_at && now >= *kill_at) {
+            ::kill(-pid, SIGKILL);
+            kill_at.reset();
+        }
+        if (pending) ::usleep(2000);
+    }
+    result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    if (WIFEXITED(status)) {
+        result.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        result.signal = WTERMSIG(status);
+    }
+    return result;
+}
+
+Result<SubprocessResult> run_checked(const SubprocessSpec& spec) {
+    auto result = run_subprocess(spec);
+    if (!result) return result;
+    if (result->succeeded()) return result;
+    std::string message = result->outcome();
+    std::string tail = last_lines(result->err, 5);
+    if (!tail.empty()) message += ": " + tail;
+    return fail(ErrorCode::subprocess, std::move(message), spec.argv.front());
+}
+
+}  // namespace minicd::util

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "minicd/util/result.hpp"
+
+namespace minicd::util {
+
+// One external program to run. No shell is involved: argv is passed as is.
+struct SubprocessSpec {
+    std::vector<std::string> argv;  // argv[0] is searched in PATH when it has no '/'
+    // Variables added to (or replacing those of) the current environment.
+    std::map<std::string, std::string> env;
+    // Variable names removed from the inherited environment, e.g. credentials the child must not see.
+    std::vector<std::string> env_remove;
+    std::optional<std::string> working_dir;  // nullopt: the current directory
+    std::string stdin_data;                  // written to the child's stdin, then closed
+    // Zero means no limit. On expiry the child's process group gets SIGTERM, then SIGKILL after kill_grace.
+    std::chrono::milliseconds timeout{0};
+    std::chrono::milliseconds kill_grace{2000};
+    // Output past this many bytes per stream is dropped (the child keeps running); guards memory.
+    std::size_t max_output_bytes = std::size_t{64} << 20;
+};
+
+struct SubprocessResult {
+    int exit_code = -1;  // -1 when the child was ended by a signal
+    int signal = 0;      // the signal that ended it, 0 if it exited
+    bool timed_out = false;
+    bool output_truncated = false;
+    std::string out;
+    std::string err;
+    std::chrono::milliseconds elapsed{0};
+
+    bool succeeded() const { return exit_code == 0 && !timed_out; }
+    // "exited with status 3", "killed by signal 9", "timed out after 5000 ms".
+    std::string outcome() const;
+};
+
+// Runs the program to completion and captures its output. The Result is an error only when the
+// program could not be started; a non-zero exit is reported in SubprocessResult.
+Result<SubprocessResult> run_subprocess(const SubprocessSpec& spec);
+
+// Like run_subprocess, but a non-zero exit or a timeout is also an error, whose message
+// carries the outcome and the last lines of stderr.
+Result<SubprocessResult> run_checked(const SubprocessSpec& spec);
+
+}  // namespace minicd::util

@@ -1,0 +1,97 @@
+#include "minicd/util/subprocess.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+namespace minicd::util {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Subprocess, CapturesStdoutStderrAndExitCode) {
+    auto result = run_subprocess({.argv = {"sh", "-c", "echo out; echo err >&2; exit 3"}});
+    ASSERT_TRUE(result) << result.error().describe();
+    EXPECT_EQ(result->out, "out\n");
+    EXPECT_EQ(result->err, "err\n");
+    EXPECT_EQ(result->exit_code, 3);
+    EXPECT_FALSE(result->succeeded());
+    EXPECT_EQ(result->outcome(), "exited with status 3");
+}
+
+TEST(Subprocess, PassesArgumentsWithoutShellInterpolation) {
+    auto result = run_subprocess({.argv = {"printf", "%s|", "$HOME", "a b", "`id`", ";"}});
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->out, "$HOME|a b|`id`|;|");
+}
+
+TEST(Subprocess, FeedsStdin) {
+    std::string big(1 << 20, 'x');  // larger than a pipe buffer, so writes and reads must interleave
+    auto result = run_subprocess({.argv = {"wc", "-c"}, .stdin_data = big});
+    ASSERT_TRUE(result);
+    EXPECT_EQ(std::stoul(result->out), big.size());
+}
+
+TEST(Subprocess, SetsAndRemovesEnvironmentVariables) {
+    ::setenv("MINICD_TEST_SECRET", "hunter2", 1);
+    auto result = run_subprocess({.argv = {"sh", "-c", "echo \"[$MINICD_TEST_SECRET][$MINICD_TEST_ADDED]\""},
+                                  .env = {{"MINICD_TEST_ADDED", "yes"}},
+                                  .env_remove = {"MINICD_TEST_SECRET"}});
+    ::unsetenv("MINICD_TEST_SECRET");
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->out, "[][yes]\n");
+}
+
+TEST(Subprocess, RunsInWorkingDirectory) {
+    auto result = run_subprocess({.argv = {"pwd"}, .working_dir = "/"});
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->out, "/\n");
+}
+
+TEST(Subprocess, TimeoutEndsTheWholeProcessGroup) {
+    // The grandchild holds stdout open; only killing the group lets the call return.
+    auto started = std::chrono::steady_clock::now();
+    auto result = run_subprocess({.argv = {"sh", "-c", "sleep 30 & sleep 30; echo never"}, .timeout = 300ms});
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    ASSERT_TRUE(result);
+    EXPECT_TRUE(result->timed_out);
+    EXPECT_FALSE(result->succeeded());
+    EXPECT_EQ(result->out, "");
+    EXPECT_LT(elapsed, 20s);  // a guard against hanging, not a timing assertion
+}
+
+TEST(Subprocess, ProgramIgnoringSigtermIsKilledAfterGrace) {
+    auto result = run_subprocess(
+        {.argv = {"sh", "-c", "trap '' TERM; sleep 30"}, .timeout = 200ms, .kill_grace = 200ms});
+    ASSERT_TRUE(result);
+    EXPECT_TRUE(result->timed_out);
+    EXPECT_EQ(result->signal, SIGKILL);
+}
+
+TEST(Subprocess, MissingProgramIsAnError) {
+    auto result = run_subprocess({.argv = {"minicd-no-such-program"}});
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error().code, ErrorCode::subprocess);
+    EXPECT_EQ(result.error().subject, "minicd-no-such-program");
+}
+
+TEST(Subprocess, OutputBeyondLimitIsTruncated) {
+    auto result = run_subprocess({.argv = {"head", "-c", "100000", "/dev/zero"}, .max_output_bytes = 1000});
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->out.size(), 1000u);
+    EXPECT_TRUE(result->output_truncated);
+    EXPECT_TRUE(result->succeeded());
+}
+
+TEST(Subprocess, RunCheckedReportsStatusAndStderrTail) {
+    auto result = run_checked({.argv = {"sh", "-c", "echo one >&2; echo two >&2; exit 4"}});
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error().code, ErrorCode::subprocess);
+    EXPECT_EQ(result.error().describe(), "sh: exited with status 4: one\ntwo");
+}
+
+}  // namespace
+}  // namespace minicd::util
