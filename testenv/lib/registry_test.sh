@@ -272,8 +272,8 @@ clash_retry() {
     real=$(command -v docker-registry)
     printf '#!/bin/sh\nsleep 1\nexec %s "$@"\n' "$real" >"${slow}/docker-registry"
     chmod +x "${slow}/docker-registry"
-    eval "_orig_pick_port() $(declare -f _reg_pick_port | tail -n +2)"
-    _reg_pick_port() {
+    eval "_orig_pick_port() $(declare -f tenv_pick_port | tail -n +2)"
+    tenv_pick_port() {
         if [[ ! -e "${work}/clash-picked" ]]; then
             : >"${work}/clash-picked"
             printf '%s\n' "$first"
@@ -282,14 +282,14 @@ clash_retry() {
         fi
     }
     err=$(PATH="${slow}:${PATH}" registry_up "$d" 2>&1) || rc=1
-    eval "_reg_pick_port() $(declare -f _orig_pick_port | tail -n +2)"
+    eval "tenv_pick_port() $(declare -f _orig_pick_port | tail -n +2)"
     if ((rc != 0)); then
         echo "$err"
         return 1
     fi
     grep -q "port ${first} was taken meanwhile, retrying" <<<"$err" || { echo "$err"; return 1; }
-    [[ "$(_reg_read "${d}/registry/registry.addr")" != "127.0.0.1:${first}" ]] || { echo "kept the taken port"; return 1; }
-    expect_code 200 "http://$(_reg_read "${d}/registry/registry.addr")/v2/minicd-test/base/manifests/1" \
+    [[ "$(tenv_read "${d}/registry/registry.addr")" != "127.0.0.1:${first}" ]] || { echo "kept the taken port"; return 1; }
+    expect_code 200 "http://$(tenv_read "${d}/registry/registry.addr")/v2/minicd-test/base/manifests/1" \
         -H 'Accept: application/vnd.oci.image.manifest.v1+json' || return 1
     registry_down "$d" 2>/dev/null
     none_mentioning "$d"
