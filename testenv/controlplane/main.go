@@ -46,6 +46,8 @@ func main() {
 
 // runKwok mirrors kwok's own entry point (cmd/kwok in sigs.k8s.io/kwok).
 func runKwok() int {
+	// The Kubernetes packages linked in here register a global --version flag that clashes with kwok's own.
+	pflag.CommandLine = pflag.NewFlagSet(os.Args[0], pflag.ExitOnError)
 	flags := pflag.NewFlagSet("global", pflag.ContinueOnError)
 	flags.ParseErrorsWhitelist.UnknownFlags = true
 	flags.Usage = func() {}
