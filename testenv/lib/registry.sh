@@ -363,9 +363,9 @@ registry_status() {
         pid=$(tenv_read "${dir}/pids/${name}.pid")
         addr=$(tenv_read "${dir}/registry/${name}.addr")
         if [[ -n "$pid" ]] && tenv_pid_ours "$pid" "${dir}/registry/${name}.yml"; then
-            printf '%-13s running pid %s %s\n' "$name" "$pid" "$addr"
+            printf '%-23s running pid %s %s\n' "$name" "$pid" "$addr"
         else
-            printf '%-13s stopped\n' "$name"
+            printf '%-23s stopped\n' "$name"
         fi
     done
 }

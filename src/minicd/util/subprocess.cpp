@@ -122,6 +122,47 @@ std::string last_lines(const std::string& text, std::size_t count) {
     return text.substr(begin, end - begin);
 }
 
+// Enforces the deadline on a process group: SIGTERM when it passes, SIGKILL once the grace is over.
+class Deadline {
+public:
+    Deadline(pid_t group, const SubprocessSpec& spec, Clock::time_point started)
+        : m_group(group), m_limited(spec.timeout.count() > 0), m_deadline(started + spec.timeout), m_grace(spec.kill_grace) {}
+
+    // Sends whatever signal is due now; returns true once the deadline has passed.
+    bool enforce(Clock::time_point now) {
+        if (m_limited && !m_expired && now >= m_deadline) {
+            m_expired = true;
+            ::kill(-m_group, SIGTERM);
+            m_kill_at = now + m_grace;
+            m_kill_pending = true;
+        }
+        if (m_kill_pending && now >= m_kill_at) {
+            ::kill(-m_group, SIGKILL);
+            m_kill_pending = false;
+        }
+        return m_expired;
+    }
+
+    // True while a signal may still have to be sent, so waiting must not block.
+    bool pending() const { return (m_limited && !m_expired) || m_kill_pending; }
+
+    // Milliseconds until the next thing to do, at most `cap`.
+    int wait_ms(Clock::time_point now, int cap) const {
+        if (!m_limited || m_expired) return cap;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(m_deadline - now).count();
+        return static_cast<int>(std::clamp<long long>(left, 0, cap));
+    }
+
+private:
+    pid_t m_group;
+    bool m_limited;
+    Clock::time_point m_deadline;
+    std::chrono::milliseconds m_grace;
+    bool m_expired = false;
+    bool m_kill_pending = false;
+    Clock::time_point m_kill_at{};
+};
+
 }  // namespace
 
 std::string SubprocessResult::outcome() const {
@@ -191,22 +232,11 @@ Result<SubprocessResult> run_subprocess(const SubprocessSpec& spec) {
 
     SubprocessResult result;
     std::size_t stdin_written = 0;
-    const bool limited = spec.timeout.count() > 0;
-    const auto deadline = started + spec.timeout;
-    std::optional<Clock::time_point> kill_at;
+    Deadline deadline(pid, spec, started);
 
     while (stdout_fd.valid() || stderr_fd.valid()) {
         auto now = Clock::now();
-        if (limited && !result.timed_out && now >= deadline) {
-            result.timed_out = true;
-            ::kill(-pid, SIGTERM);
-            kill_at = now + spec.kill_grace;
-        }
-        if (kill_at && now >= *kill_at) {
-            ::kill(-pid, SIGKILL);
-            kill_at.reset();
-        }
-
+        result.timed_out = deadline.enforce(now);
         std::array<pollfd, 3> fds{};
         nfds_t count = 0;
         auto watch = [&](const Fd& fd, short events) {
@@ -216,11 +246,7 @@ Result<SubprocessResult> run_subprocess(const SubprocessSpec& spec) {
         watch(stderr_fd, POLLIN);
         watch(stdin_fd, POLLOUT);
 
-        int wait_ms = 200;
-        if (limited && !result.timed_out) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
-            wait_ms = static_cast<int>(std::clamp<long long>(left, 0, 200));
-        }
+        int wait_ms = deadline.wait_ms(now, 200);
         int ready = ::poll(fds.data(), count, wait_ms);
         if (ready < 0 && errno != EINTR) break;
 
@@ -245,21 +271,12 @@ Result<SubprocessResult> run_subprocess(const SubprocessSpec& spec) {
     // Output is closed; the child may still linger (it closed its streams). Respect the deadline here too.
     int status = 0;
     for (;;) {
-        // Block when nothing is pending; otherwise poll so the deadline and the grace period are kept.
-        bool pending = (limited && !result.timed_out) || kill_at.has_value();
+        // Block when no signal can be due; otherwise poll so the deadline and the grace period are kept.
+        bool pending = deadline.pending();
         pid_t done = ::waitpid(pid, &status, pending ? WNOHANG : 0);
         if (done == pid) break;
         if (done < 0 && errno != EINTR) break;
-        auto now = Clock::now();
-        if (limited && !result.timed_out && now >= deadline) {
-            result.timed_out = true;
-            ::kill(-pid, SIGTERM);
-            kill_at = now + spec.kill_grace;
-        }
-        if (kill_at && now >= *kill_at) {
-            ::kill(-pid, SIGKILL);
-            kill_at.reset();
-        }
+        result.timed_out = deadline.enforce(Clock::now());
         if (pending) ::usleep(2000);
     }
     result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);

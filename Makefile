@@ -1,0 +1,42 @@
+# Entry points. `make demo` and `make test` install what they need first (scripts/install-deps).
+BUILD_DIR  ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS       ?= $(shell nproc)
+
+.PHONY: all deps configure build test unit e2e demo bench-yaml clean
+
+all: build
+
+deps:
+	scripts/install-deps
+
+configure: deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Unit tests, then the e2e suite against a local control plane (built once and cached, several
+# minutes on the first run) that ctest brings up and always tears down.
+test: build
+	testenv/cluster build
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 3600
+
+unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L '^$$' -E '^e2e'
+
+e2e: build
+	testenv/cluster build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L e2e
+
+demo: build
+	testenv/cluster build
+	MINICD=$(BUILD_DIR)/src/minicd/minicd scripts/demo
+
+bench-yaml: deps
+	cmake -S bench/yaml -B $(BUILD_DIR)/bench-yaml -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD_DIR)/bench-yaml -j $(JOBS)
+	$(BUILD_DIR)/bench-yaml/bench_yaml
+
+clean:
+	rm -rf $(BUILD_DIR)
