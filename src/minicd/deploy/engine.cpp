@@ -1,0 +1,1 @@
+#include "minicd/deploy/engine.hpp"

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "minicd/kube/client.hpp"
+#include "minicd/util/result.hpp"
+
+namespace minicd::kube {
+
+// How one kind is served: what the REST mapping needs.
+struct ResourceInfo {
+    std::string group;     // "" for core
+    std::string version;   // "v1"
+    std::string kind;      // "Deployment"
+    std::string resource;  // plural as the server names it: "deployments", "ingresses", "endpoints"
+    bool namespaced = false;
+    std::vector<std::string> verbs;
+
+    // "/apis/apps/v1/namespaces/<ns>/deployments" or "/api/v1/nodes" (namespace ignored when cluster-scoped).
+    std::string collection_path(std::string_view namespace_ = {}) const;
+    // collection_path + "/" + name.
+    std::string object_path(std::string_view namespace_, std::string_view name) const;
+};
+
+// Maps apiVersion + kind to resources using the server's discovery documents: aggregated
+// discovery (apidiscovery.k8s.io/v2, falling back to v2beta1 and then /api + /apis), cached on disk
+// per server for `ttl`, refreshed once on a miss. Thread-safe.
+class Discovery {
+public:
+    // `cache_dir` "" disables the disk cache (e.g. $XDG_CACHE_HOME/minicd/discovery is the CLI default).
+    Discovery(Client& client, std::string cache_dir, std::chrono::seconds ttl = std::chrono::hours(6));
+
+    // The resource serving group/version kind. An unknown kind triggers one refresh; then it is an
+    // input error saying no matches for kind "X" in version "g/v" (install its CRD first).
+    Result<ResourceInfo> resolve(std::string_view group, std::string_view version, std::string_view kind);
+
+    // Forget everything (memory and disk), e.g. after a CRD was applied.
+    void invalidate();
+
+private:
+    Result<void> refresh_locked();
+    bool load_cache_locked();
+    void save_cache_locked() const;
+
+    Client& m_client;
+    std::string m_cache_file;  // "" when disabled
+    std::chrono::seconds m_ttl;
+    std::mutex m_mutex;
+    bool m_loaded = false;
+    std::map<std::string, ResourceInfo> m_by_gvk;  // key "group/version/Kind"
+};
+
+}  // namespace minicd::kube

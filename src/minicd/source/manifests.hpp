@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "minicd/model/object.hpp"
+#include "minicd/util/result.hpp"
+
+namespace minicd::source {
+
+// One Kubernetes object read from a manifest, with where it came from (for error messages).
+struct Manifest {
+    model::Object object;
+    std::string file;
+    int line = 0;
+};
+
+// Loads objects from files and directories. A directory with a kustomization.yaml (or .yml, or
+// Kustomization) is rendered by `kubectl kustomize`; other directories are read recursively
+// (*.yaml, *.yml, *.json, sorted by path). Empty documents are skipped, `kind: List` (and other
+// *List kinds with items) are flattened. Every object needs apiVersion, kind and metadata.name,
+// otherwise the error names file:line.
+Result<std::vector<Manifest>> load_manifests(const std::vector<std::string>& paths);
+
+}  // namespace minicd::source
