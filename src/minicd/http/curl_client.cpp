@@ -60,6 +60,21 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
     return size * count;
 }
 
+// Body sink for streaming transfers; remembers whether the consumer asked to stop.
+struct StreamSink {
+    const std::function<bool(std::string_view)>* consumer;
+    bool stopped = false;
+};
+
+std::size_t on_stream(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* sink = static_cast<StreamSink*>(user);
+    if (!(*sink->consumer)(std::string_view(data, size * count))) {
+        sink->stopped = true;
+        return 0;  // makes curl abort the transfer with CURLE_WRITE_ERROR
+    }
+    return size * count;
+}
+
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
     auto* headers = static_cast<std::vector<Header>*>(user);
     std::string_view line(data, size * count);
@@ -125,7 +140,16 @@ public:
     Result<Response> send(const Request& request) override {
         CURL* handle = acquire();
         if (handle == nullptr) return fail(ErrorCode::internal, "curl_easy_init failed");
-        auto result = perform(handle, request);
+        auto result = perform(handle, request, nullptr);
+        release(handle);
+        return result;
+    }
+
+    Result<Response> stream(const Request& request, const std::function<bool(std::string_view)>& on_data) override {
+        CURL* handle = acquire();
+        if (handle == nullptr) return fail(ErrorCode::internal, "curl_easy_init failed");
+        StreamSink sink{&on_data};
+        auto result = perform(handle, request, &sink);
         release(handle);
         return result;
     }
@@ -176,7 +200,8 @@ private:
         }
     }
 
-    Result<Response> perform(CURL* handle, const Request& request) const {
+    // With a sink the body goes to it; otherwise it is collected into the Response.
+    Result<Response> perform(CURL* handle, const Request& request, StreamSink* sink) const {
         curl_easy_reset(handle);
         Response response;
         char error_buffer[CURL_ERROR_SIZE] = {};
@@ -220,15 +245,21 @@ private:
         header_list = curl_slist_append(header_list, "Expect:");
         curl_easy_setopt(handle, CURLOPT_HTTPHEADER, header_list);
 
-        curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &on_body);
-        curl_easy_setopt(handle, CURLOPT_WRITEDATA, &response.body);
+        if (sink != nullptr) {
+            curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &on_stream);
+            curl_easy_setopt(handle, CURLOPT_WRITEDATA, sink);
+        } else {
+            curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &on_body);
+            curl_easy_setopt(handle, CURLOPT_WRITEDATA, &response.body);
+        }
         curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &on_header);
         curl_easy_setopt(handle, CURLOPT_HEADERDATA, &response.headers);
 
         CURLcode code = curl_easy_perform(handle);
         curl_slist_free_all(header_list);
         std::string subject = fmt::format("{} {}", to_string(request.method), redact_url(request.url));
-        if (code != CURLE_OK) {
+        bool stopped_by_consumer = sink != nullptr && sink->stopped && code == CURLE_WRITE_ERROR;
+        if (code != CURLE_OK && !stopped_by_consumer) {
             std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
             auto error_code = code == CURLE_OPERATION_TIMEDOUT ? ErrorCode::timeout : ErrorCode::network;
             return fail(error_code, detail, std::move(subject));

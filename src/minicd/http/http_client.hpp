@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,10 @@ public:
     // An error means no HTTP status was received (connection, TLS, timeout); any status,
     // including 4xx and 5xx, is a Response for the caller to judge.
     virtual Result<Response> send(const Request& request) = 0;
+
+    // Like send, but the body is handed to `on_data` as it arrives instead of being kept (watches,
+    // large downloads). Returning false from `on_data` ends the transfer early; that is not an error.
+    virtual Result<Response> stream(const Request& request, const std::function<bool(std::string_view)>& on_data) = 0;
 };
 
 // The libcurl implementation: HTTP/2 over TLS when the server offers it, HTTP/1.1 otherwise.

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -27,6 +29,17 @@ struct ClientOptions {
     std::chrono::milliseconds max_backoff{5'000};
 };
 
+// One request to the API server.
+struct Call {
+    http::Method method = http::Method::get;
+    std::string path;  // absolute on the server, query included: "/api/v1/namespaces?limit=500"
+    std::string body;
+    std::string content_type;               // "" when there is no body
+    std::string accept = "application/json";
+    Replay replay = Replay::safe;
+    std::chrono::milliseconds timeout{0};  // 0: ClientOptions::request_timeout
+};
+
 // A request as the API server answered it, after retries.
 struct ApiResponse {
     long status = 0;
@@ -44,11 +57,14 @@ public:
 
     const RestConfig& config() const { return m_config; }
 
-    // `path` is absolute on the server ("/api/v1/namespaces"), query string included. Any HTTP
-    // status is a response; only failing to get one (after retries) is an error.
-    Result<ApiResponse> request(http::Method method, std::string_view path, std::string_view body = {},
-                                std::string_view content_type = {}, Replay replay = Replay::safe,
-                                std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
+    // Any HTTP status is a response; only failing to get one (after retries) is an error.
+    Result<ApiResponse> send(const Call& call);
+
+    // Streams a watch (`path` without the watch parameter; it is added), calling `on_event` with each
+    // event object ({"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": ...}) until it returns
+    // false, the server ends the watch, or `timeout` passes. A non-2xx answer is an error.
+    Result<void> watch(std::string_view path, const std::function<bool(const model::Json&)>& on_event,
+                       std::chrono::seconds timeout);
 
     // GET returning parsed JSON; a non-2xx status becomes an error rendered from the Status object.
     Result<model::Json> get_json(std::string_view path);
@@ -58,15 +74,16 @@ public:
 
 private:
     Client(RestConfig config, ClientOptions options, std::shared_ptr<CredentialSource> credentials);
-    Result<http::HttpClient*> http_for(const AuthMaterial& material);
+    Result<std::shared_ptr<http::HttpClient>> http_for(const AuthMaterial& material);
+    http::Request build(const Call& call, const AuthMaterial& material) const;
 
     RestConfig m_config;
     ClientOptions m_options;
     std::shared_ptr<CredentialSource> m_credentials;
     mutable std::mutex m_mutex;
-    std::unique_ptr<http::HttpClient> m_http;  // rebuilt when exec-plugin client certificates change
-    std::uint64_t m_http_generation = ~std::uint64_t{0};
-    long m_requests = 0;
+    std::shared_ptr<http::HttpClient> m_http;  // rebuilt when exec-plugin client certificates change
+    std::string m_http_client_cert;            // the certificate m_http was built with
+    std::atomic<long> m_requests{0};
 };
 
 // Renders a failed API response as an Error: "<subject>: <Status.message> (reason, HTTP code)".
