@@ -63,8 +63,18 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
 // Body sink for streaming transfers; remembers whether the consumer asked to stop.
 struct StreamSink {
     const std::function<bool(std::string_view)>* consumer;
+    const std::function<bool()>* cancelled;
     bool stopped = false;
 };
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    auto* sink = static_cast<StreamSink*>(user);
+    if (*sink->cancelled && (*sink->cancelled)()) {
+        sink->stopped = true;
+        return 1;  // makes curl abort the transfer with CURLE_ABORTED_BY_CALLBACK
+    }
+    return 0;
+}
 
 std::size_t on_stream(char* data, std::size_t size, std::size_t count, void* user) {
     auto* sink = static_cast<StreamSink*>(user);
@@ -145,10 +155,11 @@ public:
         return result;
     }
 
-    Result<Response> stream(const Request& request, const std::function<bool(std::string_view)>& on_data) override {
+    Result<Response> stream(const Request& request, const std::function<bool(std::string_view)>& on_data,
+                            const std::function<bool()>& cancelled) override {
         CURL* handle = acquire();
         if (handle == nullptr) return fail(ErrorCode::internal, "curl_easy_init failed");
-        StreamSink sink{&on_data};
+        StreamSink sink{&on_data, &cancelled};
         auto result = perform(handle, request, &sink);
         release(handle);
         return result;
@@ -248,6 +259,9 @@ private:
         if (sink != nullptr) {
             curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &on_stream);
             curl_easy_setopt(handle, CURLOPT_WRITEDATA, sink);
+            curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+            curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, &on_progress);
+            curl_easy_setopt(handle, CURLOPT_XFERINFODATA, sink);
         } else {
             curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &on_body);
             curl_easy_setopt(handle, CURLOPT_WRITEDATA, &response.body);
@@ -258,7 +272,8 @@ private:
         CURLcode code = curl_easy_perform(handle);
         curl_slist_free_all(header_list);
         std::string subject = fmt::format("{} {}", to_string(request.method), redact_url(request.url));
-        bool stopped_by_consumer = sink != nullptr && sink->stopped && code == CURLE_WRITE_ERROR;
+        bool stopped_by_consumer =
+            sink != nullptr && sink->stopped && (code == CURLE_WRITE_ERROR || code == CURLE_ABORTED_BY_CALLBACK);
         if (code != CURLE_OK && !stopped_by_consumer) {
             std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
             auto error_code = code == CURLE_OPERATION_TIMEDOUT ? ErrorCode::timeout : ErrorCode::network;

@@ -69,8 +69,10 @@ public:
     virtual Result<Response> send(const Request& request) = 0;
 
     // Like send, but the body is handed to `on_data` as it arrives instead of being kept (watches,
-    // large downloads). Returning false from `on_data` ends the transfer early; that is not an error.
-    virtual Result<Response> stream(const Request& request, const std::function<bool(std::string_view)>& on_data) = 0;
+    // large downloads). Returning false from `on_data`, or `cancelled` (polled about every second,
+    // also while no data arrives) returning true, ends the transfer early; that is not an error.
+    virtual Result<Response> stream(const Request& request, const std::function<bool(std::string_view)>& on_data,
+                                    const std::function<bool()>& cancelled = {}) = 0;
 };
 
 // The libcurl implementation: HTTP/2 over TLS when the server offers it, HTTP/1.1 otherwise.

@@ -131,7 +131,7 @@ Result<model::Json> Client::get_json(std::string_view path) {
 }
 
 Result<void> Client::watch(std::string_view path, const std::function<bool(const model::Json&)>& on_event,
-                           std::chrono::seconds timeout) {
+                           std::chrono::seconds timeout, const std::function<bool()>& cancelled) {
     auto material = m_credentials->current();
     if (!material) return fail(material.error());
     auto http = http_for(*material);
@@ -165,7 +165,7 @@ Result<void> Client::watch(std::string_view path, const std::function<bool(const
         pending.erase(0, start);
         return true;
     };
-    auto response = (*http)->stream(build(call, *material), on_data);
+    auto response = (*http)->stream(build(call, *material), on_data, cancelled);
     ++m_requests;
     if (bad_event) return fail(*bad_event);
     if (!response) {

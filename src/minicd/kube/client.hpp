@@ -62,9 +62,10 @@ public:
 
     // Streams a watch (`path` without the watch parameter; it is added), calling `on_event` with each
     // event object ({"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": ...}) until it returns
-    // false, the server ends the watch, or `timeout` passes. A non-2xx answer is an error.
+    // false, `cancelled` returns true (checked about every second), the server ends the watch, or
+    // `timeout` passes. A non-2xx answer (e.g. 410 Gone) is an error with the Status rendered.
     Result<void> watch(std::string_view path, const std::function<bool(const model::Json&)>& on_event,
-                       std::chrono::seconds timeout);
+                       std::chrono::seconds timeout, const std::function<bool()>& cancelled = {});
 
     // GET returning parsed JSON; a non-2xx status becomes an error rendered from the Status object.
     Result<model::Json> get_json(std::string_view path);

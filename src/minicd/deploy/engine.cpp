@@ -1,1 +1,0 @@
-#include "minicd/deploy/engine.hpp"

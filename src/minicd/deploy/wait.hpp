@@ -1,0 +1,57 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "minicd/health/health.hpp"
+#include "minicd/kube/client.hpp"
+#include "minicd/kube/discovery.hpp"
+#include "minicd/model/object.hpp"
+#include "minicd/util/result.hpp"
+
+namespace minicd::deploy {
+
+// One object to wait for, with how it is served.
+struct WaitTarget {
+    model::ObjectId id;
+    kube::ResourceInfo resource;
+};
+
+struct ObjectHealth {
+    model::ObjectId id;
+    health::Health health;
+};
+
+struct WaitProgress {
+    std::chrono::milliseconds elapsed{0};
+    int ready = 0;
+    int total = 0;
+    std::vector<ObjectHealth> not_ready;  // what is still pending, and why
+};
+
+struct WaitOptions {
+    std::chrono::seconds timeout{300};
+    health::AssessOptions assess;
+    // Called about every `progress_interval` while waiting (text output shows what is still pending).
+    std::function<void(const WaitProgress&)> on_progress;
+    std::chrono::seconds progress_interval{5};
+};
+
+struct WaitResult {
+    bool healthy = false;    // every target is Current
+    bool timed_out = false;  // the timeout passed first
+    std::chrono::milliseconds elapsed{0};
+    std::vector<ObjectHealth> objects;  // final health of every target
+};
+
+// Waits until every target is healthy, one fails (fail fast), or the timeout passes. Watch-based:
+// one list + watch per resource type involved (plus Pods and ReplicaSets when workloads are among
+// the targets, to see crash loops and which ReplicaSet is current), re-listing on 410 Gone; no
+// per-object polling. Health comes from health::assess with the pods that belong to each workload
+// (by ownerReferences; for a Deployment, the pods of its newest ReplicaSet).
+Result<WaitResult> wait_for_health(kube::Client& client, const std::vector<WaitTarget>& targets,
+                                   const WaitOptions& options);
+
+}  // namespace minicd::deploy
