@@ -1,0 +1,111 @@
+#include "minicd/deploy/changes.hpp"
+
+namespace minicd::deploy {
+
+namespace {
+
+using model::Json;
+
+bool owns(const Json& desired, const Json& fields);
+
+// The managedFields entry for a list item: "k:{...}" whose key values agree with the item, where
+// keys the item leaves out are assumed defaulted (e.g. protocol: TCP on ports).
+const Json* find_keyed_item(const Json& item, const Json& fields) {
+    for (const auto& [key, child] : fields.items()) {
+        if (!key.starts_with("k:")) continue;
+        Json keys = Json::parse(key.substr(2), nullptr, false);
+        if (!keys.is_object()) continue;
+        bool any_present = false;
+        bool all_agree = true;
+        for (const auto& [name, value] : keys.items()) {
+            auto it = item.find(name);
+            if (it == item.end()) continue;
+            any_present = true;
+            all_agree = all_agree && *it == value;
+        }
+        if (any_present && all_agree) return &child;
+    }
+    return nullptr;
+}
+
+bool owns_list(const Json& desired, const Json& fields) {
+    bool has_items = false;
+    for (const auto& [key, child] : fields.items()) {
+        if (key.starts_with("k:") || key.starts_with("v:") || key.starts_with("i:")) {
+            has_items = true;
+            break;
+        }
+    }
+    // No per-item entries: an atomic list, owned as a whole.
+    if (!has_items) return true;
+    for (std::size_t index = 0; index < desired.size(); ++index) {
+        const Json& item = desired[index];
+        const Json* child = nullptr;
+        if (item.is_object()) child = find_keyed_item(item, fields);
+        if (child == nullptr) {
+            if (auto it = fields.find("v:" + item.dump()); it != fields.end()) child = &*it;
+        }
+        if (child == nullptr) {
+            if (auto it = fields.find("i:" + std::to_string(index)); it != fields.end()) child = &*it;
+        }
+        if (child == nullptr || !owns(item, *child)) return false;
+    }
+    return true;
+}
+
+bool owns(const Json& desired, const Json& fields) {
+    if (desired.is_object()) {
+        // An entry without children is an atomic map (e.g. a Deployment's selector), owned whole.
+        if (fields.empty()) return true;
+        for (const auto& [key, value] : desired.items()) {
+            auto child = fields.find("f:" + key);
+            if (child == fields.end()) return false;
+            if (!owns(value, *child)) return false;
+        }
+        return true;
+    }
+    if (desired.is_array()) return owns_list(desired, fields);
+    return true;  // a scalar: its entry exists, which is all ownership says
+}
+
+Json without_server_fields(const Json& object) {
+    Json copy = object;
+    copy.erase("status");
+    if (auto metadata = copy.find("metadata"); metadata != copy.end() && metadata->is_object()) {
+        for (const char* field : {"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink"}) {
+            metadata->erase(field);
+        }
+    }
+    return copy;
+}
+
+}  // namespace
+
+bool owns_all_fields(const Json& live, const Json& desired, std::string_view manager) {
+    auto entries = live.find("metadata");
+    if (entries == live.end() || !entries->contains("managedFields")) return false;
+    Json checked = desired;
+    // Identity fields are not tracked in managedFields.
+    checked.erase("apiVersion");
+    checked.erase("kind");
+    checked.erase("status");
+    if (auto metadata = checked.find("metadata"); metadata != checked.end()) {
+        metadata->erase("name");
+        metadata->erase("namespace");
+    }
+    const Json& managed = (*entries)["managedFields"];
+    if (!managed.is_array()) return false;
+    for (const auto& entry : managed) {
+        if (!entry.is_object()) continue;
+        if (entry.value("manager", "") != manager || entry.value("operation", "") != "Apply") continue;
+        if (entry.contains("subresource")) continue;
+        auto fields = entry.find("fieldsV1");
+        if (fields == entry.end() || !fields->is_object()) return false;
+        return owns(checked, *fields);
+    }
+    return false;
+}
+
+bool same_state(const Json& a, const Json& b) { return without_server_fields(a) == without_server_fields(b); }
+
+}  // namespace minicd::deploy
