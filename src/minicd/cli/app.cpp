@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "minicd/cli/commands.hpp"
 #include "minicd/util/log.hpp"
 
 #ifndef MINICD_VERSION
@@ -19,8 +20,16 @@ namespace {
 constexpr const char* k_description =
     "minicd: continuous delivery to Kubernetes from one minicd.yaml, run as a step of your CI.";
 
-void print_usage_error(const CLI::App& app, const std::string& message) {
-    fmt::print(stderr, "minicd: {}\n\n{}", message, app.help());
+// The help of the command the user was typing (the root when none was chosen).
+std::string help_for(const CLI::App& app, const std::vector<Command>& commands) {
+    for (const auto& command : commands) {
+        if (command.node->parsed()) return command.node->help();
+    }
+    return app.help();
+}
+
+void print_usage_error(const CLI::App& app, const std::vector<Command>& commands, const std::string& message) {
+    fmt::print(stderr, "minicd: {}\n\n{}", message, help_for(app, commands));
 }
 
 }  // namespace
@@ -30,6 +39,10 @@ int run(std::span<char*> args) {
     app.set_version_flag("--version", "minicd " MINICD_VERSION);
     // Unknown words are collected, not thrown, so the message can say whether a command or a flag was wrong.
     app.allow_extras();
+    // Root options such as --log-level may also follow the command name.
+    app.fallthrough();
+
+    std::vector<Command> commands = {add_apply_command(app)};
 
     std::string log_level = "info";
     app.add_option("--log-level", log_level, "Messages to show on stderr")
@@ -39,7 +52,7 @@ int run(std::span<char*> args) {
     try {
         app.parse(static_cast<int>(args.size()), args.data());
     } catch (const CLI::CallForHelp&) {
-        fmt::print("{}", app.help());
+        fmt::print("{}", help_for(app, commands));
         return k_exit_ok;
     } catch (const CLI::CallForAllHelp&) {
         fmt::print("{}", app.help("", CLI::AppFormatMode::All));
@@ -48,14 +61,14 @@ int run(std::span<char*> args) {
         fmt::print("{}\n", version.what());
         return k_exit_ok;
     } catch (const CLI::ParseError& error) {
-        print_usage_error(app, error.what());
+        print_usage_error(app, commands, error.what());
         return k_exit_usage;
     }
 
-    const std::vector<std::string> extras = app.remaining();
+    const std::vector<std::string> extras = app.remaining(true);
     if (!extras.empty()) {
         const std::string& first = extras.front();
-        print_usage_error(app, first.starts_with("-") ? "unknown flag: " + first : "unknown command: " + first);
+        print_usage_error(app, commands, first.starts_with("-") ? "unknown flag: " + first : "unknown command: " + first);
         return k_exit_usage;
     }
 
@@ -66,8 +79,11 @@ int run(std::span<char*> args) {
         if (name == log_level) util::set_log_level(level);
     }
 
+    for (const auto& command : commands) {
+        if (command.node->parsed()) return command.run();
+    }
     // No command was given: there is nothing to do, which is a usage error.
-    print_usage_error(app, "a command is required");
+    print_usage_error(app, commands, "a command is required");
     return k_exit_usage;
 }
 

@@ -1,0 +1,170 @@
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "minicd/cli/app.hpp"
+#include "minicd/cli/commands.hpp"
+#include "minicd/deploy/apply.hpp"
+#include "minicd/kube/client.hpp"
+#include "minicd/kube/discovery.hpp"
+#include "minicd/kube/kubeconfig.hpp"
+#include "minicd/source/manifests.hpp"
+#include "minicd/util/duration.hpp"
+#include "minicd/util/log.hpp"
+
+namespace minicd::cli {
+
+namespace {
+
+struct ApplyFlags {
+    std::vector<std::string> files;
+    std::string kubeconfig;
+    std::string context;
+    std::string namespace_;
+    std::string app = "default";
+    std::string env = "default";
+    bool prune = false;
+    bool allow_empty = false;
+    bool wait = true;
+    std::string timeout = "5m";
+    std::string lock_wait = "0s";
+    bool dry_run = false;
+    bool force_recreate = false;
+    bool allow_other_namespaces = false;
+    int concurrency = 8;
+    std::string output = "text";
+    std::string git_sha;
+};
+
+std::string discovery_cache_dir() {
+    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+        return std::string(xdg) + "/minicd/discovery";
+    }
+    if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+        return std::string(home) + "/.cache/minicd/discovery";
+    }
+    return {};
+}
+
+// Input and usage problems exit 2; everything that went wrong while doing the work exits 1.
+int exit_code_for(const util::Error& error) {
+    return error.code == util::ErrorCode::input || error.code == util::ErrorCode::usage ? k_exit_usage : k_exit_failed;
+}
+
+int report_error(const util::Error& error) {
+    util::log_error("{}", error.describe());
+    return exit_code_for(error);
+}
+
+void print_text(const deploy::ApplyResult& result, bool dry_run, long requests) {
+    std::map<deploy::Action, int> counts;
+    for (const auto& object : result.objects) {
+        ++counts[object.action];
+        std::string line = fmt::format("{} {}", object.id.describe(), deploy::to_string(object.action));
+        if (!object.detail.empty()) line += ": " + object.detail;
+        fmt::print("{}\n", line);
+    }
+    std::vector<std::string> parts;
+    for (auto action : {deploy::Action::created, deploy::Action::configured, deploy::Action::recreated,
+                        deploy::Action::unchanged, deploy::Action::pruned, deploy::Action::kept, deploy::Action::failed}) {
+        if (counts[action] > 0) parts.push_back(fmt::format("{} {}", counts[action], deploy::to_string(action)));
+    }
+    std::string summary = parts.empty() ? "nothing to apply" : fmt::format("{}", fmt::join(parts, ", "));
+    if (dry_run) summary += " (dry run: nothing was changed)";
+    if (result.revision > 0) summary += fmt::format("; release {}", result.revision);
+    summary += fmt::format("; {} API requests", requests);
+    fmt::print("{}\n", summary);
+    if (!result.succeeded) fmt::print(stderr, "error: {}\n", result.failure);
+}
+
+void print_json(const deploy::ApplyResult& result, bool dry_run, long requests) {
+    model::Json objects = model::Json::array();
+    for (const auto& object : result.objects) {
+        objects.push_back({{"apiVersion", object.id.api_version()},
+                           {"kind", object.id.kind},
+                           {"namespace", object.id.namespace_},
+                           {"name", object.id.name},
+                           {"action", deploy::to_string(object.action)},
+                           {"detail", object.detail}});
+    }
+    model::Json out = {{"succeeded", result.succeeded}, {"dryRun", dry_run}, {"objects", objects},
+                       {"revision", result.revision}, {"requests", requests}};
+    if (!result.succeeded) out["failure"] = result.failure;
+    fmt::print("{}\n", out.dump(2));
+}
+
+int run_apply(const ApplyFlags& flags) {
+    auto timeout = util::parse_duration(flags.timeout);
+    if (!timeout) return report_error(timeout.error());
+    auto lock_wait = util::parse_duration(flags.lock_wait);
+    if (!lock_wait) return report_error(lock_wait.error());
+
+    // Read every manifest before talking to any cluster: bad input costs nothing.
+    auto manifests = source::load_manifests(flags.files);
+    if (!manifests) return report_error(manifests.error());
+    // Which cluster, as which user, exactly as kubectl would resolve it.
+    auto config = kube::load_rest_config({.path = flags.kubeconfig, .context = flags.context});
+    if (!config) return report_error(config.error());
+    auto client = kube::Client::create(*config);
+    if (!client) return report_error(client.error());
+    kube::Discovery discovery(**client, discovery_cache_dir());
+
+    deploy::ApplyOptions options{
+        .target = {.app = flags.app,
+                   .env = flags.env,
+                   .namespace_ = flags.namespace_.empty() ? config->namespace_ : flags.namespace_,
+                   .allow_other_namespaces = flags.allow_other_namespaces},
+        .prune = flags.prune,
+        .allow_empty = flags.allow_empty,
+        .wait = flags.wait,
+        .timeout = std::chrono::duration_cast<std::chrono::seconds>(*timeout),
+        .dry_run = flags.dry_run,
+        .force_recreate = flags.force_recreate,
+        .concurrency = flags.concurrency,
+        .lock_wait = std::chrono::duration_cast<std::chrono::seconds>(*lock_wait),
+        .git_sha = flags.git_sha,
+    };
+    if (flags.output == "text") options.progress = [](const std::string& line) { util::log_info("{}", line); };
+
+    auto result = deploy::apply(**client, discovery, *manifests, options);
+    if (!result) return report_error(result.error());
+    if (flags.output == "json") {
+        print_json(*result, flags.dry_run, (*client)->requests_sent());
+    } else {
+        print_text(*result, flags.dry_run, (*client)->requests_sent());
+    }
+    return result->succeeded ? k_exit_ok : k_exit_failed;
+}
+
+}  // namespace
+
+Command add_apply_command(CLI::App& app) {
+    auto flags = std::make_shared<ApplyFlags>();
+    CLI::App* apply = app.add_subcommand("apply", "Make one namespace match a set of manifests, safely");
+    apply->add_option("-f,--filename", flags->files, "Manifest files or directories (kustomize directories too)")
+        ->required();
+    apply->add_option("--kubeconfig", flags->kubeconfig, "Kubeconfig file (default: $KUBECONFIG or ~/.kube/config)");
+    apply->add_option("--context", flags->context, "Kubeconfig context (default: current-context)");
+    apply->add_option("-n,--namespace", flags->namespace_, "Target namespace (default: the context's)");
+    apply->add_option("--app", flags->app, "Application name: with --env, names what minicd owns")->capture_default_str();
+    apply->add_option("--env", flags->env, "Environment name")->capture_default_str();
+    apply->add_flag("--prune", flags->prune, "Delete objects applied before by this app/env and no longer declared");
+    apply->add_flag("--allow-empty", flags->allow_empty, "Allow an empty set of manifests (with --prune: delete everything)");
+    apply->add_flag("--wait,!--no-wait", flags->wait, "Wait until every object is ready (default)");
+    apply->add_option("--timeout", flags->timeout, "How long to wait for readiness")->capture_default_str();
+    apply->add_option("--lock-wait", flags->lock_wait, "How long to wait for another deploy of this app/env to finish")
+        ->capture_default_str();
+    apply->add_flag("--dry-run", flags->dry_run, "Show what would change; change nothing");
+    apply->add_flag("--force-recreate", flags->force_recreate, "Delete and re-create objects whose immutable fields changed");
+    apply->add_flag("--allow-other-namespaces", flags->allow_other_namespaces,
+                    "Let manifests name namespaces other than the target");
+    apply->add_option("--concurrency", flags->concurrency, "Parallel writes")->check(CLI::Range(1, 64))->capture_default_str();
+    apply->add_option("-o,--output", flags->output, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+    apply->add_option("--git-sha", flags->git_sha, "Commit recorded in the release history");
+    return Command{apply, [flags] { return run_apply(*flags); }};
+}
+
+}  // namespace minicd::cli

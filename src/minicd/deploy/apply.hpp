@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "minicd/deploy/wait.hpp"
+#include "minicd/health/health.hpp"
+#include "minicd/kube/client.hpp"
+#include "minicd/kube/discovery.hpp"
+#include "minicd/render/ownership.hpp"
+#include "minicd/source/manifests.hpp"
+#include "minicd/util/result.hpp"
+
+namespace minicd::deploy {
+
+// What happened to one object.
+enum class Action {
+    created,
+    configured,
+    unchanged,
+    recreated,  // deleted and created again after an immutable-field refusal, as allowed
+    pruned,
+    kept,       // in the previous inventory, no longer declared, not deleted (see detail)
+    failed,
+};
+
+std::string_view to_string(Action action);
+
+struct ObjectReport {
+    model::ObjectId id;
+    Action action = Action::unchanged;
+    std::string detail;  // why it failed or was kept; "dry run" markers; never object content
+};
+
+struct ApplyOptions {
+    render::Target target;
+    bool prune = false;
+    bool allow_empty = false;            // let an empty set of manifests prune everything
+    bool allow_prune_namespaces = false;  // Namespaces are never pruned otherwise
+    bool allow_prune_volumes = false;     // PersistentVolumeClaims are never pruned otherwise
+    bool wait = true;
+    std::chrono::seconds timeout{300};
+    bool dry_run = false;         // report what would change; write nothing
+    bool force_recreate = false;  // delete and re-create objects whose immutable fields changed
+    int concurrency = 8;
+    std::chrono::seconds lock_wait{0};
+    std::string git_sha;
+    health::AssessOptions assess;
+    std::function<void(const std::string&)> progress;  // human progress lines; may be empty
+};
+
+struct ApplyResult {
+    std::vector<ObjectReport> objects;  // in apply order, pruned and kept last
+    std::optional<WaitResult> health;   // when waited
+    bool succeeded = false;
+    std::string failure;  // why not, for people
+    int revision = 0;     // release revision recorded (0 in dry runs)
+};
+
+// Makes the target namespace match the manifests: render (labels, namespace) → lock → dry-run
+// every write (nothing is written if any is refused) → apply what changed, in order and in
+// parallel → wait for health → prune what the previous inventory owned and the manifests dropped
+// → record inventory and release. Errors are for input problems and for not being able to start
+// (connection, lock held); refusals and unhealthy rollouts are reported in ApplyResult.
+Result<ApplyResult> apply(kube::Client& client, kube::Discovery& discovery, const std::vector<source::Manifest>& manifests,
+                          const ApplyOptions& options);
+
+}  // namespace minicd::deploy

@@ -1,0 +1,13 @@
+#pragma once
+
+#include <chrono>
+#include <string_view>
+
+#include "minicd/util/result.hpp"
+
+namespace minicd::util {
+
+// Parses Go-style durations as kubectl accepts them: "90s", "5m", "1h30m", "250ms"; a bare number is seconds.
+Result<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+}  // namespace minicd::util
