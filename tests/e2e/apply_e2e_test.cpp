@@ -1,0 +1,368 @@
+// `minicd apply` end to end: the real binary against the real control plane.
+#include <fmt/format.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "minicd/util/subprocess.hpp"
+#include "test_cluster.hpp"
+
+namespace minicd::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using http::Method;
+
+struct Outcome {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+    Json report;  // parsed --output json, null otherwise
+
+    // The action minicd reported for kind/name.
+    std::string action(const std::string& kind, const std::string& name) const {
+        for (const auto& object : report.value("objects", Json::array())) {
+            if (object.value("kind", "") == kind && object.value("name", "") == name) return object.value("action", "");
+        }
+        return "(not reported)";
+    }
+};
+
+class Apply : public ClusterTest {
+protected:
+    void SetUp() override {
+        ClusterTest::SetUp();
+        char pattern[] = "/tmp/minicd-apply-test-XXXXXX";
+        ASSERT_NE(::mkdtemp(pattern), nullptr);
+        m_dir = pattern;
+    }
+    void TearDown() override {
+        fs::remove_all(m_dir);
+        ClusterTest::TearDown();
+    }
+
+    // Writes manifests into a fresh folder and returns its path.
+    std::string manifests(const std::string& name, const std::string& yaml) {
+        std::string folder = m_dir + "/" + name;
+        fs::create_directories(folder);
+        std::ofstream(folder + "/objects.yaml") << yaml;
+        return folder;
+    }
+
+    Outcome minicd(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+        args.insert(args.begin(), MINICD_BINARY);
+        env.emplace("XDG_CACHE_HOME", m_dir + "/cache");
+        auto result = util::run_subprocess({.argv = args, .env = env, .timeout = 300s});
+        Outcome outcome;
+        if (!result) {
+            ADD_FAILURE() << result.error().describe();
+            return outcome;
+        }
+        outcome.exit_code = result->exit_code;
+        outcome.out = result->out;
+        outcome.err = result->err;
+        outcome.report = Json::parse(result->out, nullptr, false);
+        if (outcome.report.is_discarded()) outcome.report = nullptr;
+        return outcome;
+    }
+
+    Outcome apply(const std::string& folder, std::vector<std::string> extra = {}) {
+        std::vector<std::string> args = {"apply", "-f", folder, "-n", ns(), "--app", "shop", "--env", "test", "-o", "json",
+                                         "--timeout", "60s"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return minicd(args);
+    }
+
+    ApiReply get(const std::string& path) { return api(cluster().admin(), Method::get, path); }
+    std::string configmap(const std::string& name) { return ns_path("/configmaps/" + name); }
+    std::string deployment(const std::string& name) {
+        return "/apis/apps/v1/namespaces/" + ns() + "/deployments/" + name;
+    }
+
+    util::SubprocessResult kubectl(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+        args.insert(args.begin(), "kubectl");
+        auto result = util::run_subprocess({.argv = args, .env = env, .timeout = 60s});
+        EXPECT_TRUE(result && result->succeeded()) << (result ? result->err : result.error().describe());
+        return result.value_or(util::SubprocessResult{});
+    }
+
+    std::string m_dir;
+};
+
+std::string two_configmaps_and_a_deployment(int replicas = 2, const std::string& image = "registry.test/web:1") {
+    return fmt::format(R"(apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  mode: "on"
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: extra
+data:
+  a: "1"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: {}
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+      - name: main
+        image: {}
+        ports: [{{containerPort: 8080}}]
+)",
+                       replicas, image);
+}
+
+TEST_F(Apply, CreatesThenConfiguresThenLeavesUnchanged) {
+    auto created = apply(manifests("v1", two_configmaps_and_a_deployment()));
+    ASSERT_EQ(created.exit_code, 0) << created.err << created.out;
+    EXPECT_EQ(created.action("ConfigMap", "settings"), "created");
+    EXPECT_EQ(created.action("Deployment", "web"), "created");
+    EXPECT_EQ(get(deployment("web")).body["status"].value("availableReplicas", 0), 2) << "apply waited for health";
+    auto settings = get(configmap("settings")).body;
+    EXPECT_EQ(settings["data"]["mode"], "on") << "quoted \"on\" stays a string";
+    EXPECT_EQ(settings["metadata"]["labels"]["app.kubernetes.io/managed-by"], "minicd");
+    EXPECT_EQ(settings["metadata"]["annotations"]["minicd.io/owner"], "shop/test");
+
+    auto configured = apply(manifests("v2", two_configmaps_and_a_deployment(3)));
+    ASSERT_EQ(configured.exit_code, 0) << configured.err;
+    EXPECT_EQ(configured.action("Deployment", "web"), "configured");
+    EXPECT_EQ(configured.action("ConfigMap", "settings"), "unchanged");
+
+    std::string version_before = get(deployment("web")).body["metadata"].value("resourceVersion", "");
+    auto again = apply(manifests("v2b", two_configmaps_and_a_deployment(3)));
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    for (const auto& object : again.report["objects"]) EXPECT_EQ(object.value("action", ""), "unchanged") << object.dump();
+    EXPECT_EQ(get(deployment("web")).body["metadata"].value("resourceVersion", ""), version_before)
+        << "a no-op apply writes nothing";
+    // Two kinds: one LIST each, plus namespace check, lock, inventory and release bookkeeping.
+    EXPECT_LE(again.report.value("requests", 1000), 10) << again.out;
+}
+
+TEST_F(Apply, FieldChangedByHandIsDetectedAndRestored) {
+    auto folder = manifests("v1", two_configmaps_and_a_deployment());
+    ASSERT_EQ(apply(folder).exit_code, 0);
+    // kubectl edit with a scripted editor, as a person would change it by hand.
+    kubectl({"-n", ns(), "edit", "deployment/web"}, {{"KUBE_EDITOR", "sed -i s/replicas:\\ 2/replicas:\\ 5/"}});
+    ASSERT_EQ(get(deployment("web")).body["spec"].value("replicas", 0), 5);
+
+    auto restored = apply(folder);
+    ASSERT_EQ(restored.exit_code, 0) << restored.err;
+    EXPECT_EQ(restored.action("Deployment", "web"), "configured");
+    EXPECT_EQ(restored.action("ConfigMap", "settings"), "unchanged");
+    EXPECT_EQ(get(deployment("web")).body["spec"].value("replicas", 0), 2);
+}
+
+TEST_F(Apply, PruneRemovesWhatWasDroppedButKeepsWhatItDoesNotOwn) {
+    const std::string kept_by_annotation = R"(
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: precious
+  annotations: {minicd.io/prune: disabled}
+)";
+    ASSERT_EQ(apply(manifests("v1", two_configmaps_and_a_deployment() + kept_by_annotation)).exit_code, 0);
+    // Same labels and owner annotation as ours, but never applied by us: not in the inventory.
+    auto stranger = api(cluster().admin(), Method::post, ns_path("/configmaps"),
+                        {{"apiVersion", "v1"},
+                         {"kind", "ConfigMap"},
+                         {"metadata",
+                          {{"name", "lookalike"},
+                           {"labels", {{"app.kubernetes.io/managed-by", "minicd"}, {"minicd.io/app", "shop"}, {"minicd.io/env", "test"}}},
+                           {"annotations", {{"minicd.io/owner", "shop/test"}}}}}});
+    ASSERT_EQ(stranger.status, 201);
+
+    std::string only_settings = R"(apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  mode: "on"
+)";
+    auto without_prune = apply(manifests("v2", only_settings));
+    ASSERT_EQ(without_prune.exit_code, 0) << without_prune.err;
+    EXPECT_EQ(without_prune.action("ConfigMap", "extra"), "kept");
+    EXPECT_EQ(get(configmap("extra")).status, 200) << "nothing is pruned without --prune";
+
+    auto pruned = apply(manifests("v3", only_settings), {"--prune"});
+    ASSERT_EQ(pruned.exit_code, 0) << pruned.err;
+    EXPECT_EQ(pruned.action("ConfigMap", "extra"), "pruned");
+    EXPECT_EQ(pruned.action("Deployment", "web"), "pruned");
+    EXPECT_EQ(pruned.action("ConfigMap", "precious"), "kept");
+    EXPECT_TRUE(eventually([&] { return get(configmap("extra")).status == 404; }, 30s));
+    EXPECT_EQ(get(configmap("precious")).status, 200);
+    EXPECT_EQ(get(configmap("lookalike")).status, 200) << "not in the inventory: never pruned";
+    EXPECT_EQ(get(configmap("settings")).status, 200);
+}
+
+TEST_F(Apply, EmptyRenderDoesNotPruneEverything) {
+    ASSERT_EQ(apply(manifests("v1", two_configmaps_and_a_deployment())).exit_code, 0);
+    auto empty = apply(manifests("empty", "# nothing here\n"), {"--prune"});
+    EXPECT_EQ(empty.exit_code, 2) << empty.out;
+    EXPECT_NE(empty.err.find("--allow-empty"), std::string::npos) << empty.err;
+    EXPECT_EQ(get(configmap("settings")).status, 200);
+}
+
+TEST_F(Apply, CrdAndItsCustomResourceInOneApply) {
+    std::string group = fmt::format("{}.minicd.test", ns());
+    auto crd_and_cr = fmt::format(R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.{0}
+spec:
+  group: {0}
+  scope: Namespaced
+  names: {{plural: widgets, singular: widget, kind: Widget}}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {{type: integer}}
+---
+apiVersion: {0}/v1
+kind: Widget
+metadata:
+  name: first
+spec:
+  size: 3
+)",
+                                  group);
+    auto applied = apply(manifests("v1", crd_and_cr));
+    ASSERT_EQ(applied.exit_code, 0) << applied.err << applied.out;
+    EXPECT_EQ(applied.action("CustomResourceDefinition", "widgets." + group), "created");
+    EXPECT_EQ(applied.action("Widget", "first"), "created");
+    auto widget = get("/apis/" + group + "/v1/namespaces/" + ns() + "/widgets/first");
+    EXPECT_EQ(widget.status, 200);
+    EXPECT_EQ(widget.body["spec"].value("size", 0), 3);
+    api(cluster().admin(), Method::delete_, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets." + group);
+}
+
+TEST_F(Apply, ImmutableSelectorChangeIsExplainedAndRecreatedOnlyWhenAsked) {
+    ASSERT_EQ(apply(manifests("v1", two_configmaps_and_a_deployment())).exit_code, 0);
+    std::string changed = two_configmaps_and_a_deployment();
+    for (std::size_t at; (at = changed.find("app: web")) != std::string::npos;) changed.replace(at, 8, "app: www");
+
+    auto refused = apply(manifests("v2", changed));
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_EQ(refused.action("Deployment", "web"), "failed");
+    std::string text = refused.out + refused.err;
+    EXPECT_NE(text.find("spec.selector"), std::string::npos) << text;
+    EXPECT_NE(text.find("field is immutable"), std::string::npos) << text;
+    EXPECT_NE(text.find("--force-recreate"), std::string::npos) << text;
+    EXPECT_EQ(refused.action("ConfigMap", "settings"), "unchanged") << "a refused apply writes nothing";
+
+    auto recreated = apply(manifests("v3", changed), {"--force-recreate"});
+    ASSERT_EQ(recreated.exit_code, 0) << recreated.err << recreated.out;
+    EXPECT_EQ(recreated.action("Deployment", "web"), "recreated");
+    EXPECT_EQ(get(deployment("web")).body["spec"]["selector"]["matchLabels"].value("app", ""), "www");
+}
+
+TEST_F(Apply, RefusedObjectMeansNothingIsWritten) {
+    std::string invalid = two_configmaps_and_a_deployment() + R"(---
+apiVersion: v1
+kind: Service
+metadata:
+  name: broken
+spec:
+  ports: [{port: 80, protocl: TCP}]
+)";
+    auto refused = apply(manifests("v1", invalid));
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_EQ(refused.action("Service", "broken"), "failed");
+    EXPECT_NE((refused.out + refused.err).find("protocl"), std::string::npos) << refused.out;
+    EXPECT_EQ(get(configmap("settings")).status, 404) << "nothing was created";
+}
+
+TEST_F(Apply, CrashLoopingImageFailsFastNamingTheCause) {
+    auto failed = apply(manifests("v1", two_configmaps_and_a_deployment(1, "registry.test/crashloop:1")), {"--timeout", "10m"});
+    EXPECT_EQ(failed.exit_code, 1);
+    EXPECT_NE(failed.report.value("failure", "").find("rollout failed"), std::string::npos) << failed.out;
+    EXPECT_NE(failed.report.value("failure", "").find("CrashLoopBackOff"), std::string::npos) << failed.out;
+}
+
+TEST_F(Apply, LimitedUserGetsAClearForbiddenError) {
+    auto forbidden = minicd({"apply", "-f", manifests("v1", two_configmaps_and_a_deployment()), "--context", "limited",
+                             "-n", ns(), "--app", "shop", "--env", "test"});
+    EXPECT_EQ(forbidden.exit_code, 1);
+    EXPECT_NE(forbidden.err.find("forbidden"), std::string::npos) << forbidden.err;
+    EXPECT_NE(forbidden.err.find("User \"limited\""), std::string::npos) << forbidden.err;
+}
+
+TEST_F(Apply, ExecPluginCredentialsAreUsed) {
+    // A credential plugin that hands out the admin client certificate, as cloud plugins hand out tokens.
+    const std::string pki = cluster().var("MINICD_TEST_PKI");
+    const std::string plugin = m_dir + "/credential-plugin";
+    std::ofstream(plugin) << "#!/bin/sh\n"
+                          << "echo run >> " << m_dir << "/plugin-runs\n"
+                          << "cert=$(sed -e ':a' -e 'N' -e '$!ba' -e 's/\\n/\\\\n/g' " << pki << "/admin.crt)\n"
+                          << "key=$(sed -e ':a' -e 'N' -e '$!ba' -e 's/\\n/\\\\n/g' " << pki << "/admin.key)\n"
+                          << "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+                             "\"status\":{\"clientCertificateData\":\"%s\\\\n\",\"clientKeyData\":\"%s\\\\n\"}}' \"$cert\" \"$key\"\n";
+    fs::permissions(plugin, fs::perms::owner_all);
+    const std::string kubeconfig = m_dir + "/exec.kubeconfig";
+    std::ofstream(kubeconfig) << fmt::format(R"(apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: {}
+    certificate-authority: {}/ca.crt
+users:
+- name: plugin-user
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: {}
+      interactiveMode: Never
+contexts:
+- name: exec
+  context: {{cluster: test, user: plugin-user}}
+current-context: exec
+)",
+                                             cluster().apiserver(), pki, plugin);
+    auto applied = minicd({"apply", "-f", manifests("v1", two_configmaps_and_a_deployment()), "--kubeconfig", kubeconfig,
+                           "-n", ns(), "--app", "shop", "--env", "test"});
+    EXPECT_EQ(applied.exit_code, 0) << applied.err;
+    EXPECT_TRUE(fs::exists(m_dir + "/plugin-runs"));
+    EXPECT_EQ(get(configmap("settings")).status, 200);
+}
+
+TEST_F(Apply, ConcurrentDeployOfTheSameEnvironmentIsRefusedByTheLock) {
+    // The first deploy holds the lock while it waits for a pod that never becomes ready.
+    auto slow_folder = manifests("slow", two_configmaps_and_a_deployment(1, "registry.test/neverready:1"));
+    Outcome first;
+    std::thread first_run([&] { first = apply(slow_folder, {"--timeout", "15s"}); });
+    ASSERT_TRUE(eventually(
+        [&] { return get("/apis/coordination.k8s.io/v1/namespaces/" + ns() + "/leases/minicd-lock-shop-test").status == 200; },
+        30s));
+    auto second = apply(manifests("v1", two_configmaps_and_a_deployment()));
+    first_run.join();
+    EXPECT_EQ(second.exit_code, 1);
+    EXPECT_NE(second.err.find("locked"), std::string::npos) << second.err;
+    EXPECT_EQ(first.exit_code, 1) << "the never-ready pod times out";
+}
+
+}  // namespace
+}  // namespace minicd::e2e
