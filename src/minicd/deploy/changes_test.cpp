@@ -1,0 +1,87 @@
+#include "minicd/deploy/changes.hpp"
+
+#include <gtest/gtest.h>
+
+namespace minicd::deploy {
+namespace {
+
+using model::Json;
+
+// managedFields as kube-apiserver 1.33 recorded them for a server-side apply by "minicd".
+const Json k_applied_fields = Json::parse(R"({
+  "f:metadata": {"f:labels": {"f:app": {}}},
+  "f:spec": {"f:replicas": {}, "f:selector": {},
+    "f:template": {"f:metadata": {"f:labels": {"f:app": {}}},
+      "f:spec": {"f:containers": {"k:{\"name\":\"main\"}": {".": {}, "f:args": {},
+        "f:env": {"k:{\"name\":\"A\"}": {".": {}, "f:name": {}, "f:value": {}}},
+        "f:image": {}, "f:name": {},
+        "f:ports": {"k:{\"containerPort\":8080,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}}}}}}}}})");
+
+const Json k_desired = Json::parse(R"({
+  "apiVersion": "apps/v1", "kind": "Deployment",
+  "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+  "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+    "template": {"metadata": {"labels": {"app": "web"}},
+      "spec": {"containers": [{"name": "main", "image": "reg/web:1", "ports": [{"containerPort": 8080}],
+                               "env": [{"name": "A", "value": "1"}], "args": ["--x", "--y"]}]}}}})");
+
+Json live_with(const Json& entries) {
+    Json live = k_desired;
+    live["metadata"]["managedFields"] = entries;
+    return live;
+}
+
+Json entry(const std::string& manager, const std::string& operation, const Json& fields) {
+    return {{"manager", manager}, {"operation", operation}, {"apiVersion", "apps/v1"}, {"fieldsType", "FieldsV1"},
+            {"fieldsV1", fields}};
+}
+
+TEST(Changes, OwnsEveryFieldAfterOurOwnApply) {
+    Json live = live_with(Json::array({entry("minicd", "Apply", k_applied_fields)}));
+    EXPECT_TRUE(owns_all_fields(live, k_desired, "minicd"));
+}
+
+TEST(Changes, FieldEditedByHandIsNoLongerOurs) {
+    Json fields = k_applied_fields;
+    fields["f:spec"].erase("f:replicas");
+    Json live = live_with(Json::array({entry("minicd", "Apply", fields),
+                                       entry("kubectl-edit", "Update", {{"f:spec", {{"f:replicas", Json::object()}}}})}));
+    EXPECT_FALSE(owns_all_fields(live, k_desired, "minicd"));
+}
+
+TEST(Changes, NewFieldInTheManifestIsNotYetOwned) {
+    Json desired = k_desired;
+    desired["spec"]["template"]["spec"]["containers"][0]["env"].push_back({{"name", "B"}, {"value", "2"}});
+    EXPECT_FALSE(owns_all_fields(live_with(Json::array({entry("minicd", "Apply", k_applied_fields)})), desired, "minicd"));
+}
+
+TEST(Changes, DefaultedListKeyStillMatchesTheItem) {
+    // The manifest leaves protocol out; the server keys the port by containerPort and protocol.
+    EXPECT_TRUE(owns_all_fields(live_with(Json::array({entry("minicd", "Apply", k_applied_fields)})), k_desired, "minicd"));
+    Json desired = k_desired;
+    desired["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = 9090;
+    EXPECT_FALSE(owns_all_fields(live_with(Json::array({entry("minicd", "Apply", k_applied_fields)})), desired, "minicd"));
+}
+
+TEST(Changes, OtherManagersOrOperationsDoNotCount) {
+    EXPECT_FALSE(owns_all_fields(live_with(Json::array({entry("kubectl", "Apply", k_applied_fields)})), k_desired, "minicd"));
+    EXPECT_FALSE(owns_all_fields(live_with(Json::array({entry("minicd", "Update", k_applied_fields)})), k_desired, "minicd"));
+    Json no_fields = k_desired;
+    EXPECT_FALSE(owns_all_fields(no_fields, k_desired, "minicd"));
+}
+
+TEST(Changes, SameStateIgnoresStatusAndServerMetadata) {
+    Json a = k_desired;
+    Json b = k_desired;
+    b["status"] = {{"replicas", 2}};
+    b["metadata"]["resourceVersion"] = "42";
+    b["metadata"]["generation"] = 3;
+    b["metadata"]["managedFields"] = Json::array();
+    b["metadata"]["uid"] = "u";
+    EXPECT_TRUE(same_state(a, b));
+    b["spec"]["replicas"] = 3;
+    EXPECT_FALSE(same_state(a, b));
+}
+
+}  // namespace
+}  // namespace minicd::deploy
