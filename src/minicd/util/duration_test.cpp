@@ -19,7 +19,9 @@ TEST(Duration, RejectsWhatItCannotRead) {
     for (const char* text : {"", "m", "5x", "1.5s", "-3s", "s5"}) {
         auto parsed = parse_duration(text);
         EXPECT_FALSE(parsed) << text;
-        if (!parsed) EXPECT_EQ(parsed.error().code, ErrorCode::usage);
+        if (!parsed) {
+            EXPECT_EQ(parsed.error().code, ErrorCode::usage);
+        }
     }
 }
 
