@@ -364,5 +364,48 @@ TEST_F(Apply, ConcurrentDeployOfTheSameEnvironmentIsRefusedByTheLock) {
     EXPECT_EQ(first.exit_code, 1) << "the never-ready pod times out";
 }
 
+TEST_F(Apply, ApiServerKilledMidApplyThenRerunConverges) {
+    std::string many;
+    constexpr int k_objects = 400;
+    for (int i = 0; i < k_objects; ++i) {
+        many += fmt::format("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: item-{:03}\ndata:\n  n: \"{}\"\n", i, i);
+    }
+    auto folder = manifests("many", many);
+    const std::string cluster_dir = fs::path(cluster().var("KUBECONFIG")).parent_path().string();
+    auto count = [&] {
+        auto listed = get(ns_path("/configmaps?labelSelector=minicd.io%2Fapp%3Dshop"));
+        return listed.status == 200 ? static_cast<int>(listed.body["items"].size()) : -1;
+    };
+
+    Outcome interrupted;
+    std::thread run([&] { interrupted = apply(folder, {"--no-wait", "--concurrency", "1"}); });
+    bool started = eventually([&] { return count() >= 20; }, 60s);
+    auto killed = util::run_subprocess({.argv = {MINICD_SOURCE_DIR "/testenv/cluster", "kill", "--dir", cluster_dir, "kube-apiserver"},
+                                        .timeout = 30s});
+    run.join();
+    auto restarted = util::run_subprocess({.argv = {MINICD_SOURCE_DIR "/testenv/cluster", "start", "--dir", cluster_dir, "kube-apiserver"},
+                                           .timeout = 120s});
+    ASSERT_TRUE(restarted && restarted->succeeded()) << (restarted ? restarted->err : restarted.error().describe());
+    ASSERT_TRUE(started);
+    ASSERT_TRUE(killed && killed->succeeded());
+    EXPECT_EQ(interrupted.exit_code, 1) << "the apply was cut off: " << interrupted.out;
+
+    auto rerun = apply(folder, {"--no-wait"});
+    ASSERT_EQ(rerun.exit_code, 0) << rerun.err << rerun.out;
+    EXPECT_EQ(count(), k_objects);
+    int created = 0;
+    int unchanged = 0;
+    for (const auto& object : rerun.report["objects"]) {
+        created += object.value("action", "") == "created";
+        unchanged += object.value("action", "") == "unchanged";
+    }
+    EXPECT_EQ(created + unchanged, k_objects);
+    EXPECT_GT(unchanged, 0) << "what the first run applied is recognised, not written again";
+
+    auto inventory = get(configmap("minicd-shop-test-inventory"));
+    ASSERT_EQ(inventory.status, 200);
+    EXPECT_EQ(Json::parse(inventory.body["data"].value("objects", "[]")).size(), static_cast<std::size_t>(k_objects));
+}
+
 }  // namespace
 }  // namespace minicd::e2e
