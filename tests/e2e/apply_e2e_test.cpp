@@ -357,7 +357,7 @@ TEST_F(Apply, ConcurrentDeployOfTheSameEnvironmentIsRefusedByTheLock) {
     ASSERT_TRUE(eventually(
         [&] { return get("/apis/coordination.k8s.io/v1/namespaces/" + ns() + "/leases/minicd-lock-shop-test").status == 200; },
         30s));
-    auto second = apply(manifests("v1", two_configmaps_and_a_deployment()));
+    auto second = apply(manifests("v1", two_configmaps_and_a_deployment()), {"--lock-wait", "0s"});
     first_run.join();
     EXPECT_EQ(second.exit_code, 1);
     EXPECT_NE(second.err.find("locked"), std::string::npos) << second.err;
@@ -390,6 +390,7 @@ TEST_F(Apply, ApiServerKilledMidApplyThenRerunConverges) {
     ASSERT_TRUE(killed && killed->succeeded());
     EXPECT_EQ(interrupted.exit_code, 1) << "the apply was cut off: " << interrupted.out;
 
+    // The crashed run's lease is still there until it expires; the default --lock-wait outlasts it.
     auto rerun = apply(folder, {"--no-wait"});
     ASSERT_EQ(rerun.exit_code, 0) << rerun.err << rerun.out;
     EXPECT_EQ(count(), k_objects);

@@ -30,7 +30,7 @@ struct ApplyFlags {
     bool allow_empty = false;
     bool wait = true;
     std::string timeout = "5m";
-    std::string lock_wait = "0s";
+    std::string lock_wait = "90s";
     bool dry_run = false;
     bool force_recreate = false;
     bool allow_other_namespaces = false;
