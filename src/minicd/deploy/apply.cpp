@@ -265,7 +265,12 @@ private:
             std::map<std::string, Json*> by_name;
             for (auto& object : *listed) by_name[object["metadata"].value("name", "")] = &object;
             for (Item* item : items) {
-                if (auto found = by_name.find(item->desired.id.name); found != by_name.end()) item->live = *found->second;
+                auto found = by_name.find(item->desired.id.name);
+                if (found == by_name.end()) continue;
+                item->live = *found->second;
+                // Items of a LIST carry no kind of their own; health rules need it.
+                (*item->live)["apiVersion"] = item->desired.id.api_version();
+                (*item->live)["kind"] = item->desired.id.kind;
             }
         }
         return {};

@@ -2,6 +2,7 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "minicd/model/object.hpp"
 
@@ -19,6 +20,9 @@ struct Health {
     State state = State::in_progress;
     std::string reason;   // short machine-friendly cause: "ProgressDeadlineExceeded", "CrashLoopBackOff"
     std::string message;  // for people: "1 of 2 replicas available", "pod web-7d9 container main: back-off ..."
+
+    // Lets a waiter print a line only when an object's health changes, and tests compare whole results.
+    friend bool operator==(const Health&, const Health&) = default;
 };
 
 struct AssessOptions {
@@ -31,10 +35,15 @@ struct AssessOptions {
 // it). `pods` are the live Pods that belong to the object (for workloads; may be empty); pod
 // failures such as CrashLoopBackOff, ImagePullBackOff/ErrImagePull and Unschedulable make a
 // workload failed at once. Pure: no I/O.
+// `live` must carry apiVersion and kind (items of a list response do not): without them only the
+// generic rules apply. Choices where kstatus and Argo CD differ are explained beside each rule:
+// a paused Deployment with a rollout pending is failed, a suspended Job is current, and a workload
+// is judged without its pods until its controller has observed the new generation.
 Health assess(const model::Json& live, std::span<const model::Json> pods = {}, const AssessOptions& options = {});
 
 // True when `labels` (metadata.labels) satisfies a LabelSelector (matchLabels + matchExpressions).
-// An empty selector matches everything; a null one matches nothing.
+// An empty selector matches everything; a null one matches nothing, and so does a malformed one (a
+// field other than matchLabels/matchExpressions, an unknown operator), since over-matching is the risk.
 bool selector_matches(const model::Json& selector, const model::Json& labels);
 
 }  // namespace minicd::health
