@@ -245,11 +245,26 @@ private:
     Result<void> resolve_resources(bool foundations) {
         for (auto& item : m_items) {
             if (is_foundation(item.desired.id.kind) != foundations || !item.resource.resource.empty()) continue;
-            auto resource = m_discovery.resolve(item.desired.id.group, item.desired.id.version, item.desired.id.kind);
+            auto resource = resolve_with_lag(item.desired.id);
             if (!resource) return fail(util::make_error(resource.error().code, resource.error().message, item.desired.origin));
             item.resource = *resource;
         }
         return {};
+    }
+
+    // Discovery may lag a CRD that just became Established: kinds this apply declared get a grace period.
+    Result<kube::ResourceInfo> resolve_with_lag(const ObjectId& id) {
+        auto resource = m_discovery.resolve(id.group, id.version, id.kind);
+        bool declared_here = std::any_of(m_items.begin(), m_items.end(), [&](const Item& item) {
+            return item.desired.id.kind == "CustomResourceDefinition" &&
+                   item.desired.object.body().value("spec", Json::object()).value("group", "") == id.group;
+        });
+        for (int attempt = 0; !resource && declared_here && attempt < 50; ++attempt) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            m_discovery.invalidate();
+            resource = m_discovery.resolve(id.group, id.version, id.kind);
+        }
+        return resource;
     }
 
     // One LIST per resource and namespace, selecting what this target applied.

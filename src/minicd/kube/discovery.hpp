@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "minicd/kube/client.hpp"
@@ -34,24 +35,36 @@ public:
     // `cache_dir` "" disables the disk cache (e.g. $XDG_CACHE_HOME/minicd/discovery is the CLI default).
     Discovery(Client& client, std::string cache_dir, std::chrono::seconds ttl = std::chrono::hours(6));
 
-    // The resource serving group/version kind. An unknown kind triggers one refresh; then it is an
-    // input error saying no matches for kind "X" in version "g/v" (install its CRD first).
+    // The resource serving group/version kind (group "" for core). An unknown kind in a map read from
+    // the disk cache triggers one refresh; a map this object fetched itself is believed until
+    // invalidate(). Still unknown: an input error saying no matches for kind "X" in version "g/v" (is
+    // its CRD installed?). Failing to fetch discovery is a network or api error.
     Result<ResourceInfo> resolve(std::string_view group, std::string_view version, std::string_view kind);
 
     // Forget everything (memory and disk), e.g. after a CRD was applied.
     void invalidate();
 
 private:
+    // Where the current map came from: decides whether a miss is worth asking the server again.
+    enum class Source {
+        none,    // nothing loaded yet (or invalidated)
+        disk,    // the cache file: may predate a CRD, so a miss refreshes once
+        server,  // fetched by this object: a miss is final until invalidate()
+    };
+
+    // Replaces the map with the server's current documents and writes the cache; on failure the
+    // map is left as it was.
     Result<void> refresh_locked();
     bool load_cache_locked();
     void save_cache_locked() const;
+    const ResourceInfo* find_locked(std::string_view group, std::string_view version, std::string_view kind) const;
 
     Client& m_client;
-    std::string m_cache_file;  // "" when disabled
+    std::string m_cache_file;  // "<cache_dir>/<sanitized host_port>.json"; "" when disabled
     std::chrono::seconds m_ttl;
     std::mutex m_mutex;
-    bool m_loaded = false;
-    std::map<std::string, ResourceInfo> m_by_gvk;  // key "group/version/Kind"
+    Source m_source = Source::none;
+    std::map<std::string, ResourceInfo> m_by_gvk;  // key "group/version/Kind" ("/v1/Pod" for core)
 };
 
 }  // namespace minicd::kube

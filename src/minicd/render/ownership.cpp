@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include <map>
-#include <regex>
+#include <algorithm>
 
 #include "minicd/util/encoding.hpp"
 
@@ -13,9 +13,11 @@ using util::ErrorCode;
 
 namespace {
 
+// RFC 1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric, at most 63.
 bool is_dns_label(std::string_view text) {
-    static const std::regex k_label("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
-    return !text.empty() && text.size() <= 63 && std::regex_match(text.begin(), text.end(), k_label);
+    auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+    if (text.empty() || text.size() > 63 || !alnum(text.front()) || !alnum(text.back())) return false;
+    return std::all_of(text.begin(), text.end(), [&](char c) { return alnum(c) || c == '-'; });
 }
 
 void set_string(model::Json& object, const char* section, std::string_view key, std::string_view value) {
