@@ -70,8 +70,8 @@ protected:
     }
 
     Outcome apply(const std::string& folder, std::vector<std::string> extra = {}) {
-        std::vector<std::string> args = {"apply", "-f", folder, "-n", ns(), "--app", "shop", "--env", "test", "-o", "json",
-                                         "--timeout", "60s"};
+        std::vector<std::string> args = {"apply", "-f", folder, "-n", ns(), "--app", "shop", "--env", "test", "-o", "json"};
+        if (std::find(extra.begin(), extra.end(), "--timeout") == extra.end()) extra.insert(extra.end(), {"--timeout", "60s"});
         args.insert(args.end(), extra.begin(), extra.end());
         return minicd(args);
     }
@@ -366,20 +366,20 @@ TEST_F(Apply, ConcurrentDeployOfTheSameEnvironmentIsRefusedByTheLock) {
 
 TEST_F(Apply, ApiServerKilledMidApplyThenRerunConverges) {
     std::string many;
-    constexpr int k_objects = 400;
+    constexpr int k_objects = 1500;
     for (int i = 0; i < k_objects; ++i) {
         many += fmt::format("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: item-{:03}\ndata:\n  n: \"{}\"\n", i, i);
     }
     auto folder = manifests("many", many);
     const std::string cluster_dir = fs::path(cluster().var("KUBECONFIG")).parent_path().string();
     auto count = [&] {
-        auto listed = get(ns_path("/configmaps?labelSelector=minicd.io%2Fapp%3Dshop"));
+        auto listed = get(ns_path("/configmaps?labelSelector=minicd.io%2Fapp%3Dshop%2C%21minicd.io%2Frole"));
         return listed.status == 200 ? static_cast<int>(listed.body["items"].size()) : -1;
     };
 
     Outcome interrupted;
     std::thread run([&] { interrupted = apply(folder, {"--no-wait", "--concurrency", "1"}); });
-    bool started = eventually([&] { return count() >= 20; }, 60s);
+    bool started = eventually([&] { return count() >= 50; }, 120s);
     auto killed = util::run_subprocess({.argv = {MINICD_SOURCE_DIR "/testenv/cluster", "kill", "--dir", cluster_dir, "kube-apiserver"},
                                         .timeout = 30s});
     run.join();
@@ -392,7 +392,7 @@ TEST_F(Apply, ApiServerKilledMidApplyThenRerunConverges) {
 
     // The crashed run's lease is still there until it expires; the default --lock-wait outlasts it.
     auto rerun = apply(folder, {"--no-wait"});
-    ASSERT_EQ(rerun.exit_code, 0) << rerun.err << rerun.out;
+    ASSERT_EQ(rerun.exit_code, 0) << rerun.err << rerun.out << "\nfirst run:\n" << interrupted.err;
     EXPECT_EQ(count(), k_objects);
     int created = 0;
     int unchanged = 0;

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -407,8 +408,12 @@ private:
     // Returns the refusal, or nothing when the server accepted the dry run (or the refusal is an
     // immutable field we may recreate).
     std::optional<util::Error> dry_run(Item& item) {
+        if (m_unreachable.load()) return util::make_error(ErrorCode::network, "not checked: the API server became unreachable");
         auto response = server_side_apply(item, true);
-        if (!response) return response.error();
+        if (!response) {
+            note_unreachable(response.error());
+            return response.error();
+        }
         if (is_success(response->status)) {
             item.planned = Json::parse(response->body, nullptr, false);
             return std::nullopt;
@@ -440,6 +445,11 @@ private:
     }
 
     void write(Item& item) {
+        // Once the server is unreachable, every further write would only wait out its own retries.
+        if (m_unreachable.load()) {
+            item.report = {item.desired.id, Action::failed, "not attempted: the API server became unreachable"};
+            return;
+        }
         if (item.recreate) {
             if (auto removed = delete_and_wait(item); !removed) {
                 item.report = {item.desired.id, Action::failed, removed.error().message};
@@ -448,6 +458,7 @@ private:
         }
         auto response = server_side_apply(item, false);
         if (!response) {
+            note_unreachable(response.error());
             item.report = {item.desired.id, Action::failed, response.error().describe()};
             return;
         }
@@ -498,6 +509,10 @@ private:
         }
         m_discovery.invalidate();
         return {};
+    }
+
+    void note_unreachable(const util::Error& error) {
+        if (error.code == ErrorCode::network || error.code == ErrorCode::timeout) m_unreachable.store(true);
     }
 
     void mark_failed(const ObjectId& id, const std::string& why) {
@@ -635,6 +650,7 @@ private:
     std::vector<ObjectId> m_previous;
     std::vector<ObjectReport> m_prune_reports;
     ApplyResult m_result;
+    std::atomic<bool> m_unreachable{false};  // set by the first write that could not reach the server
 };
 
 }  // namespace

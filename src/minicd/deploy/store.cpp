@@ -1,18 +1,455 @@
 #include "minicd/deploy/store.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <limits>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "minicd/render/ownership.hpp"
+#include "minicd/util/log.hpp"
+
 namespace minicd::deploy {
+
+using model::Json;
+using util::ErrorCode;
+
+namespace {
+
+constexpr std::string_view k_role_label = "minicd.io/role";
+constexpr std::string_view k_inventory_role = "inventory";
+constexpr std::string_view k_releases_role = "releases";
+constexpr std::string_view k_inventory_key = "objects";
+constexpr std::string_view k_releases_key = "releases";
+// The API server refuses objects over 1 MiB; the rest of the budget is metadata and managedFields.
+constexpr std::size_t k_max_data_bytes = 900 * 1024;
+// Re-reads after a 409 before giving up; a writer only loses a round when another one won it.
+constexpr int k_conflict_retries = 5;
+constexpr std::size_t k_max_subdomain_length = 253;
+constexpr std::size_t k_max_label_length = 63;
+
+bool is_success(long status) { return status >= 200 && status < 300; }
+
+// RFC 1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric.
+bool is_dns_label(std::string_view text) {
+    if (text.empty() || text.size() > k_max_label_length) return false;
+    auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+    if (!alnum(text.front()) || !alnum(text.back())) return false;
+    return std::all_of(text.begin(), text.end(), [&](char c) { return alnum(c) || c == '-'; });
+}
+
+// RFC 1123 subdomain: dot-separated labels, 253 characters at most (what object names must be).
+bool is_dns_subdomain(std::string_view text) {
+    if (text.empty() || text.size() > k_max_subdomain_length) return false;
+    for (std::size_t start = 0;;) {
+        std::size_t dot = text.find('.', start);
+        if (!is_dns_label(text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start))) {
+            return false;
+        }
+        if (dot == std::string_view::npos) return true;
+        start = dot + 1;
+    }
+}
+
+std::string now_rfc3339() {
+    std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm utc{};
+    ::gmtime_r(&now, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
+}
+
+// A short random pause after a conflict, so writers that collided do not collide again in lockstep.
+void pause_after_conflict(int attempt) {
+    thread_local std::mt19937 random(std::random_device{}());
+    std::uniform_int_distribution<int> milliseconds(10, 30 * (attempt + 1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(milliseconds(random)));
+}
+
+const Json* member(const Json& object, std::string_view key) {
+    if (!object.is_object()) return nullptr;
+    auto found = object.find(key);
+    return found == object.end() ? nullptr : &*found;
+}
+
+std::string annotation(const Json& object, std::string_view key) {
+    const Json* metadata = member(object, "metadata");
+    const Json* annotations = metadata ? member(*metadata, "annotations") : nullptr;
+    const Json* value = annotations ? member(*annotations, key) : nullptr;
+    return value && value->is_string() ? value->get<std::string>() : std::string{};
+}
+
+// Copies an optional string member into `out`; false when it is present but not a string.
+bool read_string(const Json& object, std::string_view key, std::string& out) {
+    const Json* value = member(object, key);
+    if (value == nullptr) return true;
+    if (!value->is_string()) return false;
+    out = value->get<std::string>();
+    return true;
+}
+
+std::optional<int> positive_int(const Json& value) {
+    constexpr auto k_max = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
+    if (value.is_number_unsigned()) {
+        auto number = value.get<std::uint64_t>();
+        if (number >= 1 && number <= k_max) return static_cast<int>(number);
+    } else if (value.is_number_integer()) {
+        auto number = value.get<std::int64_t>();
+        if (number >= 1 && static_cast<std::uint64_t>(number) <= k_max) return static_cast<int>(number);
+    }
+    return std::nullopt;
+}
+
+// Bytes the API server counts against the object for data and binaryData: keys plus values.
+std::size_t data_bytes(const Json& config_map) {
+    std::size_t total = 0;
+    for (std::string_view field : {"data", "binaryData"}) {
+        const Json* data = member(config_map, field);
+        if (data == nullptr || !data->is_object()) continue;
+        for (const auto& [key, value] : data->items()) {
+            total += key.size() + (value.is_string() ? value.get_ref<const std::string&>().size() : value.dump().size());
+        }
+    }
+    return total;
+}
+
+Result<void> check_size(const Json& config_map, const std::string& subject, std::string_view remedy) {
+    std::size_t bytes = data_bytes(config_map);
+    if (bytes <= k_max_data_bytes) return {};
+    return fail(ErrorCode::input,
+                fmt::format("refusing to write {} KiB of data, over the {} KiB minicd allows (the API server "
+                            "rejects objects over 1 MiB); {}",
+                            (bytes + 1023) / 1024, k_max_data_bytes / 1024, remedy),
+                subject);
+}
+
+// The string stored under `key` in the ConfigMap's data; nullopt when missing or not a string.
+std::optional<std::string> data_value(const Json& config_map, std::string_view key) {
+    const Json* data = member(config_map, "data");
+    const Json* value = data ? member(*data, key) : nullptr;
+    if (value == nullptr || !value->is_string()) return std::nullopt;
+    return value->get<std::string>();
+}
+
+Result<std::vector<Release>> releases_in(const Json& config_map, const std::string& subject) {
+    auto text = data_value(config_map, k_releases_key);
+    Result<std::vector<Release>> releases =
+        fail(ErrorCode::api, fmt::format("there is no data key \"{}\"", k_releases_key));
+    if (text) releases = parse_releases(*text);
+    if (!releases) {
+        return fail(ErrorCode::api,
+                    fmt::format("the release history is unreadable: {}; repair it, or delete the ConfigMap to "
+                                "start the history over",
+                                releases.error().message),
+                    subject);
+    }
+    return releases;
+}
+
+}  // namespace
 
 Store::Store(kube::Client& client, std::string namespace_, std::string app, std::string env)
     : m_client(client), m_namespace(std::move(namespace_)), m_app(std::move(app)), m_env(std::move(env)) {}
 
-Result<std::vector<model::ObjectId>> Store::load_inventory() { return std::vector<model::ObjectId>{}; }
-Result<void> Store::save_inventory(const std::vector<model::ObjectId>&) { return {}; }
-Result<std::vector<Release>> Store::load_releases() { return std::vector<Release>{}; }
-Result<Release> Store::record_release(Release release, int) { return release; }
+Result<std::string> Store::inventory_name() const { return config_map_name(k_inventory_role); }
+Result<std::string> Store::releases_name() const { return config_map_name(k_releases_role); }
 
-model::Json to_json(const model::ObjectId&) { return nullptr; }
-std::optional<model::ObjectId> object_id_from_json(const model::Json&) { return std::nullopt; }
-model::Json to_json(const Release&) { return nullptr; }
-std::optional<Release> release_from_json(const model::Json&) { return std::nullopt; }
+Result<std::string> Store::config_map_name(std::string_view role) const {
+    // The namespace goes into request paths, so it must be a plain name too.
+    if (!is_dns_label(m_namespace)) {
+        return fail(ErrorCode::input, fmt::format("\"{}\" is not a valid namespace name (RFC 1123 label)", m_namespace));
+    }
+    std::string name = fmt::format("minicd-{}-{}-{}", m_app, m_env, role);
+    if (name.size() > k_max_subdomain_length) {
+        return fail(ErrorCode::input,
+                    fmt::format("the {} ConfigMap name would be {} characters long, over the {} Kubernetes allows; "
+                                "shorten the app or environment name",
+                                role, name.size(), k_max_subdomain_length),
+                    owner());
+    }
+    if (!is_dns_subdomain(name)) {
+        return fail(ErrorCode::input,
+                    fmt::format("\"{}\" is not a valid ConfigMap name (RFC 1123 subdomain); app and environment "
+                                "must be lowercase DNS labels",
+                                name),
+                    owner());
+    }
+    return name;
+}
+
+std::string Store::config_map_path(std::string_view name) const {
+    return fmt::format("/api/v1/namespaces/{}/configmaps/{}", m_namespace, name);
+}
+
+std::string Store::subject(std::string_view name) const { return fmt::format("configmap {}/{}", m_namespace, name); }
+
+std::string Store::owner() const { return m_app + "/" + m_env; }
+
+Json Store::new_config_map(const std::string& name, std::string_view role, Json data) const {
+    Json labels = {{std::string(render::k_managed_by_label), std::string(render::k_managed_by_value)},
+                   {std::string(render::k_app_label), m_app},
+                   {std::string(render::k_env_label), m_env},
+                   {std::string(k_role_label), std::string(role)}};
+    return {{"apiVersion", "v1"},
+            {"kind", "ConfigMap"},
+            {"metadata",
+             {{"name", name},
+              {"namespace", m_namespace},
+              {"labels", std::move(labels)},
+              {"annotations", {{std::string(render::k_owner_annotation), owner()}}}}},
+            {"data", std::move(data)}};
+}
+
+Result<std::optional<Json>> Store::read(const std::string& name) {
+    auto response = m_client.send({.path = config_map_path(name)});
+    if (!response) return fail(response.error().context("reading " + subject(name)));
+    if (response->status == 404) return std::optional<Json>{};
+    if (!is_success(response->status)) return fail(kube::api_error(*response, subject(name)));
+    auto config_map = Json::parse(response->body, nullptr, false);
+    if (!config_map.is_object()) {
+        return fail(ErrorCode::api, "the server answered with something that is not a JSON object", subject(name));
+    }
+    // Another (app, env) pair whose name joins to the same string owns it: neither may use the other's.
+    std::string found = annotation(config_map, render::k_owner_annotation);
+    if (found != owner()) {
+        std::string whose = found.empty() ? fmt::format("it has no {} annotation", render::k_owner_annotation)
+                                          : fmt::format("it belongs to \"{}\"", found);
+        return fail(ErrorCode::input,
+                    fmt::format("not minicd's record for \"{}\" ({}); minicd neither reads nor overwrites it. "
+                                "If two app/environment pairs map to this name, rename one of them",
+                                owner(), whose),
+                    subject(name));
+    }
+    return std::optional<Json>(std::move(config_map));
+}
+
+Result<std::vector<model::ObjectId>> Store::load_inventory() {
+    auto name = inventory_name();
+    if (!name) return fail(name.error());
+    auto config_map = read(*name);
+    if (!config_map) return fail(config_map.error());
+    if (!*config_map) return std::vector<model::ObjectId>{};
+
+    auto text = data_value(**config_map, k_inventory_key);
+    Result<std::vector<model::ObjectId>> objects =
+        fail(ErrorCode::api, fmt::format("there is no data key \"{}\"", k_inventory_key));
+    if (text) objects = parse_inventory(*text);
+    if (!objects) {
+        return fail(ErrorCode::api,
+                    fmt::format("the inventory is unreadable: {}; minicd will not treat it as empty, because prune "
+                                "would then forget which objects it owns. Repair it, or delete the ConfigMap once "
+                                "you have checked what it listed",
+                                objects.error().message),
+                    subject(*name));
+    }
+    return objects;
+}
+
+Result<void> Store::save_inventory(const std::vector<model::ObjectId>& objects) {
+    auto name = inventory_name();
+    if (!name) return fail(name.error());
+    // Server-side apply would overwrite anyone's ConfigMap of that name; read first to check the owner.
+    auto existing = read(*name);
+    if (!existing) return fail(existing.error());
+
+    Json config_map = new_config_map(*name, k_inventory_role, {{std::string(k_inventory_key), inventory_text(objects)}});
+    auto fits = check_size(config_map, subject(*name),
+                           fmt::format("{} objects are too many for one inventory; split the app", objects.size()));
+    if (!fits) return fail(fits.error());
+
+    // Applying the same body twice gives the same result, so the client may replay it.
+    auto response = m_client.send({.method = http::Method::patch,
+                                   .path = fmt::format("{}?fieldManager={}&force=true", config_map_path(*name),
+                                                       render::k_field_manager),
+                                   .body = config_map.dump(),
+                                   .content_type = "application/apply-patch+yaml",
+                                   .replay = kube::Replay::safe});
+    if (!response) return fail(response.error().context("writing " + subject(*name)));
+    if (!is_success(response->status)) return fail(kube::api_error(*response, subject(*name)));
+    return {};
+}
+
+Result<std::vector<Release>> Store::load_releases() {
+    auto name = releases_name();
+    if (!name) return fail(name.error());
+    auto config_map = read(*name);
+    if (!config_map) return fail(config_map.error());
+    if (!*config_map) return std::vector<Release>{};
+    return releases_in(**config_map, subject(*name));
+}
+
+Result<Release> Store::record_release(Release release, int keep) {
+    if (keep < 1) return fail(ErrorCode::input, fmt::format("releases to keep must be at least 1, not {}", keep), owner());
+    auto name = releases_name();
+    if (!name) return fail(name.error());
+    if (release.time.empty()) release.time = now_rfc3339();
+
+    for (int attempt = 0;; ++attempt) {
+        auto recorded = try_record(*name, release, keep);
+        if (!recorded) return fail(recorded.error());
+        if (*recorded) return **recorded;
+        if (attempt == k_conflict_retries) {
+            return fail(ErrorCode::api,
+                        fmt::format("gave up recording the release after {} attempts: other writers kept changing "
+                                    "the history at the same time",
+                                    attempt + 1),
+                        subject(*name));
+        }
+        util::log_debug("{}: written by someone else since we read it; reading it again", subject(*name));
+        pause_after_conflict(attempt);
+    }
+}
+
+Result<std::optional<Release>> Store::try_record(const std::string& name, Release release, int keep) {
+    auto existing = read(name);
+    if (!existing) return fail(existing.error());
+    std::vector<Release> history;
+    if (*existing) {
+        auto loaded = releases_in(**existing, subject(name));
+        if (!loaded) return fail(loaded.error());
+        history = std::move(*loaded);
+    }
+
+    int newest = 0;
+    for (const auto& old : history) newest = std::max(newest, old.revision);
+    release.revision = newest + 1;
+    history.insert(history.begin(), release);
+    if (history.size() > static_cast<std::size_t>(keep)) history.resize(static_cast<std::size_t>(keep));
+    std::string text = releases_text(history);
+
+    // Create when missing; otherwise update what we read, so the server refuses (409) if anyone
+    // wrote since, and labels or annotations others added survive.
+    kube::Call call{.path = fmt::format("{}?fieldManager={}", config_map_path(name), render::k_field_manager),
+                    .content_type = "application/json",
+                    .replay = kube::Replay::unsafe};
+    Json config_map;
+    if (*existing) {
+        config_map = std::move(**existing);
+        config_map["metadata"].erase("managedFields");  // left out: the server keeps and updates them
+        Json fresh = new_config_map(name, k_releases_role, Json::object());
+        for (const auto& [key, value] : fresh["metadata"]["labels"].items()) config_map["metadata"]["labels"][key] = value;
+        config_map["data"][std::string(k_releases_key)] = std::move(text);
+        call.method = http::Method::put;
+    } else {
+        config_map = new_config_map(name, k_releases_role, {{std::string(k_releases_key), std::move(text)}});
+        call.method = http::Method::post;
+        call.path = fmt::format("/api/v1/namespaces/{}/configmaps?fieldManager={}", m_namespace, render::k_field_manager);
+    }
+    auto fits = check_size(config_map, subject(name),
+                           fmt::format("keep fewer releases than {}, or record shorter messages", keep));
+    if (!fits) return fail(fits.error());
+    call.body = config_map.dump();
+
+    auto response = m_client.send(call);
+    // Not replayed on a lost connection: whether it landed is unknown, and a blind retry could record it twice.
+    if (!response) return fail(response.error().context("writing " + subject(name)));
+    // Conflict on update (someone wrote since we read) or AlreadyExists on create (someone created it first).
+    if (response->status == 409) return std::optional<Release>{};
+    if (!is_success(response->status)) return fail(kube::api_error(*response, subject(name)));
+    return std::optional<Release>(std::move(release));
+}
+
+Json to_json(const model::ObjectId& id) {
+    return {{"group", id.group}, {"version", id.version}, {"kind", id.kind}, {"namespace", id.namespace_}, {"name", id.name}};
+}
+
+std::optional<model::ObjectId> object_id_from_json(const Json& json) {
+    if (!json.is_object()) return std::nullopt;
+    model::ObjectId id;
+    bool typed = read_string(json, "group", id.group) && read_string(json, "version", id.version) &&
+                 read_string(json, "kind", id.kind) && read_string(json, "namespace", id.namespace_) &&
+                 read_string(json, "name", id.name);
+    if (!typed || id.version.empty() || id.kind.empty() || id.name.empty()) return std::nullopt;
+    return id;
+}
+
+Json to_json(const Release& release) {
+    Json images = Json::object();
+    for (const auto& [image, reference] : release.images) images[image] = reference;
+    return {{"revision", release.revision},
+            {"time", release.time},
+            {"gitSha", release.git_sha},
+            {"images", std::move(images)},
+            {"manifestDigest", release.manifest_digest},
+            {"outcome", release.outcome},
+            {"message", release.message}};
+}
+
+std::optional<Release> release_from_json(const Json& json) {
+    const Json* revision = member(json, "revision");
+    auto number = revision ? positive_int(*revision) : std::nullopt;
+    if (!number) return std::nullopt;
+    Release release;
+    release.revision = *number;
+    bool typed = read_string(json, "time", release.time) && read_string(json, "gitSha", release.git_sha) &&
+                 read_string(json, "manifestDigest", release.manifest_digest) &&
+                 read_string(json, "outcome", release.outcome) && read_string(json, "message", release.message);
+    if (!typed) return std::nullopt;
+    if (const Json* images = member(json, "images")) {
+        if (!images->is_object()) return std::nullopt;
+        for (const auto& [image, reference] : images->items()) {
+            if (!reference.is_string()) return std::nullopt;
+            release.images[image] = reference.get<std::string>();
+        }
+    }
+    return release;
+}
+
+std::string inventory_text(std::vector<model::ObjectId> objects) {
+    std::sort(objects.begin(), objects.end());
+    objects.erase(std::unique(objects.begin(), objects.end()), objects.end());
+    Json list = Json::array();
+    for (const auto& id : objects) list.push_back(to_json(id));
+    return list.dump();
+}
+
+Result<std::vector<model::ObjectId>> parse_inventory(std::string_view text) {
+    auto list = Json::parse(text, nullptr, false);
+    if (list.is_discarded()) return fail(ErrorCode::api, "it is not valid JSON");
+    if (!list.is_array()) return fail(ErrorCode::api, "it is not a JSON array");
+    std::vector<model::ObjectId> objects;
+    objects.reserve(list.size());
+    for (std::size_t index = 0; index < list.size(); ++index) {
+        auto id = object_id_from_json(list[index]);
+        if (!id) {
+            return fail(ErrorCode::api,
+                        fmt::format("entry {} is not an object id {{group, version, kind, namespace, name}}", index));
+        }
+        objects.push_back(std::move(*id));
+    }
+    std::sort(objects.begin(), objects.end());
+    return objects;
+}
+
+std::string releases_text(const std::vector<Release>& releases) {
+    Json list = Json::array();
+    for (const auto& release : releases) list.push_back(to_json(release));
+    return list.dump();
+}
+
+Result<std::vector<Release>> parse_releases(std::string_view text) {
+    auto list = Json::parse(text, nullptr, false);
+    if (list.is_discarded()) return fail(ErrorCode::api, "it is not valid JSON");
+    if (!list.is_array()) return fail(ErrorCode::api, "it is not a JSON array");
+    std::vector<Release> releases;
+    releases.reserve(list.size());
+    for (std::size_t index = 0; index < list.size(); ++index) {
+        auto release = release_from_json(list[index]);
+        if (!release) return fail(ErrorCode::api, fmt::format("entry {} is not a release with a revision >= 1", index));
+        releases.push_back(std::move(*release));
+    }
+    std::stable_sort(releases.begin(), releases.end(),
+                     [](const Release& a, const Release& b) { return a.revision > b.revision; });
+    auto twice = std::adjacent_find(releases.begin(), releases.end(),
+                                    [](const Release& a, const Release& b) { return a.revision == b.revision; });
+    if (twice != releases.end()) return fail(ErrorCode::api, fmt::format("revision {} appears twice", twice->revision));
+    return releases;
+}
 
 }  // namespace minicd::deploy

@@ -3,6 +3,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "minicd/kube/client.hpp"
@@ -20,27 +21,55 @@ struct Release {
     std::string manifest_digest;               // sha256 of the applied objects, canonical JSON
     std::string outcome;                       // "succeeded" | "failed"
     std::string message;                       // why it failed, or a short summary
+
+    friend bool operator==(const Release&, const Release&) = default;
 };
 
 // What minicd applied for one (app, environment), kept in the target namespace so prune knows
 // what it owns. Stored in ConfigMaps named "minicd-<app>-<env>-inventory" and
 // "minicd-<app>-<env>-releases", labelled app.kubernetes.io/managed-by=minicd and
-// minicd.io/app, minicd.io/env, minicd.io/role (inventory | releases). Well under 1 MiB.
+// minicd.io/app, minicd.io/env, minicd.io/role (inventory | releases), and annotated
+// minicd.io/owner=<app>/<env>. Well under 1 MiB: writes over 900 KiB of data are refused.
+// Because app and env may contain '-', two pairs can map to one name ("a-b"/"c" and "a"/"b-c");
+// the owner annotation tells them apart, and a ConfigMap owned by another pair is never read or
+// overwritten. Thread-safe as far as the client is; concurrent record_release calls (from any
+// process) each get their own revision.
 class Store {
 public:
+    // `app` and `env` are DNS labels (render::validate_target); the namespace must exist for writes.
     Store(kube::Client& client, std::string namespace_, std::string app, std::string env);
 
-    // The recorded object set; empty (not an error) when none was ever written.
+    // The recorded object set, sorted; empty (not an error) when none was ever written. An
+    // unreadable inventory is an error, never empty: prune would forget what minicd owns.
     Result<std::vector<model::ObjectId>> load_inventory();
-    // Replaces the recorded set (create or update).
+    // Replaces the recorded set (create or update, by server-side apply).
     Result<void> save_inventory(const std::vector<model::ObjectId>& objects);
 
-    // Newest first.
+    // Newest first; empty when none was ever recorded.
     Result<std::vector<Release>> load_releases();
-    // Appends the release with the next revision number, keeping the newest `keep`; returns it as stored.
+    // Appends the release with the next revision number, keeping the newest `keep` (at least 1);
+    // sets `time` to now when empty; returns it as stored. Optimistic concurrency: a concurrent
+    // writer makes us re-read and try again, so no record is lost.
     Result<Release> record_release(Release release, int keep = 10);
 
+    // "minicd-<app>-<env>-inventory" and "minicd-<app>-<env>-releases"; an input error when the
+    // result is not a valid ConfigMap name (or the namespace is not a valid namespace name).
+    Result<std::string> inventory_name() const;
+    Result<std::string> releases_name() const;
+
 private:
+    Result<std::string> config_map_name(std::string_view role) const;
+    std::string config_map_path(std::string_view name) const;
+    std::string subject(std::string_view name) const;
+    std::string owner() const;
+    model::Json new_config_map(const std::string& name, std::string_view role, model::Json data) const;
+
+    // The ConfigMap as the server has it; nullopt when there is none. An error when it belongs to
+    // another (app, env) pair.
+    Result<std::optional<model::Json>> read(const std::string& name);
+    // One read-modify-write of the history; nullopt when another writer got there first (409).
+    Result<std::optional<Release>> try_record(const std::string& name, Release release, int keep);
+
     kube::Client& m_client;
     std::string m_namespace;
     std::string m_app;
@@ -48,9 +77,26 @@ private:
 };
 
 // Serialization used by the store (exposed for unit tests).
+// {"group", "version", "kind", "namespace", "name"}, every key present ("" for the core group or
+// a cluster-scoped object).
 model::Json to_json(const model::ObjectId& id);
+// nullopt unless version, kind and name are non-empty strings and group and namespace, when
+// present, are strings.
 std::optional<model::ObjectId> object_id_from_json(const model::Json& json);
+// {revision, time, gitSha, images {name: reference}, manifestDigest, outcome, message}.
 model::Json to_json(const Release& release);
+// nullopt unless revision is an integer >= 1 and every other member present has the right type;
+// missing strings read as "", missing images as none.
 std::optional<Release> release_from_json(const model::Json& json);
+
+// The text of the inventory's "objects" key: compact JSON, sorted, duplicates dropped, so the
+// same set always gives the same bytes whatever order it came in.
+std::string inventory_text(std::vector<model::ObjectId> objects);
+// Reads that text back; an error saying what is wrong with it (no subject; the caller names the ConfigMap).
+Result<std::vector<model::ObjectId>> parse_inventory(std::string_view text);
+// The text of the "releases" key: compact JSON, in the order given (the store passes newest first).
+std::string releases_text(const std::vector<Release>& releases);
+// Reads that text back, newest first; duplicate revisions are an error.
+Result<std::vector<Release>> parse_releases(std::string_view text);
 
 }  // namespace minicd::deploy

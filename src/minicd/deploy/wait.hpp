@@ -50,7 +50,11 @@ struct WaitResult {
 // one list + watch per resource type involved (plus Pods and ReplicaSets when workloads are among
 // the targets, to see crash loops and which ReplicaSet is current), re-listing on 410 Gone; no
 // per-object polling. Health comes from health::assess with the pods that belong to each workload
-// (by ownerReferences; for a Deployment, the pods of its newest ReplicaSet).
+// (by ownerReferences; for a Deployment, the pods of its newest ReplicaSet). A target not seen yet
+// is in_progress with reason "NotObserved" (first list pending) or "NotFound" (absent or deleted).
+// An error when listing or watching is refused (403, 404) or keeps failing; it names the resource.
+// Every watch thread is stopped and joined before this returns (cancellation is polled about once
+// a second, so returning can take up to a second more than `elapsed`).
 Result<WaitResult> wait_for_health(kube::Client& client, const std::vector<WaitTarget>& targets,
                                    const WaitOptions& options);
 
