@@ -15,11 +15,13 @@ struct Manifest {
     int line = 0;
 };
 
-// Loads objects from files and directories. A directory with a kustomization.yaml (or .yml, or
-// Kustomization) is rendered by `kubectl kustomize`; other directories are read recursively
-// (*.yaml, *.yml, *.json, sorted by path). Empty documents are skipped, `kind: List` (and other
-// *List kinds with items) are flattened. Every object needs apiVersion, kind and metadata.name,
-// otherwise the error names file:line.
+// Loads objects from files and directories, in the order given. A directory with a
+// kustomization.yaml (or .yml, or Kustomization) is rendered by `kubectl kustomize`, also when met
+// while recursing; other directories are read recursively (*.yaml, *.yml, *.json) in the order
+// `kubectl apply -R` uses: names sorted within each directory, depth first, symlinked directories
+// not followed. Empty documents are skipped, `kind: List` (and other *List kinds with items) are
+// flattened. Every object needs apiVersion, kind and metadata.name, otherwise the error names
+// file:line (line of the document; list items add "items[N]: " to the message).
 Result<std::vector<Manifest>> load_manifests(const std::vector<std::string>& paths);
 
 }  // namespace minicd::source
