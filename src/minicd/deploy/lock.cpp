@@ -1,15 +1,405 @@
 #include "minicd/deploy/lock.hpp"
 
+#include <fmt/format.h>
+#include <time.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "minicd/kube/exec_plugin.hpp"
+#include "minicd/util/log.hpp"
+
 namespace minicd::deploy {
+
+using util::ErrorCode;
+using Clock = std::chrono::system_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string k_managed_by_label = "app.kubernetes.io/managed-by";
+// How often a waiting acquire looks at a live holder's Lease again.
+constexpr std::chrono::seconds k_poll_interval{1};
+// A Lease that changes under us settles after a look or two; past this something keeps fighting us.
+constexpr int k_quick_retries = 3;
+// Each failed precondition on delete means a renewal landed that we never heard of; it cannot repeat often.
+constexpr int k_delete_attempts = 3;
+
+bool is_success(long status) { return status >= 200 && status < 300; }
+
+// An unsafe write is not replayed by the client, so a lost answer or a 5xx leaves us not knowing
+// whether it happened; only reading the Lease back can tell.
+bool outcome_unknown(const Result<kube::ApiResponse>& response) { return !response || response->status >= 500; }
+
+// MicroTime as the API server writes it: "2026-01-02T03:04:05.000000Z" (always six fraction digits).
+std::string micro_time(Clock::time_point time) {
+    const auto micros = std::chrono::floor<std::chrono::microseconds>(time);
+    const auto seconds = std::chrono::floor<std::chrono::seconds>(micros);
+    const std::time_t whole = Clock::to_time_t(seconds);
+    std::tm utc{};
+    gmtime_r(&whole, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+    return fmt::format("{}.{:06}Z", text, (micros - seconds).count());
+}
+
+// A string field of the Lease's spec; empty when absent (the server omits empty fields).
+std::string spec_string(const model::Json& lease, const char* key) {
+    auto spec = lease.find("spec");
+    if (spec == lease.end() || !spec->is_object()) return {};
+    auto value = spec->find(key);
+    return value != spec->end() && value->is_string() ? value->get<std::string>() : std::string();
+}
+
+// An integer field of the Lease's spec; 0 when absent.
+long long spec_integer(const model::Json& lease, const char* key) {
+    auto spec = lease.find("spec");
+    if (spec == lease.end() || !spec->is_object()) return 0;
+    auto value = spec->find(key);
+    return value != spec->end() && value->is_number_integer() ? value->get<long long>() : 0;
+}
+
+std::string holder_of(const model::Json& lease) { return spec_string(lease, "holderIdentity"); }
+
+// When the holder's claim runs out unless renewed; nullopt when it was never renewed (or the time
+// is unreadable), which counts as expired.
+std::optional<Clock::time_point> expiry_of(const model::Json& lease) {
+    auto renewed = kube::parse_rfc3339(spec_string(lease, "renewTime"));
+    if (!renewed) return std::nullopt;
+    return *renewed + std::chrono::seconds(spec_integer(lease, "leaseDurationSeconds"));
+}
+
+// Someone holds it and has renewed recently enough; an empty holder is a Lease given up.
+bool held_by_someone_live(const model::Json& lease) {
+    auto expires = expiry_of(lease);
+    return !holder_of(lease).empty() && expires && *expires >= Clock::now();
+}
+
+// Our own subject on a transport failure, whose subject is the bare URL.
+util::Error about(const util::Error& error, const std::string& subject, std::string_view doing) {
+    return util::make_error(error.code, fmt::format("{}: {}", doing, error.message), subject);
+}
+
+}  // namespace
 
 DeployLock::DeployLock(kube::Client& client, LockOptions options) : m_client(client), m_options(std::move(options)) {}
 
-Result<std::unique_ptr<DeployLock>> DeployLock::acquire(kube::Client&, LockOptions) {
-    return fail(util::ErrorCode::internal, "deploy lock is not implemented yet");
+Result<std::unique_ptr<DeployLock>> DeployLock::acquire(kube::Client& client, LockOptions options) {
+    if (options.namespace_.empty() || options.name.empty() || options.holder.empty()) {
+        return fail(ErrorCode::internal, "a deploy lock needs a namespace, a Lease name and a holder identity");
+    }
+    // The API server rejects leaseDurationSeconds below 1, and renewing needs at least that much room.
+    if (options.lease_duration < 1s) {
+        return fail(ErrorCode::internal, "the lease duration of a deploy lock must be at least one second");
+    }
+    options.wait = std::max(options.wait, std::chrono::seconds(0));
+    std::unique_ptr<DeployLock> lock(new DeployLock(client, std::move(options)));
+
+    const auto deadline = std::chrono::steady_clock::now() + lock->m_options.wait;
+    bool announced = false;
+    int quick_retries = 0;
+    for (;;) {
+        auto round = lock->take_once();
+        if (!round) return fail(round.error());
+        if (round->outcome == Outcome::taken) break;
+        if (round->outcome == Outcome::retry) {
+            // It changed under us: looking again at once usually settles who holds it.
+            if (++quick_retries <= k_quick_retries) continue;
+            if (round->unknown) return fail(*round->unknown);
+            return fail(ErrorCode::api, "the Lease kept changing while we tried to take it", lock->subject());
+        }
+        quick_retries = 0;
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) return fail(lock->busy_error(round->lease));
+        // A CI log that stalls silently looks hung; say once whom we are waiting for.
+        if (!announced) {
+            util::log_info("{}: held by \"{}\"; waiting up to {}s for it", lock->subject(), holder_of(round->lease),
+                           lock->m_options.wait.count());
+            announced = true;
+        }
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(k_poll_interval, deadline - now));
+    }
+
+    lock->m_held = true;
+    lock->m_renewer = std::thread([raw = lock.get()] { raw->renew_loop(); });
+    return lock;
 }
 
-DeployLock::~DeployLock() = default;
+DeployLock::~DeployLock() {
+    // Best effort: a Lease we fail to delete expires on its own after lease_duration.
+    (void)release();
+}
 
-Result<void> DeployLock::release() { return {}; }
+Result<void> DeployLock::release() {
+    if (m_released) return {};
+    m_released = true;
+    stop_renewer();
+    // A Lease someone else took over is theirs now; deleting it would let a third deploy in.
+    if (!m_held.exchange(false)) return {};
+    return delete_lease();
+}
+
+// One attempt: create the Lease, or judge the one already there.
+Result<DeployLock::Round> DeployLock::take_once() {
+    const std::string now = micro_time(Clock::now());
+    const model::Json lease = {
+        {"apiVersion", "coordination.k8s.io/v1"},
+        {"kind", "Lease"},
+        {"metadata",
+         {{"name", m_options.name},
+          {"namespace", m_options.namespace_},
+          {"labels", {{k_managed_by_label, "minicd"}}}}},
+        {"spec",
+         {{"holderIdentity", m_options.holder},
+          {"leaseDurationSeconds", m_options.lease_duration.count()},
+          {"acquireTime", now},
+          {"renewTime", now},
+          {"leaseTransitions", 0}}}};
+    auto created = m_client.send({.method = http::Method::post,
+                                  .path = collection_path(),
+                                  .body = lease.dump(),
+                                  .content_type = "application/json",
+                                  .replay = kube::Replay::unsafe});
+    if (created && created->status == 201) {
+        auto stored = parse_lease(*created);
+        if (!stored) return fail(stored.error());
+        m_lease = std::move(*stored);
+        return Round{.outcome = Outcome::taken};
+    }
+    // Creating in a missing namespace is the one 404 a create gets.
+    if (created && created->status == 404) return fail(missing_namespace_error(*created));
+    if (created && created->status != 409 && !outcome_unknown(created)) {
+        return fail(kube::api_error(*created, subject()));
+    }
+
+    // AlreadyExists, or a create whose outcome is unknown: what is stored now decides.
+    auto current = read_lease();
+    if (!current) return fail(current.error());
+    if (!*current) {
+        Round round{.outcome = Outcome::retry};
+        if (!created) round.unknown = about(created.error(), subject(), "creating the Lease");
+        else if (created->status >= 500) round.unknown = kube::api_error(*created, subject());
+        return round;
+    }
+    return judge(std::move(**current));
+}
+
+// What a stored Lease means for us: ours already, free to take over, or a live holder's.
+Result<DeployLock::Round> DeployLock::judge(model::Json lease) {
+    // Ours when a create whose answer we lost did land.
+    if (holder_of(lease) == m_options.holder) {
+        m_lease = std::move(lease);
+        return Round{.outcome = Outcome::taken};
+    }
+    if (!held_by_someone_live(lease)) return take_over(std::move(lease));
+    return Round{.outcome = Outcome::busy, .lease = std::move(lease)};
+}
+
+// Replaces an expired (or released) holder. Sending back the resourceVersion we read makes this
+// optimistic: if anyone wrote the Lease since, the server answers 409 and they win.
+Result<DeployLock::Round> DeployLock::take_over(model::Json lease) {
+    const std::string previous = holder_of(lease);
+    const std::string now = micro_time(Clock::now());
+    const long long transitions = spec_integer(lease, "leaseTransitions");
+    auto& spec = lease["spec"];
+    spec["holderIdentity"] = m_options.holder;
+    spec["leaseDurationSeconds"] = m_options.lease_duration.count();
+    spec["acquireTime"] = now;
+    spec["renewTime"] = now;
+    spec["leaseTransitions"] = transitions + 1;
+    lease["metadata"]["labels"][k_managed_by_label] = "minicd";
+
+    auto updated = m_client.send({.method = http::Method::put,
+                                  .path = lease_path(),
+                                  .body = lease.dump(),
+                                  .content_type = "application/json",
+                                  .replay = kube::Replay::unsafe});
+    if (updated && updated->status == 200) {
+        auto stored = parse_lease(*updated);
+        if (!stored) return fail(stored.error());
+        m_lease = std::move(*stored);
+        if (!previous.empty()) {
+            util::log_info("{}: took over from \"{}\", whose lease had expired", subject(), previous);
+        }
+        return Round{.outcome = Outcome::taken};
+    }
+    // Deleted since we read it: creating it again is the next step.
+    if (updated && updated->status == 404) return Round{.outcome = Outcome::retry};
+    if (updated && updated->status != 409 && !outcome_unknown(updated)) {
+        return fail(kube::api_error(*updated, subject()));
+    }
+    return look_again(updated);
+}
+
+// After a takeover lost a race (409) or got no answer: the stored Lease says who won.
+Result<DeployLock::Round> DeployLock::look_again(const Result<kube::ApiResponse>& write) {
+    auto current = read_lease();
+    if (!current) return fail(current.error());
+    if (*current && holder_of(**current) == m_options.holder) {
+        m_lease = std::move(**current);
+        return Round{.outcome = Outcome::taken};
+    }
+    if (*current && held_by_someone_live(**current)) return Round{.outcome = Outcome::busy, .lease = std::move(**current)};
+    // Gone, or still expired after someone else's write: start over rather than loop in here.
+    Round round{.outcome = Outcome::retry};
+    if (!write) round.unknown = about(write.error(), subject(), "taking over the Lease");
+    else if (write->status >= 500) round.unknown = kube::api_error(*write, subject());
+    return round;
+}
+
+// The stored Lease; nullopt when there is none.
+Result<std::optional<model::Json>> DeployLock::read_lease() {
+    auto response = m_client.send({.path = lease_path()});
+    if (!response) return fail(about(response.error(), subject(), "reading the Lease"));
+    if (response->status == 404) return std::optional<model::Json>();
+    if (!is_success(response->status)) return fail(kube::api_error(*response, subject()));
+    auto lease = parse_lease(*response);
+    if (!lease) return fail(lease.error());
+    return std::optional<model::Json>(std::move(*lease));
+}
+
+Result<model::Json> DeployLock::parse_lease(const kube::ApiResponse& response) const {
+    auto lease = model::Json::parse(response.body, nullptr, false);
+    if (lease.is_discarded() || !lease.is_object()) {
+        return fail(ErrorCode::api, "the server answered with something that is not a Lease", subject());
+    }
+    return lease;
+}
+
+util::Error DeployLock::missing_namespace_error(const kube::ApiResponse& response) const {
+    auto status = model::Json::parse(response.body, nullptr, false);
+    const bool namespace_gone = status.is_object() && status.contains("details") && status["details"].is_object() &&
+                                status["details"].value("kind", "") == "namespaces";
+    if (!namespace_gone) return kube::api_error(response, subject());
+    return util::make_error(ErrorCode::api,
+                            fmt::format("namespace \"{}\" does not exist, so the deploy lock cannot be created in "
+                                        "it; create the namespace first",
+                                        m_options.namespace_),
+                            subject());
+}
+
+util::Error DeployLock::busy_error(const model::Json& lease) const {
+    std::string since = spec_string(lease, "acquireTime");
+    if (since.empty()) since = spec_string(lease, "renewTime");
+    long long left = 0;
+    if (auto expires = expiry_of(lease)) {
+        left = std::max<long long>(0, std::chrono::ceil<std::chrono::seconds>(*expires - Clock::now()).count());
+    }
+    const std::string waited =
+        m_options.wait.count() > 0 ? fmt::format("; gave up after waiting {}s", m_options.wait.count()) : "";
+    return util::make_error(ErrorCode::api,
+                            fmt::format("environment is locked by \"{}\" since {}; its lease expires in {}s unless "
+                                        "renewed (another deploy of this environment is running{})",
+                                        holder_of(lease), since.empty() ? "an unknown time" : since, left, waited),
+                            subject());
+}
+
+std::string DeployLock::collection_path() const {
+    return fmt::format("/apis/coordination.k8s.io/v1/namespaces/{}/leases", m_options.namespace_);
+}
+
+std::string DeployLock::lease_path() const { return collection_path() + "/" + m_options.name; }
+
+std::string DeployLock::subject() const { return fmt::format("lease {}/{}", m_options.namespace_, m_options.name); }
+
+// A third of the lease leaves two more chances to renew when one fails.
+std::chrono::milliseconds DeployLock::renew_interval() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(m_options.lease_duration) / 3;
+}
+
+void DeployLock::renew_loop() {
+    std::unique_lock lock(m_mutex);
+    while (!m_wake.wait_for(lock, renew_interval(), [this] { return m_stopping.load(); })) {
+        lock.unlock();
+        renew_once();
+        lock.lock();
+        if (!m_held) return;
+    }
+}
+
+// Moves renewTime forward under the resourceVersion we last saw; a failure waits for the next tick.
+void DeployLock::renew_once() {
+    model::Json lease = m_lease;
+    lease["spec"]["renewTime"] = micro_time(Clock::now());
+    lease["spec"]["leaseDurationSeconds"] = m_options.lease_duration.count();
+    // A renewal slower than the interval is no use, and release() waits for the one in flight.
+    const auto timeout = std::max<std::chrono::milliseconds>(renew_interval(), 1s);
+    auto renewed = m_client.send({.method = http::Method::put,
+                                  .path = lease_path(),
+                                  .body = lease.dump(),
+                                  .content_type = "application/json",
+                                  .replay = kube::Replay::unsafe,
+                                  .timeout = timeout});
+    if (renewed && renewed->status == 200) {
+        auto stored = parse_lease(*renewed);
+        if (stored) m_lease = std::move(*stored);
+        return;
+    }
+    if (renewed && renewed->status != 404 && renewed->status != 409 && !outcome_unknown(renewed)) {
+        util::log_warn("{}; renewing again in {} ms", kube::api_error(*renewed, subject()).describe(),
+                       renew_interval().count());
+        return;
+    }
+
+    // Conflict, gone, or no answer: the stored Lease says whether it is still ours.
+    auto current = read_lease();
+    if (!current) {
+        util::log_warn("{}; renewing again in {} ms", current.error().describe(), renew_interval().count());
+        return;
+    }
+    if (*current && holder_of(**current) == m_options.holder) {
+        // Ours with a newer resourceVersion: a renewal whose answer we lost did land.
+        m_lease = std::move(**current);
+        return;
+    }
+    m_held = false;
+    if (*current) {
+        util::log_warn("{}: lost the deploy lock: it is now held by \"{}\"", subject(), holder_of(**current));
+    } else {
+        util::log_warn("{}: lost the deploy lock: the Lease was deleted", subject());
+    }
+}
+
+void DeployLock::stop_renewer() {
+    {
+        // Set under the mutex so the renewer cannot miss the wake-up between its check and its wait.
+        std::lock_guard lock(m_mutex);
+        m_stopping = true;
+    }
+    m_wake.notify_all();
+    if (m_renewer.joinable()) m_renewer.join();
+}
+
+// Deletes the Lease only while it is the very object we hold: the uid and resourceVersion
+// preconditions make the server refuse (409) one re-created or taken over since.
+Result<void> DeployLock::delete_lease() {
+    for (int attempt = 1;; ++attempt) {
+        const auto& metadata = m_lease["metadata"];
+        const model::Json options = {{"apiVersion", "v1"},
+                                     {"kind", "DeleteOptions"},
+                                     {"preconditions",
+                                      {{"uid", metadata.value("uid", "")},
+                                       {"resourceVersion", metadata.value("resourceVersion", "")}}}};
+        auto deleted = m_client.send({.method = http::Method::delete_,
+                                      .path = lease_path(),
+                                      .body = options.dump(),
+                                      .content_type = "application/json",
+                                      .replay = kube::Replay::unsafe});
+        if (deleted && (is_success(deleted->status) || deleted->status == 404)) return {};
+        if (deleted && deleted->status != 409 && !outcome_unknown(deleted)) {
+            return fail(kube::api_error(*deleted, subject()));
+        }
+
+        // A failed precondition or no answer: only a Lease still held by us is left to delete.
+        auto current = read_lease();
+        if (!current) return fail(current.error());
+        if (!*current || holder_of(**current) != m_options.holder) return {};
+        if (attempt >= k_delete_attempts) {
+            return fail(deleted ? kube::api_error(*deleted, subject())
+                                : about(deleted.error(), subject(), "deleting the Lease"));
+        }
+        m_lease = std::move(**current);
+    }
+}
 
 }  // namespace minicd::deploy

@@ -2,11 +2,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "minicd/kube/client.hpp"
+#include "minicd/model/object.hpp"
 #include "minicd/util/result.hpp"
 
 namespace minicd::deploy {
@@ -39,12 +43,48 @@ public:
     bool still_held() const { return m_held.load(); }
 
 private:
+    // What one attempt to take the Lease found.
+    enum class Outcome {
+        taken,  // we hold it; m_lease is the stored object
+        busy,   // a live holder has it; Round::lease is their object
+        retry,  // it changed or disappeared while we looked (or an unknown write did not land): try again now
+    };
+    struct Round {
+        Outcome outcome = Outcome::retry;
+        model::Json lease;                   // the live holder's Lease when busy; null otherwise
+        std::optional<util::Error> unknown;  // on retry after a write whose outcome was unknown: its failure
+    };
+
     DeployLock(kube::Client& client, LockOptions options);
+
+    Result<Round> take_once();
+    Result<Round> judge(model::Json lease);
+    Result<Round> take_over(model::Json lease);
+    Result<Round> look_again(const Result<kube::ApiResponse>& write);
+    Result<std::optional<model::Json>> read_lease();
+    Result<model::Json> parse_lease(const kube::ApiResponse& response) const;
+    util::Error missing_namespace_error(const kube::ApiResponse& response) const;
+    util::Error busy_error(const model::Json& lease) const;
+    std::string collection_path() const;
+    std::string lease_path() const;
+    std::string subject() const;
+
+    void renew_loop();
+    void renew_once();
+    std::chrono::milliseconds renew_interval() const;
+    void stop_renewer();
+    Result<void> delete_lease();
 
     kube::Client& m_client;
     LockOptions m_options;
-    std::atomic<bool> m_held{true};
+    std::atomic<bool> m_held{false};  // set once acquire() took the Lease; cleared when lost or released
     std::atomic<bool> m_stopping{false};
+    bool m_released = false;  // release() ran; later calls (the destructor's) do nothing
+    // The Lease as the server last returned it to us (resourceVersion and uid included). Written by
+    // acquire() before the renewer starts, then only by the renewer until release() joins it.
+    model::Json m_lease;
+    std::mutex m_mutex;              // guards the wait on m_wake
+    std::condition_variable m_wake;  // wakes the renewer early when release() sets m_stopping
     std::thread m_renewer;
 };
 

@@ -1,13 +1,547 @@
 #include "minicd/kube/kubeconfig.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string_view>
+
+#include "minicd/model/object.hpp"
+#include "minicd/source/yaml.hpp"
+#include "minicd/util/encoding.hpp"
+
 namespace minicd::kube {
 
-Result<RestConfig> load_rest_config(const KubeconfigOptions&) {
-    return fail(util::ErrorCode::internal, "kubeconfig loading is not implemented yet");
+namespace {
+
+namespace fs = std::filesystem;
+using model::Json;
+using util::ErrorCode;
+
+constexpr std::string_view k_exec_v1 = "client.authentication.k8s.io/v1";
+constexpr std::string_view k_exec_v1beta1 = "client.authentication.k8s.io/v1beta1";
+
+// One named cluster, user or context, with the file that defined it (relative paths resolve
+// against that file's folder, and errors name it).
+struct Entry {
+    Json body;         // the inner object ("cluster", "user" or "context"); an empty object when null
+    std::string file;  // absolute path
+};
+
+// What the files of $KUBECONFIG (or the single file) add up to, kubectl's way: the first file to
+// define a name or current-context wins, and entries are never merged field by field.
+struct MergedConfig {
+    std::map<std::string, Entry> clusters;
+    std::map<std::string, Entry> users;
+    std::map<std::string, Entry> contexts;
+    std::string current_context;     // "" when no file sets it
+    std::vector<std::string> files;  // every file read, in order, for errors
+};
+
+std::string trim(std::string_view text) {
+    const auto* space = " \t\r\n\f\v";
+    auto begin = text.find_first_not_of(space);
+    if (begin == std::string_view::npos) return {};
+    auto end = text.find_last_not_of(space);
+    return std::string(text.substr(begin, end - begin + 1));
 }
 
-Result<RestConfig> in_cluster_config(const std::string&) {
-    return fail(util::ErrorCode::internal, "in-cluster configuration is not implemented yet");
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+    std::string out;
+    for (const auto& item : items) {
+        if (!out.empty()) out += separator;
+        out += item;
+    }
+    return out;
+}
+
+std::string absolute_path(const std::string& path) {
+    std::error_code ignored;
+    fs::path absolute = fs::absolute(path, ignored);
+    return (absolute.empty() ? fs::path(path) : absolute).lexically_normal().string();
+}
+
+bool is_regular_file(const std::string& path) {
+    std::error_code ignored;
+    return fs::is_regular_file(path, ignored);
+}
+
+Result<std::string> read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail(ErrorCode::io, fmt::format("cannot read: {}", std::strerror(errno)), path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) return fail(ErrorCode::io, "read failed", path);
+    return text.str();
+}
+
+// kubectl accepts JSON kubeconfigs too; JSON is read directly, everything else goes through the YAML
+// reader, which applies the same scalar rules as the Kubernetes machinery.
+Result<Json> parse_document(const std::string& text, const std::string& file) {
+    auto first = text.find_first_not_of(" \t\r\n");
+    // client-go reads an empty file as an empty configuration (kubectl creates such files).
+    if (first == std::string::npos) return Json(nullptr);
+    if (text[first] == '{') {
+        try {
+            return Json::parse(text);
+        } catch (const Json::parse_error& error) {
+            std::string what = error.what();
+            // Drop nlohmann's "[json.exception.parse_error.101] " prefix; the rest names line and column.
+            if (auto end = what.find("] "); what.starts_with("[json.exception") && end != std::string::npos) {
+                what.erase(0, end + 2);
+            }
+            return fail(ErrorCode::input, "not a valid JSON kubeconfig: " + what, file);
+        }
+    }
+    auto documents = source::parse_yaml(text, file);
+    if (!documents) {
+        util::Error error = documents.error();
+        if (error.subject.empty()) error.subject = file;
+        return fail(std::move(error));
+    }
+    if (documents->empty()) return Json(nullptr);
+    if (documents->size() > 1) {
+        return fail(ErrorCode::input, fmt::format("expected one YAML document, found {}", documents->size()), file);
+    }
+    return std::move(documents->front().value);
+}
+
+// Reads fields of one entry and keeps the first type error, so the caller checks once at the end.
+class EntryReader {
+public:
+    EntryReader(const Entry& entry, std::string where) : m_entry(entry), m_where(std::move(where)) {}
+
+    // "" when absent or null.
+    std::string string(const char* key) {
+        const Json* value = find(key);
+        if (value == nullptr) return {};
+        if (!value->is_string()) {
+            note(fmt::format("{} must be a string", key));
+            return {};
+        }
+        return value->get<std::string>();
+    }
+
+    bool boolean(const char* key) {
+        const Json* value = find(key);
+        if (value == nullptr) return false;
+        if (!value->is_boolean()) {
+            note(fmt::format("{} must be true or false", key));
+            return false;
+        }
+        return value->get<bool>();
+    }
+
+    // The base64 `*-data` field decoded, "" when absent. Go's decoder skips line breaks, so we do too.
+    std::string base64(const char* key) {
+        std::string encoded = string(key);
+        if (encoded.empty()) return {};
+        std::string compact;
+        for (char c : encoded) {
+            if (c != '\n' && c != '\r' && c != ' ' && c != '\t') compact.push_back(c);
+        }
+        auto decoded = util::base64_decode(compact);
+        if (!decoded) {
+            note(fmt::format("{} is not valid base64", key));
+            return {};
+        }
+        return *decoded;
+    }
+
+    // A path field, resolved against the folder of the file that defined the entry.
+    std::string path(const char* key) {
+        std::string value = string(key);
+        if (value.empty()) return {};
+        return resolve(value);
+    }
+
+    std::string resolve(const std::string& relative) const {
+        fs::path path(relative);
+        if (path.is_absolute()) return relative;
+        return (fs::path(m_entry.file).parent_path() / path).lexically_normal().string();
+    }
+
+    // Null when absent or null; notes an error when present but not an object.
+    const Json* object(const char* key) {
+        const Json* value = find(key);
+        if (value == nullptr) return nullptr;
+        if (!value->is_object()) {
+            note(fmt::format("{} must be a mapping", key));
+            return nullptr;
+        }
+        return value;
+    }
+
+    bool has(const char* key) const { return find(key) != nullptr; }
+
+    void note(std::string message) {
+        if (!m_error) m_error = error(std::move(message));
+    }
+
+    util::Error error(std::string message) const {
+        return util::make_error(ErrorCode::input, fmt::format("{}: {}", m_where, message), m_entry.file);
+    }
+
+    const std::optional<util::Error>& first_error() const { return m_error; }
+
+private:
+    const Json* find(const char* key) const {
+        auto it = m_entry.body.find(key);
+        if (it == m_entry.body.end() || it->is_null()) return nullptr;
+        return &*it;
+    }
+
+    const Entry& m_entry;
+    std::string m_where;
+    std::optional<util::Error> m_error;
+};
+
+// Adds one named list ("clusters" with inner key "cluster", ...) of a file; names already known win.
+Result<void> merge_list(const Json& document, const char* list_key, const char* inner_key,
+                        std::map<std::string, Entry>& into, const std::string& file) {
+    auto list = document.find(list_key);
+    if (list == document.end() || list->is_null()) return {};
+    if (!list->is_array()) return fail(ErrorCode::input, fmt::format("{} must be a list", list_key), file);
+    std::map<std::string, bool> seen_here;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        const Json& item = (*list)[i];
+        auto name = item.is_object() ? item.find("name") : item.end();
+        if (!item.is_object() || name == item.end() || !name->is_string()) {
+            return fail(ErrorCode::input, fmt::format("{}[{}]: an entry needs a name", list_key, i), file);
+        }
+        const std::string key = name->get<std::string>();
+        // client-go refuses duplicates inside one file; across files the first one wins.
+        if (seen_here[key]) {
+            return fail(ErrorCode::input, fmt::format("{}: \"{}\" is defined twice", list_key, key), file);
+        }
+        seen_here[key] = true;
+        auto inner = item.find(inner_key);
+        Json body = Json::object();
+        if (inner != item.end() && !inner->is_null()) {
+            if (!inner->is_object()) {
+                return fail(ErrorCode::input, fmt::format("{} \"{}\": {} must be a mapping", inner_key, key, inner_key),
+                            file);
+            }
+            body = *inner;
+        }
+        into.try_emplace(key, Entry{std::move(body), file});
+    }
+    return {};
+}
+
+Result<void> merge_file(MergedConfig& merged, const std::string& file) {
+    auto text = read_text(file);
+    if (!text) return fail(text.error());
+    auto document = parse_document(*text, file);
+    if (!document) return fail(document.error());
+    merged.files.push_back(file);
+    if (document->is_null()) return {};  // an empty file is an empty configuration
+    if (!document->is_object()) return fail(ErrorCode::input, "a kubeconfig must be a mapping", file);
+
+    if (auto merged_list = merge_list(*document, "clusters", "cluster", merged.clusters, file); !merged_list) {
+        return merged_list;
+    }
+    if (auto merged_list = merge_list(*document, "users", "user", merged.users, file); !merged_list) {
+        return merged_list;
+    }
+    if (auto merged_list = merge_list(*document, "contexts", "context", merged.contexts, file); !merged_list) {
+        return merged_list;
+    }
+    auto current = document->find("current-context");
+    if (current != document->end() && !current->is_null()) {
+        if (!current->is_string()) return fail(ErrorCode::input, "current-context must be a string", file);
+        if (merged.current_context.empty()) merged.current_context = current->get<std::string>();
+    }
+    return {};
+}
+
+Result<void> apply_cluster(const std::string& name, const Entry& entry, RestConfig& config) {
+    EntryReader reader(entry, fmt::format("cluster \"{}\"", name));
+    std::string server = reader.string("server");
+    std::string ca_pem = reader.base64("certificate-authority-data");
+    std::string ca_file = ca_pem.empty() ? reader.path("certificate-authority") : std::string();
+    bool insecure = reader.boolean("insecure-skip-tls-verify");
+    config.tls_server_name = reader.string("tls-server-name");
+    config.proxy_url = reader.string("proxy-url");
+    if (reader.first_error()) return fail(*reader.first_error());
+
+    if (server.empty()) return fail(reader.error("no server"));
+    // client-go assumes https when the scheme is left out.
+    if (server.find("://") == std::string::npos) server = "https://" + server;
+    while (server.ends_with('/')) server.pop_back();
+    // client-go refuses this pair: a CA that is then ignored would only mislead the reader.
+    if (insecure && (!ca_pem.empty() || !ca_file.empty())) {
+        return fail(reader.error("insecure-skip-tls-verify cannot be combined with a certificate authority"));
+    }
+    if (!config.proxy_url.empty()) {
+        auto scheme = config.proxy_url.substr(0, config.proxy_url.find("://"));
+        if (scheme != "http" && scheme != "https" && scheme != "socks5") {
+            return fail(
+                reader.error(fmt::format("proxy-url scheme must be http, https or socks5, not \"{}\"", scheme)));
+        }
+    }
+    config.server = std::move(server);
+    config.tls.ca_pem = std::move(ca_pem);
+    config.tls.ca_file = std::move(ca_file);
+    config.tls.insecure_skip_verify = insecure;
+    return {};
+}
+
+Result<ExecConfig> parse_exec(const std::string& user_name, const Json& body, const std::string& file) {
+    Entry exec_entry{body, file};
+    EntryReader reader(exec_entry, fmt::format("user \"{}\": exec", user_name));
+    ExecConfig exec;
+    exec.api_version = reader.string("apiVersion");
+    exec.command = reader.string("command");
+    exec.install_hint = reader.string("installHint");
+    exec.provide_cluster_info = reader.boolean("provideClusterInfo");
+    exec.interactive_mode = reader.string("interactiveMode");
+    if (reader.first_error()) return fail(*reader.first_error());
+
+    if (exec.command.empty()) return fail(reader.error("command is required"));
+    // A bare name goes through PATH; a relative path belongs to the kubeconfig's folder.
+    if (exec.command.find('/') != std::string::npos) exec.command = reader.resolve(exec.command);
+
+    if (exec.api_version.empty()) return fail(reader.error("apiVersion is required"));
+    if (exec.api_version != k_exec_v1 && exec.api_version != k_exec_v1beta1) {
+        return fail(reader.error(fmt::format("apiVersion \"{}\" is not supported (use {} or {})", exec.api_version,
+                                             k_exec_v1, k_exec_v1beta1)));
+    }
+    if (exec.interactive_mode.empty() && exec.api_version == k_exec_v1) {
+        return fail(reader.error(fmt::format("interactiveMode is required for {}", k_exec_v1)));
+    }
+    if (!exec.interactive_mode.empty() && exec.interactive_mode != "Never" && exec.interactive_mode != "IfAvailable" &&
+        exec.interactive_mode != "Always") {
+        return fail(reader.error(
+            fmt::format("interactiveMode must be Never, IfAvailable or Always, not \"{}\"", exec.interactive_mode)));
+    }
+
+    if (auto args = body.find("args"); args != body.end() && !args->is_null()) {
+        if (!args->is_array()) return fail(reader.error("args must be a list of strings"));
+        for (const auto& arg : *args) {
+            if (!arg.is_string()) return fail(reader.error("args must be a list of strings"));
+            exec.args.push_back(arg.get<std::string>());
+        }
+    }
+    if (auto env = body.find("env"); env != body.end() && !env->is_null()) {
+        if (!env->is_array()) return fail(reader.error("env must be a list of {name, value}"));
+        for (const auto& item : *env) {
+            auto name = item.is_object() ? item.find("name") : item.end();
+            if (!item.is_object() || name == item.end() || !name->is_string() || name->get<std::string>().empty()) {
+                return fail(reader.error("every env entry needs a name"));
+            }
+            auto value = item.find("value");
+            if (value != item.end() && !value->is_null() && !value->is_string()) {
+                return fail(reader.error(fmt::format("env \"{}\": value must be a string", name->get<std::string>())));
+            }
+            exec.env.emplace_back(name->get<std::string>(),
+                                  value == item.end() || value->is_null() ? std::string() : value->get<std::string>());
+        }
+    }
+    return exec;
+}
+
+Result<void> apply_user(const std::string& name, const Entry& entry, RestConfig& config) {
+    EntryReader reader(entry, fmt::format("user \"{}\"", name));
+    std::string token = reader.string("token");
+    std::string token_file = reader.path("tokenFile");
+    std::string cert_pem = reader.base64("client-certificate-data");
+    std::string cert_file = cert_pem.empty() ? reader.path("client-certificate") : std::string();
+    std::string key_pem = reader.base64("client-key-data");
+    std::string key_file = key_pem.empty() ? reader.path("client-key") : std::string();
+    bool basic = !reader.string("username").empty() || !reader.string("password").empty();
+    const Json* exec = reader.object("exec");
+    bool auth_provider = reader.has("auth-provider");
+    if (reader.first_error()) return fail(*reader.first_error());
+
+    bool has_cert = !cert_pem.empty() || !cert_file.empty();
+    bool has_key = !key_pem.empty() || !key_file.empty();
+    std::vector<std::string> methods;
+    if (!token.empty() || !token_file.empty()) methods.emplace_back("token");
+    if (basic) methods.emplace_back("username/password");
+    if (auth_provider) methods.emplace_back("auth-provider");
+    if (exec != nullptr) methods.emplace_back("exec");
+    // A client certificate may accompany a token (client-go allows mutual TLS plus a bearer token),
+    // but not an exec plugin, which can return a certificate of its own.
+    if ((has_cert || has_key) && exec != nullptr) methods.emplace_back("client certificate");
+    if (methods.size() > 1) {
+        return fail(reader.error(fmt::format("more than one authentication method ({}); only one is allowed",
+                                             join(methods, ", "))));
+    }
+    if (basic) return fail(reader.error("username/password (basic) authentication is not supported"));
+    if (auth_provider) {
+        return fail(reader.error("auth-provider is not supported (kubectl removed it too); use an exec plugin"));
+    }
+    if (has_cert != has_key) {
+        return fail(reader.error(has_cert ? "client-certificate is set without client-key"
+                                          : "client-key is set without client-certificate"));
+    }
+
+    if (exec != nullptr) {
+        auto parsed = parse_exec(name, *exec, entry.file);
+        if (!parsed) return fail(parsed.error());
+        config.exec = std::move(*parsed);
+    }
+    config.token = token;
+    // token wins over tokenFile, as in client-go; keep only the one that is used.
+    config.token_file = token.empty() ? token_file : std::string();
+    config.tls.client_cert_pem = std::move(cert_pem);
+    config.tls.client_cert_file = std::move(cert_file);
+    config.tls.client_key_pem = std::move(key_pem);
+    config.tls.client_key_file = std::move(key_file);
+    return {};
+}
+
+Result<RestConfig> resolve(const MergedConfig& merged, const KubeconfigOptions& options) {
+    const std::string files = join(merged.files, ", ");
+    const std::string& context_name = options.context.empty() ? merged.current_context : options.context;
+    if (context_name.empty()) {
+        return fail(ErrorCode::input, "no context: current-context is not set and no --context was given", files);
+    }
+    auto context_it = merged.contexts.find(context_name);
+    if (context_it == merged.contexts.end()) {
+        return fail(ErrorCode::input, fmt::format("context \"{}\" not found", context_name), files);
+    }
+    const Entry& context = context_it->second;
+    EntryReader reader(context, fmt::format("context \"{}\"", context_name));
+    std::string cluster_name = reader.string("cluster");
+    std::string user_name = reader.string("user");
+    std::string namespace_ = reader.string("namespace");
+    if (reader.first_error()) return fail(*reader.first_error());
+
+    if (cluster_name.empty()) return fail(reader.error("no cluster"));
+    auto cluster = merged.clusters.find(cluster_name);
+    if (cluster == merged.clusters.end()) {
+        return fail(reader.error(fmt::format("cluster \"{}\" not found in {}", cluster_name, files)));
+    }
+    RestConfig config;
+    config.context = context_name;
+    config.cluster_name = cluster_name;
+    config.user_name = user_name;
+    if (!namespace_.empty()) config.namespace_ = namespace_;
+    if (auto applied = apply_cluster(cluster_name, cluster->second, config); !applied) return fail(applied.error());
+
+    // A context without a user talks to the server anonymously (or with the cluster's TLS only).
+    if (!user_name.empty()) {
+        auto user = merged.users.find(user_name);
+        if (user == merged.users.end()) {
+            return fail(reader.error(fmt::format("user \"{}\" not found in {}", user_name, files)));
+        }
+        if (auto applied = apply_user(user_name, user->second, config); !applied) return fail(applied.error());
+    }
+    return config;
+}
+
+bool in_cluster_environment() {
+    const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+    const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
+    return host != nullptr && *host != '\0' && port != nullptr && *port != '\0';
+}
+
+// The files to merge when --kubeconfig is not given, and how to describe the search when none exists.
+struct Search {
+    std::vector<std::string> existing;
+    std::string tried;
+};
+
+Search find_files() {
+    Search search;
+    const char* env = std::getenv("KUBECONFIG");
+    if (env != nullptr && *env != '\0') {
+        std::vector<std::string> listed;
+        std::string_view rest(env);
+        while (true) {
+            auto colon = rest.find(':');
+            std::string item(rest.substr(0, colon));
+            if (!item.empty()) listed.push_back(item);
+            if (colon == std::string_view::npos) break;
+            rest.remove_prefix(colon + 1);
+        }
+        if (!listed.empty()) {
+            // client-go skips entries that do not exist, so one list works on machines with different files.
+            for (const auto& item : listed) {
+                std::string absolute = absolute_path(item);
+                if (is_regular_file(absolute) &&
+                    std::find(search.existing.begin(), search.existing.end(), absolute) == search.existing.end()) {
+                    search.existing.push_back(absolute);
+                }
+            }
+            search.tried = fmt::format("$KUBECONFIG ({})", join(listed, ":"));
+            return search;
+        }
+    }
+    const char* home = std::getenv("HOME");
+    if (home != nullptr && *home != '\0') {
+        std::string path = (fs::path(home) / ".kube" / "config").string();
+        if (is_regular_file(path)) search.existing.push_back(absolute_path(path));
+        search.tried = path;
+    } else {
+        search.tried = "~/.kube/config ($HOME is not set)";
+    }
+    return search;
+}
+
+}  // namespace
+
+Result<RestConfig> load_rest_config(const KubeconfigOptions& options) {
+    MergedConfig merged;
+    if (!options.path.empty()) {
+        // --kubeconfig names exactly one file: no merging, and no fallback when it is missing.
+        std::string path = absolute_path(options.path);
+        if (!is_regular_file(path)) return fail(ErrorCode::input, "kubeconfig file does not exist", options.path);
+        if (auto read = merge_file(merged, path); !read) return fail(read.error());
+        return resolve(merged, options);
+    }
+
+    Search search = find_files();
+    if (search.existing.empty()) {
+        // A pod without a kubeconfig uses its service account, unless a context was asked for by name.
+        if (in_cluster_environment() && options.context.empty()) return in_cluster_config();
+        return fail(ErrorCode::input,
+                    fmt::format("no kubeconfig found (looked at {}) and not running in a cluster", search.tried));
+    }
+    for (const auto& file : search.existing) {
+        if (auto read = merge_file(merged, file); !read) return fail(read.error());
+    }
+    return resolve(merged, options);
+}
+
+Result<RestConfig> in_cluster_config(const std::string& root) {
+    if (!in_cluster_environment()) {
+        return fail(ErrorCode::input,
+                    "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
+    }
+    std::string host = std::getenv("KUBERNETES_SERVICE_HOST");
+    std::string port = std::getenv("KUBERNETES_SERVICE_PORT");
+    // An IPv6 address needs brackets before the port.
+    if (host.find(':') != std::string::npos && !host.starts_with('[')) host = "[" + host + "]";
+
+    RestConfig config;
+    config.server = fmt::format("https://{}:{}", host, port);
+    // Keep the path, not the token: projected service-account tokens rotate and must be re-read.
+    config.token_file = (fs::path(root) / "token").string();
+    if (!is_regular_file(config.token_file)) {
+        return fail(ErrorCode::input, "in-cluster configuration: the service account token does not exist",
+                    config.token_file);
+    }
+    // Without the CA file client-go falls back to the system roots; so do we.
+    std::string ca_file = (fs::path(root) / "ca.crt").string();
+    if (is_regular_file(ca_file)) config.tls.ca_file = ca_file;
+
+    const char* pod_namespace = std::getenv("POD_NAMESPACE");
+    if (pod_namespace != nullptr && *pod_namespace != '\0') {
+        config.namespace_ = pod_namespace;
+    } else if (auto text = read_text((fs::path(root) / "namespace").string()); text && !trim(*text).empty()) {
+        config.namespace_ = trim(*text);
+    }
+    return config;
 }
 
 }  // namespace minicd::kube
