@@ -18,20 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using http::Method;
 
-// The admin user of the test cluster (client certificate), as kubeconfig loading would produce it.
-std::unique_ptr<kube::Client> admin_client() {
-    const std::string pki = TestCluster::get().var("MINICD_TEST_PKI");
-    kube::RestConfig config{.server = TestCluster::get().apiserver(),
-                            .tls = {.ca_file = pki + "/ca.crt",
-                                    .client_cert_file = pki + "/admin.crt",
-                                    .client_key_file = pki + "/admin.key"}};
-    auto client = kube::Client::create(std::move(config));
-    if (!client) {
-        ADD_FAILURE() << client.error().describe();
-        return nullptr;
-    }
-    return std::move(*client);
-}
+std::unique_ptr<kube::Client> admin_client() { return TestCluster::get().admin_kube_client(); }
 
 class Discovery : public ClusterTest {
 protected:

@@ -17,20 +17,7 @@ namespace {
 using http::Method;
 using model::ObjectId;
 
-// The admin user of the test cluster (client certificate).
-std::unique_ptr<kube::Client> admin_client() {
-    const std::string pki = TestCluster::get().var("MINICD_TEST_PKI");
-    kube::RestConfig config{.server = TestCluster::get().apiserver(),
-                            .tls = {.ca_file = pki + "/ca.crt",
-                                    .client_cert_file = pki + "/admin.crt",
-                                    .client_key_file = pki + "/admin.key"}};
-    auto client = kube::Client::create(std::move(config));
-    if (!client) {
-        ADD_FAILURE() << client.error().describe();
-        return nullptr;
-    }
-    return std::move(*client);
-}
+std::unique_ptr<kube::Client> admin_client() { return TestCluster::get().admin_kube_client(); }
 
 const ObjectId k_deployment{.group = "apps", .version = "v1", .kind = "Deployment", .namespace_ = "", .name = "web"};
 const ObjectId k_service{.group = "", .version = "v1", .kind = "Service", .namespace_ = "", .name = "web"};

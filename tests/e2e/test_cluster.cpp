@@ -120,6 +120,20 @@ std::string TestCluster::var(const std::string& name) const {
     return it->second;
 }
 
+std::unique_ptr<kube::Client> TestCluster::admin_kube_client() const {
+    const std::string pki = var("MINICD_TEST_PKI");
+    kube::RestConfig config{.server = m_apiserver,
+                            .tls = {.ca_file = pki + "/ca.crt",
+                                    .client_cert_file = pki + "/admin.crt",
+                                    .client_key_file = pki + "/admin.key"}};
+    auto client = kube::Client::create(std::move(config));
+    if (!client) {
+        ADD_FAILURE() << client.error().describe();
+        return nullptr;
+    }
+    return std::move(*client);
+}
+
 ApiReply api(const TestCluster::User& user, http::Method method, const std::string& path, const Json& body) {
     http::Request request{.method = method, .url = TestCluster::get().apiserver() + path};
     request.headers.push_back({"Accept", "application/json"});

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "minicd/http/http_client.hpp"
+#include "minicd/kube/client.hpp"
 
 namespace minicd::e2e {
 
@@ -36,6 +37,8 @@ public:
         std::string authorization;  // Authorization header value; empty for certificate auth
     };
     User admin() const { return {m_admin.get(), ""}; }
+    // minicd's own API client, authenticated as the admin (client certificate); fails the test on error.
+    std::unique_ptr<kube::Client> admin_kube_client() const;
     User limited() const { return {m_limited.get(), "Bearer " + m_limited_token}; }
 
 private:

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "minicd/kube/exec_plugin.hpp"
+#include "minicd/util/text.hpp"
 
 namespace minicd::kube {
 
@@ -21,14 +22,6 @@ constexpr auto k_token_file_max_age = std::chrono::seconds(60);
 // A token that expires in the middle of a request is as bad as an expired one.
 constexpr auto k_expiry_margin = std::chrono::seconds(10);
 
-std::string trim(std::string_view text) {
-    const auto* space = " \t\r\n\f\v";
-    auto begin = text.find_first_not_of(space);
-    if (begin == std::string_view::npos) return {};
-    auto end = text.find_last_not_of(space);
-    return std::string(text.substr(begin, end - begin + 1));
-}
-
 Result<std::string> read_token_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
@@ -36,7 +29,7 @@ Result<std::string> read_token_file(const std::string& path) {
     }
     std::ostringstream text;
     text << in.rdbuf();
-    std::string token = trim(text.str());
+    std::string token = util::trim(text.str());
     if (token.empty()) return fail(ErrorCode::input, "the bearer token file is empty", path);
     return token;
 }

@@ -11,6 +11,7 @@
 #include "minicd/model/object.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/subprocess.hpp"
+#include "minicd/util/text.hpp"
 
 namespace minicd::kube {
 
@@ -26,22 +27,6 @@ constexpr auto k_exec_timeout = std::chrono::seconds(60);
 constexpr std::size_t k_stderr_tail_lines = 5;
 constexpr std::size_t k_stderr_tail_chars = 2000;
 
-std::string trim(std::string_view text) {
-    const auto* space = " \t\r\n\f\v";
-    auto begin = text.find_first_not_of(space);
-    if (begin == std::string_view::npos) return {};
-    auto end = text.find_last_not_of(space);
-    return std::string(text.substr(begin, end - begin + 1));
-}
-
-Result<std::string> read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(ErrorCode::io, fmt::format("cannot read: {}", std::strerror(errno)), path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) return fail(ErrorCode::io, "read failed", path);
-    return text.str();
-}
 
 // The last lines of a plugin's stderr, bounded, for an error message.
 std::string stderr_tail(const std::string& err) {
@@ -130,7 +115,7 @@ Result<std::string> exec_info(const RestConfig& config) {
         if (config.tls.insecure_skip_verify) cluster["insecure-skip-tls-verify"] = true;
         std::string ca_pem = config.tls.ca_pem;
         if (ca_pem.empty() && !config.tls.ca_file.empty()) {
-            auto text = read_file(config.tls.ca_file);
+            auto text = util::read_file(config.tls.ca_file);
             if (!text) return fail(text.error().context("reading the certificate authority for the exec plugin"));
             ca_pem = std::move(*text);
         }
@@ -211,7 +196,7 @@ Result<ExecCredential> run_exec_plugin(const RestConfig& config) {
     auto run = util::run_subprocess(spec);
     if (!run) {
         std::string message = fmt::format("{} could not be run: {}", who, run.error().message);
-        if (!exec.install_hint.empty()) message += "\n" + trim(exec.install_hint);
+        if (!exec.install_hint.empty()) message += "\n" + util::trim(exec.install_hint);
         return fail(ErrorCode::subprocess, std::move(message), exec.command);
     }
     if (!run->succeeded()) {

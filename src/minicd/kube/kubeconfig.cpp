@@ -16,6 +16,7 @@
 #include "minicd/model/object.hpp"
 #include "minicd/source/yaml.hpp"
 #include "minicd/util/encoding.hpp"
+#include "minicd/util/text.hpp"
 
 namespace minicd::kube {
 
@@ -45,14 +46,6 @@ struct MergedConfig {
     std::vector<std::string> files;  // every file read, in order, for errors
 };
 
-std::string trim(std::string_view text) {
-    const auto* space = " \t\r\n\f\v";
-    auto begin = text.find_first_not_of(space);
-    if (begin == std::string_view::npos) return {};
-    auto end = text.find_last_not_of(space);
-    return std::string(text.substr(begin, end - begin + 1));
-}
-
 std::string join(const std::vector<std::string>& items, std::string_view separator) {
     std::string out;
     for (const auto& item : items) {
@@ -73,14 +66,6 @@ bool is_regular_file(const std::string& path) {
     return fs::is_regular_file(path, ignored);
 }
 
-Result<std::string> read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(ErrorCode::io, fmt::format("cannot read: {}", std::strerror(errno)), path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) return fail(ErrorCode::io, "read failed", path);
-    return text.str();
-}
 
 // kubectl accepts JSON kubeconfigs too; JSON is read directly, everything else goes through the YAML
 // reader, which applies the same scalar rules as the Kubernetes machinery.
@@ -237,7 +222,7 @@ Result<void> merge_list(const Json& document, const char* list_key, const char* 
 }
 
 Result<void> merge_file(MergedConfig& merged, const std::string& file) {
-    auto text = read_text(file);
+    auto text = util::read_file(file);
     if (!text) return fail(text.error());
     auto document = parse_document(*text, file);
     if (!document) return fail(document.error());
@@ -538,8 +523,8 @@ Result<RestConfig> in_cluster_config(const std::string& root) {
     const char* pod_namespace = std::getenv("POD_NAMESPACE");
     if (pod_namespace != nullptr && *pod_namespace != '\0') {
         config.namespace_ = pod_namespace;
-    } else if (auto text = read_text((fs::path(root) / "namespace").string()); text && !trim(*text).empty()) {
-        config.namespace_ = trim(*text);
+    } else if (auto text = util::read_file((fs::path(root) / "namespace").string()); text && !util::trim(*text).empty()) {
+        config.namespace_ = util::trim(*text);
     }
     return config;
 }
