@@ -3,6 +3,7 @@
 // features (apply, health, rollback) are tested against.
 #include <fmt/format.h>
 
+#include "minicd/kube/client.hpp"
 #include "minicd/util/subprocess.hpp"
 #include "test_cluster.hpp"
 
@@ -155,6 +156,23 @@ TEST_F(Cluster, ServerCertificateIsVerified) {
     auto response = (*client)->send({.url = cluster().apiserver() + "/version"});
     ASSERT_FALSE(response);
     EXPECT_EQ(response.error().code, util::ErrorCode::network);
+}
+
+TEST_F(Cluster, TlsServerNameOverridesTheNameThatIsVerified) {
+    // The serving certificate names "kubernetes" but not "wrong.example"; the address stays 127.0.0.1.
+    auto with_name = [&](const std::string& name) {
+        const std::string pki = cluster().var("MINICD_TEST_PKI");
+        kube::RestConfig config{.server = cluster().apiserver(), .tls_server_name = name,
+                                .tls = {.ca_file = pki + "/ca.crt", .client_cert_file = pki + "/admin.crt",
+                                        .client_key_file = pki + "/admin.key"}};
+        return std::move(*kube::Client::create(config));
+    };
+    auto right = with_name("kubernetes")->send({.path = "/version"});
+    ASSERT_TRUE(right) << right.error().describe();
+    EXPECT_EQ(right->status, 200);
+    auto wrong = with_name("wrong.example")->send({.path = "/version"});
+    ASSERT_FALSE(wrong);
+    EXPECT_EQ(wrong.error().code, util::ErrorCode::network);
 }
 
 TEST_F(Cluster, NamespaceDeletionCompletes) {

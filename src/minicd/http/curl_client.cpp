@@ -218,7 +218,16 @@ private:
         char error_buffer[CURL_ERROR_SIZE] = {};
 
         curl_easy_setopt(handle, CURLOPT_SHARE, m_share);
-        curl_easy_setopt(handle, CURLOPT_URL, request.url.c_str());
+        // With a server name override the URL carries that name (so SNI and verification use it)
+        // and CONNECT_TO sends the connection to the real host.
+        auto target = server_name_override(request.url);
+        curl_easy_setopt(handle, CURLOPT_URL, target ? target->url.c_str() : request.url.c_str());
+        curl_slist* connect_to = nullptr;
+        if (target) {
+            connect_to = curl_slist_append(nullptr, target->connect_to.c_str());
+            curl_easy_setopt(handle, CURLOPT_CONNECT_TO, connect_to);
+        }
+        if (!m_options.proxy.empty()) curl_easy_setopt(handle, CURLOPT_PROXY, m_options.proxy.c_str());
         curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
         curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(handle, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
@@ -271,6 +280,7 @@ private:
 
         CURLcode code = curl_easy_perform(handle);
         curl_slist_free_all(header_list);
+        curl_slist_free_all(connect_to);
         std::string subject = fmt::format("{} {}", to_string(request.method), redact_url(request.url));
         bool stopped_by_consumer =
             sink != nullptr && sink->stopped && (code == CURLE_WRITE_ERROR || code == CURLE_ABORTED_BY_CALLBACK);
@@ -284,6 +294,26 @@ private:
         curl_easy_getinfo(handle, CURLINFO_HTTP_VERSION, &version);
         response.http_version = version == CURL_HTTP_VERSION_2_0 ? 20 : version == CURL_HTTP_VERSION_1_0 ? 10 : 11;
         return response;
+    }
+
+    struct Retarget {
+        std::string url;         // the request URL with the host replaced by the server name
+        std::string connect_to;  // "name:port:host:port" for CURLOPT_CONNECT_TO
+    };
+
+    std::optional<Retarget> server_name_override(const std::string& url) const {
+        const std::string& name = m_options.tls.server_name;
+        if (name.empty() || !url.starts_with("https://")) return std::nullopt;
+        std::size_t host_begin = 8;
+        std::size_t authority_end = url.find_first_of("/?#", host_begin);
+        if (authority_end == std::string::npos) authority_end = url.size();
+        std::string authority = url.substr(host_begin, authority_end - host_begin);
+        // IPv6 literals are bracketed; the port follows the last ':' outside the brackets.
+        std::size_t colon = authority.rfind(':');
+        bool has_port = colon != std::string::npos && authority.find(']', colon) == std::string::npos;
+        std::string host = has_port ? authority.substr(0, colon) : authority;  // IPv6 keeps its brackets
+        std::string port = has_port ? authority.substr(colon + 1) : "443";
+        return Retarget{"https://" + name + ":" + port + url.substr(authority_end), name + ":" + port + ":" + host + ":" + port};
     }
 
     // URLs may carry credentials (user:password@host); errors must not.

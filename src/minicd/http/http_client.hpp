@@ -50,6 +50,9 @@ struct TlsOptions {
     std::string client_key_pem;  // a secret: never logged
     // Only when the user's configuration says so explicitly (kubeconfig insecure-skip-tls-verify).
     bool insecure_skip_verify = false;
+    // Name to send as SNI and to verify the server certificate against, instead of the URL's host
+    // (kubeconfig tls-server-name); the connection still goes to the URL's host.
+    std::string server_name;
 };
 
 struct ClientOptions {
@@ -57,6 +60,8 @@ struct ClientOptions {
     std::chrono::milliseconds connect_timeout{10'000};
     std::chrono::milliseconds request_timeout{60'000};
     std::string user_agent;  // empty: "minicd/<version>"
+    // Proxy for every request (http://, https://, socks5://); empty: the usual *_PROXY variables apply.
+    std::string proxy;
 };
 
 // Sends HTTP requests. Implementations are safe to call from several threads at once and keep

@@ -60,7 +60,8 @@ long Client::requests_sent() const { return m_requests.load(); }
 Result<std::shared_ptr<http::HttpClient>> Client::http_for(const AuthMaterial& material) {
     std::lock_guard lock(m_mutex);
     if (m_http && m_http_client_cert == material.client_cert_pem) return m_http;
-    http::ClientOptions options{.tls = m_config.tls, .request_timeout = m_options.request_timeout};
+    http::ClientOptions options{.tls = m_config.tls, .request_timeout = m_options.request_timeout, .proxy = m_config.proxy_url};
+    options.tls.server_name = m_config.tls_server_name;
     if (!material.client_cert_pem.empty()) {
         options.tls.client_cert_pem = material.client_cert_pem;
         options.tls.client_key_pem = material.client_key_pem;
