@@ -192,13 +192,31 @@ std::string_view token_text(fy_token* token) {
     return text != nullptr ? std::string_view(text, length) : std::string_view();
 }
 
+// sigs.k8s.io/yaml hands a float64 to Go's encoding/json, which writes a whole number without a
+// fraction (1e3 -> 1000); the API server then accepts it for integer fields. Kept as an integer
+// while it fits one; larger whole numbers stay floats.
+Json float_json(double value) {
+    constexpr double k_two_to_63 = 9223372036854775808.0;
+    constexpr double k_two_to_64 = 18446744073709551616.0;
+    if (!std::isfinite(value) || std::trunc(value) != value) {
+        return Json(value);
+    }
+    if (value >= -k_two_to_63 && value < k_two_to_63) {
+        return Json(static_cast<std::int64_t>(value));
+    }
+    if (value >= 0 && value < k_two_to_64) {
+        return Json(static_cast<std::uint64_t>(value));
+    }
+    return Json(value);
+}
+
 Json scalar_json(const ScalarValue& value, std::string_view text) {
     switch (value.kind) {
         case ScalarValue::Kind::null: return Json(nullptr);
         case ScalarValue::Kind::boolean: return Json(value.boolean);
         case ScalarValue::Kind::integer: return Json(value.integer);
         case ScalarValue::Kind::unsigned_integer: return Json(value.unsigned_integer);
-        case ScalarValue::Kind::floating: return Json(value.floating);
+        case ScalarValue::Kind::floating: return float_json(value.floating);
         case ScalarValue::Kind::string: break;
     }
     return Json(std::string(text));
@@ -516,7 +534,7 @@ public:
             m_problem = fmt::format("number {} is out of range", text);
             return false;
         }
-        return place(Json(value));
+        return place(float_json(value));
     }
     bool string(string_t& value) override { return place(Json(std::move(value))); }
     bool binary(binary_t&) override { return false; }

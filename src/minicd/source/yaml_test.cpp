@@ -14,7 +14,7 @@ using model::Json;
 constexpr std::string_view k_file = "test.yaml";
 
 // One document in, one JSON value out. Expected values are compared through dump(), so
-// 1000 and 1000.0 (an integer and a float) are told apart.
+// 1000 and 1000.5 (an integer and a float) are told apart.
 struct ConversionCase {
     std::string_view name;  // the behaviour, used as the test name
     std::string_view yaml;
@@ -43,10 +43,12 @@ const ConversionCase k_conversions[] = {
     {"Int64MinIsAnInteger", "v: -9223372036854775808\n", R"({"v":-9223372036854775808})"},
     {"BeyondInt64IsUnsigned", "v: 9223372036854775808\n", R"({"v":9223372036854775808})"},
     {"BeyondUint64IsFloat", "v: 18446744073709551616\n", R"({"v":1.8446744073709552e+19})"},
-    {"BelowInt64MinIsFloat", "v: -9223372036854775809\n", R"({"v":-9.223372036854776e+18})"},
-    {"ExponentMakesFloat", "v: 1e3\n", R"({"v":1000.0})"},
-    {"FloatSpellings", "v: [1.5, .5, -.5, 1., 6.02e+23, 1e-400]", R"({"v":[1.5,0.5,-0.5,1.0,6.02e+23,0.0]})"},
-    {"InvalidOctalDigitsFallBackToDecimalFloat", "v: 08\n", R"({"v":8.0})"},
+    {"BelowInt64MinIsWrittenWhole", "v: -9223372036854775809\n", R"({"v":-9223372036854775808})"},
+    {"WholeFloatIsWrittenAsGoWritesIt", "v: [1e3, 2.0, 1.5e3, 1e19, 1e30]\n",
+     R"({"v":[1000,2,1500,10000000000000000000,1e+30]})"},
+    {"FractionalFloatStaysFloat", "v: [1.5, 1e-3]\n", R"({"v":[1.5,0.001]})"},
+    {"FloatSpellings", "v: [1.5, .5, -.5, 1., 6.02e+23, 1e-400]", R"({"v":[1.5,0.5,-0.5,1,6.02e+23,0]})"},
+    {"InvalidOctalDigitsFallBackToDecimalFloat", "v: 08\n", R"({"v":8})"},
     {"FloatTooLargeForDoubleStaysString", "v: 1e400\n", R"({"v":"1e400"})"},
     {"TimestampsStayStrings", "a: 2001-12-14\nb: 2001-12-14T21:59:43.10-05:00\nc: 1:20\n",
      R"({"a":"2001-12-14","b":"2001-12-14T21:59:43.10-05:00","c":"1:20"})"},
@@ -54,7 +56,7 @@ const ConversionCase k_conversions[] = {
      R"({"a":"1.2.3","b":"0x","c":"0b2","d":"12abc","e":"0o","f":"._5"})"},
     {"ExplicitCoreTagsAreRespected",
      "a: !!str 42\nb: !!int \"42\"\nc: !!float 1\nd: !!bool \"yes\"\ne: !!null ''\nf: !!str yes\n",
-     R"({"a":"42","b":42,"c":1.0,"d":true,"e":null,"f":"yes"})"},
+     R"({"a":"42","b":42,"c":1,"d":true,"e":null,"f":"yes"})"},
     {"UnknownAndNonSpecificTagsKeepTheText", "a: !custom 12\nb: ! yes\n", R"({"a":"12","b":"yes"})"},
     {"BlockScalarsAreStrings", "a: |\n  yes\nb: >-\n  0755\n  on\nc: |-\n  ~\n",
      R"({"a":"yes\n","b":"0755 on","c":"~"})"},
@@ -195,7 +197,7 @@ TEST(Yaml, JsonStreamIsReadAsJsonValueAfterValue) {
     auto documents = parse_yaml("\n{\"a\": \"yes\", \"n\": 1e3, \"on\": 7}\n{\"b\":\n 2}[1]\nnull\n", k_file);
     ASSERT_TRUE(documents) << documents.error().describe();
     ASSERT_EQ(documents->size(), 4u);
-    EXPECT_EQ((*documents)[0].value.dump(), R"({"a":"yes","n":1000.0,"on":7})");
+    EXPECT_EQ((*documents)[0].value.dump(), R"({"a":"yes","n":1000,"on":7})");
     EXPECT_EQ((*documents)[0].line, 2);
     EXPECT_EQ((*documents)[1].value, Json({{"b", 2}}));
     EXPECT_EQ((*documents)[1].line, 3);
