@@ -238,6 +238,22 @@ tl::expected<std::string, std::string> json_key(const Json& value) {
     }
 }
 
+// A JSON pointer reference token (RFC 6901): `~` and `/` escaped.
+std::string pointer_token(std::string_view key) {
+    std::string token;
+    token.reserve(key.size());
+    for (const char c : key) {
+        if (c == '~') {
+            token += "~0";
+        } else if (c == '/') {
+            token += "~1";
+        } else {
+            token += c;
+        }
+    }
+    return token;
+}
+
 // go-yaml v2.4's allowedAliasRatio: how much of a document may come from alias expansion.
 double allowed_alias_ratio(std::uint64_t decoded) {
     constexpr double k_low = 400000.0;
@@ -255,8 +271,10 @@ double allowed_alias_ratio(std::uint64_t decoded) {
 // Builds one document's JSON straight from libfyaml's events, applying go-yaml v2's decoding.
 class DocumentBuilder {
 public:
-    DocumentBuilder(std::string_view file, int first_line)
-        : m_file(file), m_first_line(first_line), m_last_line(first_line), m_root_line(first_line) {}
+    // Positions go to `positions` when it is not null.
+    DocumentBuilder(std::string_view file, int first_line, PositionTable* positions)
+        : m_file(file), m_first_line(first_line), m_last_line(first_line), m_root_line(first_line),
+          m_positions(positions) {}
 
     Result<YamlDocument> build(FyParser& parser) {
         while (fy_event* event = parser.next()) {
@@ -285,6 +303,9 @@ private:
         bool is_mapping = false;
         bool expecting_key = true;   // mapping: the next node is a key
         bool merge_pending = false;  // mapping: the pending key is <<
+        bool record = false;         // positions of the children are recorded
+        std::string pointer;         // JSON pointer of this collection (when recording)
+        SourceMark key_mark;         // mapping: where the pending key was written
     };
 
     struct Anchor {
@@ -299,6 +320,42 @@ private:
             m_last_line = m_first_line + mark->line;
         }
         return m_last_line;
+    }
+
+    SourceMark event_mark(fy_event& event) {
+        const int line = event_line(event);
+        const fy_mark* mark = fy_event_start_mark(&event);
+        return {.line = line, .column = mark != nullptr && mark->column >= 0 ? mark->column + 1 : 1};
+    }
+
+    // The JSON pointer the next value of the innermost collection gets; none when its position
+    // is not recorded (not asked for, inside a merge, or under a `<<` key).
+    std::optional<std::string> next_pointer() const {
+        if (m_positions == nullptr) {
+            return std::nullopt;
+        }
+        if (m_frames.empty()) {
+            return std::string();
+        }
+        const Frame& frame = m_frames.back();
+        if (!frame.record || frame.merge_pending) {
+            return std::nullopt;
+        }
+        if (!frame.is_mapping) {
+            return fmt::format("{}/{}", frame.pointer, frame.value.size());
+        }
+        return fmt::format("{}/{}", frame.pointer, pointer_token(frame.key));
+    }
+
+    // Records where the next value of the innermost collection starts; returns its pointer.
+    std::optional<std::string> record_next(SourceMark value) {
+        auto pointer = next_pointer();
+        if (pointer) {
+            const bool member = !m_frames.empty() && m_frames.back().is_mapping;
+            m_positions->insert_or_assign(*pointer, NodePosition{.key = member ? m_frames.back().key_mark : value,
+                                                                 .value = value});
+        }
+        return pointer;
     }
 
     bool at_key() const { return !m_frames.empty() && m_frames.back().is_mapping && m_frames.back().expecting_key; }
@@ -335,7 +392,8 @@ private:
     }
 
     Status open(fy_event& event, bool is_mapping, fy_token* anchor) {
-        const int line = event_line(event);
+        const SourceMark mark = event_mark(event);
+        const int line = mark.line;
         if (at_key()) {
             return tl::unexpected(error_at("mapping keys must be scalars", line));
         }
@@ -348,6 +406,14 @@ private:
         frame.value = is_mapping ? Json::object() : Json::array();
         frame.anchor = std::string(token_text(anchor));
         frame.is_mapping = is_mapping;
+        if (!m_frames.empty() && m_frames.back().merge_pending) {
+            // Keys merged in by `<<: {...}` land in the mapping that holds the `<<`.
+            frame.record = is_mapping && m_frames.back().record;
+            frame.pointer = m_frames.back().pointer;
+        } else if (auto pointer = record_next(mark)) {
+            frame.record = true;
+            frame.pointer = std::move(*pointer);
+        }
         m_frames.push_back(std::move(frame));
         return {};
     }
@@ -362,12 +428,18 @@ private:
     }
 
     Status scalar(fy_event& event) {
-        const int line = event_line(event);
+        SourceMark mark = event_mark(event);
+        const int line = mark.line;
         fy_token* token = event.scalar.value;
+        // libfyaml marks a quoted scalar where its text starts; people count the quote.
+        const fy_scalar_style style = fy_token_scalar_style(token);
+        if ((style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED) && mark.column > 1) {
+            --mark.column;
+        }
         const std::string_view text = token_text(token);
         const ScalarTag tag = event.scalar.tag != nullptr ? classify_tag(token_text(event.scalar.tag))
-                              : fy_token_scalar_style(token) == FYSS_PLAIN ? ScalarTag::implicit
-                                                                           : ScalarTag::str;
+                              : style == FYSS_PLAIN        ? ScalarTag::implicit
+                                                           : ScalarTag::str;
         note_root(line);
         ++m_decoded;
         auto value = resolve_scalar(text, tag);
@@ -391,16 +463,21 @@ private:
             if (!key) {
                 return tl::unexpected(error_at(key.error(), line));
             }
+            m_frames.back().key_mark = mark;
             return add_key(std::move(*key), 1, line);
         }
         if (value->kind == ScalarValue::Kind::floating && !std::isfinite(value->floating)) {
             return tl::unexpected(error_at(fmt::format("{} is not a number JSON can hold", text), line));
         }
+        record_next(mark);
         return deliver(scalar_json(*value, text), 1, line, false);
     }
 
     Status alias(fy_event& event) {
-        const int line = event_line(event);
+        SourceMark mark = event_mark(event);
+        const int line = mark.line;
+        // libfyaml marks an alias at its name; people count the `*`.
+        mark.column = std::max(1, mark.column - 1);
         const std::string name(token_text(event.alias.anchor));
         note_root(line);
         ++m_decoded;
@@ -425,11 +502,13 @@ private:
             if (!key) {
                 return tl::unexpected(error_at(key.error(), line));
             }
+            m_frames.back().key_mark = mark;
             return add_key(std::move(*key), 1 + anchor.nodes, line);
         }
         if (is_non_finite(anchor.value)) {
             return tl::unexpected(error_at(fmt::format("*{} is not a number JSON can hold", name), line));
         }
+        record_next(mark);
         return deliver(Json(anchor.value), 1 + anchor.nodes, line, true);
     }
 
@@ -514,6 +593,7 @@ private:
     Json m_root;
     std::uint64_t m_decoded = 0;  // nodes decoded, aliases expanded (go-yaml's decodeCount)
     std::uint64_t m_aliased = 0;  // of which came from alias expansion (go-yaml's aliasCount)
+    PositionTable* m_positions;   // null when positions are not recorded
 };
 
 // Builds JSON from nlohmann's SAX events so that a repeated key is an error, not a silent overwrite.
@@ -676,7 +756,8 @@ int json_key_line(std::string_view text, std::size_t wanted) {
 
 int count_lines(std::string_view text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
 
-Result<std::vector<YamlDocument>> parse_json_stream(std::string_view text, std::string_view file) {
+Result<std::vector<YamlDocument>> parse_json_stream(std::string_view text, std::string_view file,
+                                                    YamlOptions options) {
     std::vector<YamlDocument> documents;
     int line = 1;
     std::size_t pos = 0;
@@ -702,6 +783,9 @@ Result<std::vector<YamlDocument>> parse_json_stream(std::string_view text, std::
             return tl::unexpected(input_error(fmt::format("invalid JSON: {}", builder.problem()), file, error_line));
         }
         documents.push_back({.value = builder.take_root(), .line = line});
+        if (options.record_positions) {
+            documents.back().positions.emplace("", NodePosition{.key = {line, 1}, .value = {line, 1}});
+        }
         line += count_lines(value_text);
         pos = end;
     }
@@ -714,12 +798,12 @@ bool looks_like_json(std::string_view text) {
 
 }  // namespace
 
-Result<std::vector<YamlDocument>> parse_yaml(std::string_view text, std::string_view file) {
+Result<std::vector<YamlDocument>> parse_yaml(std::string_view text, std::string_view file, YamlOptions options) {
     if (text.starts_with("\xEF\xBB\xBF")) {
         text.remove_prefix(3);
     }
     if (looks_like_json(text)) {
-        return parse_json_stream(text, file);
+        return parse_json_stream(text, file, options);
     }
     auto chunks = split_chunks(text, file);
     if (!chunks) {
@@ -740,10 +824,13 @@ Result<std::vector<YamlDocument>> parse_yaml(std::string_view text, std::string_
         if (!parser.start(chunk.text)) {
             return fail(util::ErrorCode::internal, "cannot start the YAML parser", std::string(file));
         }
-        auto document = DocumentBuilder(file, chunk.first_line).build(parser);
+        PositionTable positions;
+        auto document =
+            DocumentBuilder(file, chunk.first_line, options.record_positions ? &positions : nullptr).build(parser);
         if (!document) {
             return tl::unexpected(document.error());
         }
+        document->positions = std::move(positions);
         documents.push_back(std::move(*document));
     }
     return documents;
