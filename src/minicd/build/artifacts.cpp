@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "minicd/model/image_ref.hpp"
 #include "minicd/util/text.hpp"
 
 namespace minicd::build {
@@ -56,31 +57,16 @@ Result<Artifact> parse_entry(const Json& entry, const std::string& field, const 
     }
     if (artifact.reference.empty()) return fail(util::ErrorCode::input, field + ".reference: required", path);
     if (artifact.digest.empty()) return fail(util::ErrorCode::input, field + ".digest: required", path);
-    if (!is_valid_digest(artifact.digest)) {
+    if (!model::is_valid_digest(artifact.digest)) {
         return fail(util::ErrorCode::input,
                     fmt::format("{}.digest: {:?} is not a digest (sha256:<64 hex digits>)", field, artifact.digest), path);
     }
     return artifact;
 }
 
-bool is_lower_hex(std::string_view text) {
-    return !text.empty() && text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
-
 }  // namespace
 
 std::string Artifact::pinned() const { return reference + "@" + digest; }
-
-bool is_valid_digest(std::string_view digest) {
-    auto colon = digest.find(':');
-    if (colon == std::string_view::npos) return false;
-    std::string_view algorithm = digest.substr(0, colon);
-    std::string_view hex = digest.substr(colon + 1);
-    if (!is_lower_hex(hex)) return false;
-    if (algorithm == "sha256") return hex.size() == 64;
-    if (algorithm == "sha512") return hex.size() == 128;
-    return false;
-}
 
 Result<std::vector<Artifact>> read_artifacts(const std::string& path) {
     auto text = util::read_file(path);

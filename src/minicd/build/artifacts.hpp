@@ -1,7 +1,6 @@
 #pragma once
 
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "minicd/util/result.hpp"
@@ -21,10 +20,6 @@ struct Artifact {
 
     friend bool operator==(const Artifact&, const Artifact&) = default;
 };
-
-// True for "<algorithm>:<hex>" digests registries use: sha256 with 64 and sha512 with 128
-// lowercase hex digits.
-bool is_valid_digest(std::string_view digest);
 
 // Reads {"builds": [...]}. Each entry needs imageName and either reference + digest or a
 // Skaffold-style tag "reference@digest" (when all three are given they must agree). Errors name
