@@ -1,0 +1,261 @@
+#include "minicd/registry/credentials.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <ostream>
+#include <vector>
+
+#include "minicd/util/encoding.hpp"
+#include "minicd/util/log.hpp"
+#include "minicd/util/subprocess.hpp"
+#include "minicd/util/text.hpp"
+
+namespace minicd::registry {
+namespace {
+
+using Json = nlohmann::json;
+using util::ErrorCode;
+
+constexpr std::string_view k_docker_hub = "docker.io";
+// The key `docker login` writes for Docker Hub, and what its helpers are asked for.
+constexpr std::string_view k_docker_hub_key = "https://index.docker.io/v1/";
+constexpr std::string_view k_helper_prefix = "docker-credential-";
+// A helper's answer when the secret is an identity token rather than a password.
+constexpr std::string_view k_token_user = "<token>";
+
+// The variables a lookup sees: the given map, or the process environment.
+class Environment {
+public:
+    explicit Environment(const std::optional<std::map<std::string, std::string>>& fixed) : m_fixed(fixed) {}
+    std::string get(const std::string& name) const {
+        if (m_fixed) {
+            auto found = m_fixed->find(name);
+            return found == m_fixed->end() ? std::string() : found->second;
+        }
+        const char* value = std::getenv(name.c_str());
+        return value == nullptr ? std::string() : std::string(value);
+    }
+
+private:
+    const std::optional<std::map<std::string, std::string>>& m_fixed;
+};
+
+std::string lowercase(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+// A username/password pair from the environment; both variables or neither must be set.
+Result<std::optional<Credentials>> pair_from_environment(const Environment& env, const std::string& prefix) {
+    std::string user_var = prefix + "_USERNAME";
+    std::string password_var = prefix + "_PASSWORD";
+    std::string user = env.get(user_var);
+    std::string password = env.get(password_var);
+    if (user.empty() && password.empty()) return std::nullopt;
+    if (user.empty() || password.empty()) {
+        return fail(ErrorCode::input, fmt::format("{} and {} must be set together", user_var, password_var),
+                    "registry credentials");
+    }
+    return Credentials{.username = user, .password = Secret(password), .identity_token = {}, .source = password_var};
+}
+
+Result<std::optional<Credentials>> from_environment(std::string_view registry, const Environment& env) {
+    auto per_host = pair_from_environment(env, environment_prefix(registry));
+    if (!per_host || *per_host) return per_host;
+
+    std::string hosts = env.get("MINICD_REGISTRY_HOSTS");
+    if (hosts.empty()) {
+        if (!env.get("MINICD_REGISTRY_USERNAME").empty()) {
+            util::log_debug("MINICD_REGISTRY_USERNAME is set but MINICD_REGISTRY_HOSTS is not, so it is not used for {}",
+                            registry);
+        }
+        return std::nullopt;
+    }
+    std::string wanted = registry_key(registry);
+    std::size_t start = 0;
+    while (start <= hosts.size()) {
+        std::size_t comma = hosts.find(',', start);
+        std::string host = util::trim(hosts.substr(start, comma == std::string::npos ? comma : comma - start));
+        if (!host.empty() && registry_key(host) == wanted) return pair_from_environment(env, "MINICD_REGISTRY");
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return std::nullopt;
+}
+
+std::string config_dir(const CredentialOptions& options, const Environment& env) {
+    if (!options.docker_config_dir.empty()) return options.docker_config_dir;
+    if (std::string dir = env.get("DOCKER_CONFIG"); !dir.empty()) return dir;
+    if (std::string home = env.get("HOME"); !home.empty()) return home + "/.docker";
+    return {};
+}
+
+// The entry of a config.json object whose key stands for the registry; an exact key wins over a URL form.
+const Json* entry_for(const Json& object, std::string_view registry) {
+    if (!object.is_object()) return nullptr;
+    if (auto exact = object.find(std::string(registry)); exact != object.end()) return &*exact;
+    std::string wanted = registry_key(registry);
+    for (auto it = object.begin(); it != object.end(); ++it) {
+        if (registry_key(it.key()) == wanted) return &*it;
+    }
+    return nullptr;
+}
+
+std::string string_field(const Json& object, const char* name) {
+    auto found = object.find(name);
+    return found != object.end() && found->is_string() ? found->get<std::string>() : std::string();
+}
+
+// An auths entry with something usable in it; entries written next to a credsStore are empty.
+Result<std::optional<Credentials>> from_auths_entry(const Json& entry, const std::string& file) {
+    if (!entry.is_object()) return std::nullopt;
+    Credentials credentials{.username = string_field(entry, "username"),
+                            .password = Secret(string_field(entry, "password")),
+                            .identity_token = Secret(string_field(entry, "identitytoken")),
+                            .source = file};
+    if (std::string auth = string_field(entry, "auth"); !auth.empty()) {
+        auto decoded = util::base64_decode(auth);
+        std::size_t colon = decoded ? decoded->find(':') : std::string::npos;
+        if (colon == std::string::npos) {
+            return fail(ErrorCode::input, "an \"auth\" value is not base64 of user:password", file);
+        }
+        credentials.username = decoded->substr(0, colon);
+        credentials.password = Secret(decoded->substr(colon + 1));
+    }
+    if (credentials.password.empty() && credentials.identity_token.empty()) return std::nullopt;
+    return credentials;
+}
+
+// The helper's path, searched in the PATH the lookup sees (so tests can point it at their own).
+std::optional<std::string> find_program(const std::string& name, const Environment& env) {
+    std::string path = env.get("PATH");
+    std::size_t start = 0;
+    while (start <= path.size()) {
+        std::size_t colon = path.find(':', start);
+        std::string dir = path.substr(start, colon == std::string::npos ? colon : colon - start);
+        if (dir.empty()) dir = ".";
+        std::string candidate = dir + "/" + name;
+        if (::access(candidate.c_str(), X_OK) == 0 && std::filesystem::is_regular_file(candidate)) return candidate;
+        if (colon == std::string::npos) break;
+        start = colon + 1;
+    }
+    return std::nullopt;
+}
+
+// The server string docker hands a helper: the Docker Hub URL key, or the host.
+std::string helper_server(std::string_view registry) {
+    return registry_key(registry) == k_docker_hub ? std::string(k_docker_hub_key) : std::string(registry);
+}
+
+Result<std::optional<Credentials>> from_helper(const std::string& suffix, std::string_view registry,
+                                               const CredentialOptions& options, const Environment& env) {
+    std::string name = std::string(k_helper_prefix) + suffix;
+    auto program = find_program(name, env);
+    if (!program) return fail(ErrorCode::subprocess, "credential helper not found in PATH", name);
+    util::SubprocessSpec spec{.argv = {*program, "get"},
+                              .env = {},
+                              .env_remove = {},
+                              .working_dir = std::nullopt,
+                              .stdin_data = helper_server(registry),
+                              .timeout = options.helper_timeout};
+    if (options.environment) spec.env = *options.environment;
+    auto ran = util::run_subprocess(spec);
+    if (!ran) return fail(ran.error());
+    if (ran->timed_out) {
+        return fail(ErrorCode::timeout, fmt::format("credential helper {}", ran->outcome()), name);
+    }
+    if (ran->exit_code != 0) {
+        // Helpers exit non-zero for "credentials not found"; their output is not shown, it may hold secrets.
+        util::log_debug("{} has no credentials for {} ({})", name, registry, ran->outcome());
+        return std::nullopt;
+    }
+    auto answer = Json::parse(ran->out, nullptr, false);
+    if (!answer.is_object()) return fail(ErrorCode::subprocess, "credential helper printed something that is not a JSON object", name);
+    std::string user = string_field(answer, "Username");
+    std::string secret = string_field(answer, "Secret");
+    if (secret.empty()) return std::nullopt;
+    if (user == k_token_user) {
+        return Credentials{.username = {}, .password = {}, .identity_token = Secret(secret), .source = name};
+    }
+    return Credentials{.username = user, .password = Secret(secret), .identity_token = {}, .source = name};
+}
+
+Result<std::optional<Credentials>> from_docker_config(std::string_view registry, const CredentialOptions& options,
+                                                      const Environment& env) {
+    std::string dir = config_dir(options, env);
+    if (dir.empty()) return std::nullopt;
+    std::string file = dir + "/config.json";
+    std::error_code ignored;
+    if (!std::filesystem::exists(file, ignored)) return std::nullopt;
+    auto text = util::read_file(file);
+    if (!text) return fail(text.error());
+    auto config = Json::parse(*text, nullptr, false);
+    if (!config.is_object()) return fail(ErrorCode::input, "not a JSON object", file);
+
+    const Json helpers = config.value("credHelpers", Json::object());
+    const Json auths = config.value("auths", Json::object());
+    if (const Json* helper = entry_for(helpers, registry)) {
+        if (helper->is_string() && !helper->get<std::string>().empty()) {
+            return from_helper(helper->get<std::string>(), registry, options, env);
+        }
+    }
+    if (const Json* entry = entry_for(auths, registry)) {
+        auto found = from_auths_entry(*entry, file);
+        if (!found || *found) return found;
+    }
+    if (std::string store = string_field(config, "credsStore"); !store.empty()) {
+        auto found = from_helper(store, registry, options, env);
+        // The default store is a convenience of desktop machines; without it we go on anonymously.
+        if (!found && found.error().code == ErrorCode::subprocess) {
+            util::log_warn("{}; continuing without credentials for {}", found.error().describe(), registry);
+            return std::nullopt;
+        }
+        return found;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::ostream& operator<<(std::ostream& out, const Secret& secret) {
+    return out << (secret.empty() ? "<empty>" : "<redacted>");
+}
+
+std::ostream& operator<<(std::ostream& out, const Credentials& credentials) {
+    return out << "Credentials{user=\"" << credentials.username << "\", password=" << credentials.password
+               << ", identity_token=" << credentials.identity_token << ", source=\"" << credentials.source << "\"}";
+}
+
+std::string registry_key(std::string_view key_or_host) {
+    std::string_view text = key_or_host;
+    if (std::size_t scheme = text.find("://"); scheme != std::string_view::npos) text.remove_prefix(scheme + 3);
+    if (std::size_t slash = text.find('/'); slash != std::string_view::npos) text = text.substr(0, slash);
+    std::string host = lowercase(text);
+    if (host == "index.docker.io" || host == "registry-1.docker.io" || host == "registry.hub.docker.com") {
+        return std::string(k_docker_hub);
+    }
+    return host;
+}
+
+std::string environment_prefix(std::string_view registry) {
+    std::string prefix = "MINICD_REGISTRY_";
+    for (char c : registry_key(registry)) {
+        prefix.push_back(std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_');
+    }
+    return prefix;
+}
+
+Result<std::optional<Credentials>> find_credentials(std::string_view registry, const CredentialOptions& options) {
+    Environment env(options.environment);
+    auto explicit_credentials = from_environment(registry, env);
+    if (!explicit_credentials || *explicit_credentials) return explicit_credentials;
+    return from_docker_config(registry, options, env);
+}
+
+}  // namespace minicd::registry
