@@ -210,6 +210,64 @@ data:
     EXPECT_EQ(get(configmap("settings")).status, 200);
 }
 
+TEST_F(Apply, DryRunShowsTheFieldsThatWouldChangeAndHidesSecretValues) {
+    auto secret = [](const std::string& password) {
+        return fmt::format("---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {}\n", password);
+    };
+    ASSERT_EQ(apply(manifests("v1", two_configmaps_and_a_deployment() + secret("first-s3cret"))).exit_code, 0);
+    std::string version_before = get(deployment("web")).body["metadata"].value("resourceVersion", "");
+
+    auto planned = apply(manifests("v2", two_configmaps_and_a_deployment(3, "registry.test/web:2") + secret("second-s3cret")),
+                         {"--dry-run"});
+    ASSERT_EQ(planned.exit_code, 0) << planned.err << planned.out;
+    EXPECT_EQ(planned.out.find("s3cret"), std::string::npos) << planned.out;
+    EXPECT_EQ(planned.err.find("s3cret"), std::string::npos) << planned.err;
+    std::map<std::string, Json> changes;
+    for (const auto& object : planned.report["objects"]) {
+        for (const auto& change : object.value("changes", Json::array())) {
+            changes[object.value("kind", "") + " " + change.value("path", "")] = change;
+        }
+    }
+    EXPECT_EQ(changes["Deployment spec.replicas"].value("before", ""), "2") << planned.out;
+    EXPECT_EQ(changes["Deployment spec.replicas"].value("after", ""), "3");
+    EXPECT_EQ(changes["Deployment spec.template.spec.containers[name=main].image"].value("after", ""),
+              "\"registry.test/web:2\"");
+    // stringData is folded into data by the server: the key is named, the value is not.
+    EXPECT_EQ(changes["Secret data.password"].value("after", ""), "(hidden)") << planned.out;
+    EXPECT_EQ(changes.count("Deployment metadata.annotations[\"minicd.io/desired-hash\"]"), 0u) << "bookkeeping is not news";
+    EXPECT_EQ(planned.action("ConfigMap", "settings"), "unchanged");
+    EXPECT_EQ(get(deployment("web")).body["metadata"].value("resourceVersion", ""), version_before) << "a dry run writes nothing";
+
+    auto text = minicd({"apply", "-f", m_dir + "/v2", "-n", ns(), "--app", "shop", "--env", "test", "--dry-run"});
+    ASSERT_EQ(text.exit_code, 0) << text.err;
+    EXPECT_NE(text.out.find("    spec.replicas: 2 -> 3"), std::string::npos) << text.out;
+    EXPECT_EQ(text.out.find("s3cret"), std::string::npos) << text.out;
+}
+
+TEST_F(Apply, VolumeClaimsArePrunedOnlyWhenAskedFor) {
+    const std::string claim = R"(apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+)";
+    const std::string settings = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n";
+    ASSERT_EQ(apply(manifests("v1", claim + settings), {"--no-wait"}).exit_code, 0);
+
+    auto kept = apply(manifests("v2", settings), {"--prune", "--no-wait"});
+    ASSERT_EQ(kept.exit_code, 0) << kept.err;
+    EXPECT_EQ(kept.action("PersistentVolumeClaim", "data"), "kept");
+    EXPECT_EQ(get(ns_path("/persistentvolumeclaims/data")).status, 200);
+
+    auto pruned = apply(manifests("v3", settings), {"--prune", "--prune-volumes", "--no-wait"});
+    ASSERT_EQ(pruned.exit_code, 0) << pruned.err;
+    EXPECT_EQ(pruned.action("PersistentVolumeClaim", "data"), "pruned");
+    EXPECT_TRUE(eventually([&] { return get(ns_path("/persistentvolumeclaims/data")).status == 404; }, 60s));
+}
+
 TEST_F(Apply, EmptyRenderDoesNotPruneEverything) {
     ASSERT_EQ(apply(manifests("v1", two_configmaps_and_a_deployment())).exit_code, 0);
     auto empty = apply(manifests("empty", "# nothing here\n"), {"--prune"});

@@ -8,6 +8,7 @@
 #include "minicd/cli/app.hpp"
 #include "minicd/cli/commands.hpp"
 #include "minicd/deploy/apply.hpp"
+#include "minicd/diff/diff.hpp"
 #include "minicd/kube/client.hpp"
 #include "minicd/kube/discovery.hpp"
 #include "minicd/kube/kubeconfig.hpp"
@@ -28,6 +29,8 @@ struct ApplyFlags {
     std::string env = "default";
     bool prune = false;
     bool allow_empty = false;
+    bool prune_namespaces = false;
+    bool prune_volumes = false;
     bool wait = true;
     std::string timeout = "5m";
     std::string lock_wait = "90s";
@@ -66,6 +69,7 @@ void print_text(const deploy::ApplyResult& result, bool dry_run, long requests) 
         std::string line = fmt::format("{} {}", object.id.describe(), deploy::to_string(object.action));
         if (!object.detail.empty()) line += ": " + object.detail;
         fmt::print("{}\n", line);
+        for (const auto& change : object.changes) fmt::print("    {}\n", diff::describe(change));
     }
     std::vector<std::string> parts;
     for (auto action : {deploy::Action::created, deploy::Action::configured, deploy::Action::recreated,
@@ -80,6 +84,17 @@ void print_text(const deploy::ApplyResult& result, bool dry_run, long requests) 
     if (!result.succeeded) fmt::print(stderr, "error: {}\n", result.failure);
 }
 
+model::Json changes_json(const std::vector<diff::FieldChange>& changes) {
+    model::Json out = model::Json::array();
+    for (const auto& change : changes) {
+        model::Json entry = {{"path", change.path}};
+        if (change.kind != diff::FieldChange::Kind::added) entry["before"] = change.before;
+        if (change.kind != diff::FieldChange::Kind::removed) entry["after"] = change.after;
+        out.push_back(std::move(entry));
+    }
+    return out;
+}
+
 void print_json(const deploy::ApplyResult& result, bool dry_run, long requests) {
     model::Json objects = model::Json::array();
     for (const auto& object : result.objects) {
@@ -89,6 +104,7 @@ void print_json(const deploy::ApplyResult& result, bool dry_run, long requests) 
                            {"name", object.id.name},
                            {"action", deploy::to_string(object.action)},
                            {"detail", object.detail}});
+        if (!object.changes.empty()) objects.back()["changes"] = changes_json(object.changes);
     }
     model::Json out = {{"succeeded", result.succeeded}, {"dryRun", dry_run}, {"objects", objects},
                        {"revision", result.revision}, {"requests", requests}};
@@ -119,6 +135,8 @@ int run_apply(const ApplyFlags& flags) {
                    .allow_other_namespaces = flags.allow_other_namespaces},
         .prune = flags.prune,
         .allow_empty = flags.allow_empty,
+        .allow_prune_namespaces = flags.prune_namespaces,
+        .allow_prune_volumes = flags.prune_volumes,
         .wait = flags.wait,
         .timeout = std::chrono::duration_cast<std::chrono::seconds>(*timeout),
         .dry_run = flags.dry_run,
@@ -153,6 +171,10 @@ Command add_apply_command(CLI::App& app) {
     apply->add_option("--env", flags->env, "Environment name")->capture_default_str();
     apply->add_flag("--prune", flags->prune, "Delete objects applied before by this app/env and no longer declared");
     apply->add_flag("--allow-empty", flags->allow_empty, "Allow an empty set of manifests (with --prune: delete everything)");
+    apply->add_flag("--prune-namespaces", flags->prune_namespaces,
+                    "With --prune, also delete Namespaces (and everything in them) this app/env no longer declares");
+    apply->add_flag("--prune-volumes", flags->prune_volumes,
+                    "With --prune, also delete PersistentVolumeClaims (and possibly their data) no longer declared");
     apply->add_flag("--wait,!--no-wait", flags->wait, "Wait until every object is ready (default)");
     apply->add_option("--timeout", flags->timeout, "How long to wait for readiness")->capture_default_str();
     apply->add_option("--lock-wait", flags->lock_wait, "How long to wait for another deploy of this app/env to finish")

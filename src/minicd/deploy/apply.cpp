@@ -55,6 +55,15 @@ struct Item {
 
 bool is_success(long status) { return status >= 200 && status < 300; }
 
+// What a dry run would change on a live object, without the hash annotation minicd rewrites on
+// every change (it says nothing a reader can act on).
+std::vector<diff::FieldChange> visible_changes(const Json& live, const Json& planned) {
+    auto changes = diff::compare(live, planned);
+    const std::string hash_path = fmt::format("metadata.annotations[{}]", Json(std::string(render::k_hash_annotation)).dump());
+    std::erase_if(changes, [&](const diff::FieldChange& change) { return change.path == hash_path; });
+    return changes;
+}
+
 std::string annotation(const Json& object, std::string_view key) {
     auto pointer = Json::json_pointer("/metadata/annotations");
     if (!object.contains(pointer)) return {};
@@ -387,6 +396,7 @@ private:
             for (Item* item : writes) {
                 item->report.action = item->recreate ? Action::recreated : item->live ? Action::configured : Action::created;
                 item->report.detail = "dry run";
+                if (item->live && item->planned) item->report.changes = visible_changes(*item->live, *item->planned);
             }
             return {};
         }
@@ -585,10 +595,10 @@ private:
         auto kept = [&](std::string why) { return ObjectReport{id, Action::kept, std::move(why)}; };
         if (!m_options.prune) return kept("no longer declared; pass --prune to delete it");
         if (id.kind == "Namespace" && id.group.empty() && !m_options.allow_prune_namespaces) {
-            return kept("namespaces are never pruned unless allowed");
+            return kept("namespaces are never pruned without --prune-namespaces");
         }
         if (id.kind == "PersistentVolumeClaim" && !m_options.allow_prune_volumes) {
-            return kept("persistent volume claims are never pruned unless allowed");
+            return kept("persistent volume claims are never pruned without --prune-volumes");
         }
         auto resource = m_discovery.resolve(id.group, id.version, id.kind);
         if (!resource) return kept(resource.error().message);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "minicd/deploy/wait.hpp"
+#include "minicd/diff/diff.hpp"
 #include "minicd/health/health.hpp"
 #include "minicd/kube/client.hpp"
 #include "minicd/kube/discovery.hpp"
@@ -33,6 +34,9 @@ struct ObjectReport {
     model::ObjectId id;
     Action action = Action::unchanged;
     std::string detail;  // why it failed or was kept; "dry run" markers; never object content
+    // Dry runs only: the fields that would change on an existing object (Secret values masked;
+    // minicd's own bookkeeping annotations left out).
+    std::vector<diff::FieldChange> changes;
 };
 
 struct ApplyOptions {

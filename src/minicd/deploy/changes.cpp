@@ -1,5 +1,7 @@
 #include "minicd/deploy/changes.hpp"
 
+#include "minicd/diff/diff.hpp"
+
 namespace minicd::deploy {
 
 namespace {
@@ -68,17 +70,6 @@ bool owns(const Json& desired, const Json& fields) {
     return true;  // a scalar: its entry exists, which is all ownership says
 }
 
-Json without_server_fields(const Json& object) {
-    Json copy = object;
-    copy.erase("status");
-    if (auto metadata = copy.find("metadata"); metadata != copy.end() && metadata->is_object()) {
-        for (const char* field : {"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink"}) {
-            metadata->erase(field);
-        }
-    }
-    return copy;
-}
-
 }  // namespace
 
 bool owns_all_fields(const Json& live, const Json& desired, std::string_view manager) {
@@ -106,6 +97,6 @@ bool owns_all_fields(const Json& live, const Json& desired, std::string_view man
     return false;
 }
 
-bool same_state(const Json& a, const Json& b) { return without_server_fields(a) == without_server_fields(b); }
+bool same_state(const Json& a, const Json& b) { return diff::without_server_fields(a) == diff::without_server_fields(b); }
 
 }  // namespace minicd::deploy
