@@ -22,6 +22,12 @@ inline constexpr std::string_view k_prune_annotation = "minicd.io/prune";       
 inline constexpr std::string_view k_recreate_annotation = "minicd.io/recreate";   // "true": delete + create on immutable changes
 inline constexpr std::string_view k_field_manager = "minicd";
 
+// Preview namespaces (one per branch) carry the managed-by, app and env labels above and these; preview
+// garbage collection touches no namespace without all of them.
+inline constexpr std::string_view k_preview_label = "minicd.io/preview";                 // "true"
+inline constexpr std::string_view k_branch_annotation = "minicd.io/branch";              // the branch, exactly as in git
+inline constexpr std::string_view k_last_deployed_annotation = "minicd.io/last-deployed";  // RFC 3339 UTC, for the TTL
+
 // Where objects go and who owns them.
 struct Target {
     std::string app;         // DNS label
