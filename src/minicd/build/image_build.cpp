@@ -1,0 +1,107 @@
+#include "minicd/build/image_build.hpp"
+
+#include <stdlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fmt/format.h>
+
+#include "minicd/util/log.hpp"
+#include "minicd/util/text.hpp"
+
+namespace minicd::build {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A private directory for digest files, removed when done.
+class ScratchDir {
+public:
+    static Result<ScratchDir> create() {
+        std::string pattern = (fs::temp_directory_path() / "minicd-build-XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) {
+            return fail(util::ErrorCode::io, fmt::format("cannot create a temporary directory: {}", std::strerror(errno)),
+                        pattern);
+        }
+        return ScratchDir(pattern);
+    }
+    ScratchDir(ScratchDir&& other) noexcept : m_path(std::move(other.m_path)) { other.m_path.clear(); }
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
+    ScratchDir& operator=(ScratchDir&&) = delete;
+    ~ScratchDir() {
+        std::error_code ignored;
+        if (!m_path.empty()) fs::remove_all(m_path, ignored);
+    }
+    const std::string& path() const { return m_path; }
+
+private:
+    explicit ScratchDir(std::string path) : m_path(std::move(path)) {}
+    std::string m_path;
+};
+
+Result<void> make_link(const std::pair<std::string, std::string>& link) {
+    std::error_code error;
+    fs::create_directories(fs::path(link.first).parent_path(), error);
+    if (!error) fs::create_symlink(fs::absolute(link.second), link.first, error);
+    if (error) return fail(util::ErrorCode::io, fmt::format("cannot link the auth file: {}", error.message()), link.first);
+    return {};
+}
+
+// What the builder said it pushed; "" when it did not say.
+std::string reported_digest(const Invocation& invocation, const util::SubprocessResult& result) {
+    if (invocation.digest_file.empty()) return digest_from_docker_push(result.out);
+    auto text = util::read_file(invocation.digest_file);
+    return text ? util::trim(*text) : std::string();
+}
+
+Result<std::string> verified_digest(const std::string& reference, const std::string& reported, const std::string& builder,
+                                    const DigestResolver& resolve) {
+    auto ref = model::parse_image_ref(reference);
+    if (!ref) return fail(ref.error());
+    auto served = resolve(*ref);
+    if (!served) return fail(served.error().context("reading back the digest of " + reference));
+    if (!reported.empty() && reported != *served) {
+        return fail(util::ErrorCode::api,
+                    fmt::format("the registry serves {} but {} reported pushing {}", *served, builder, reported), reference);
+    }
+    return *served;
+}
+
+}  // namespace
+
+Result<Artifact> build_image(const BuilderConfig& config, const BuildRequest& request, const DigestResolver& resolve) {
+    auto scratch = ScratchDir::create();
+    if (!scratch) return fail(scratch.error());
+    auto plan = plan_build(config, request, scratch->path());
+    if (!plan) return fail(plan.error());
+    if (plan->docker_config_link) {
+        if (auto linked = make_link(*plan->docker_config_link); !linked) return fail(linked.error());
+    }
+
+    const std::string builder(to_string(config.kind));
+    Artifact artifact{.image_name = request.image_name, .reference = image_references(request).front()};
+    for (const auto& invocation : plan->invocations) {
+        util::log_info("{}: {}", builder, invocation.what);
+        auto result = util::run_checked(invocation.spec);
+        if (!result) return fail(result.error().context(invocation.what));
+        util::log_debug("{} {} output:\n{}{}", builder, invocation.what, result->out, result->err);
+
+        const std::string reported = reported_digest(invocation, *result);
+        for (const auto& reference : invocation.pushes) {
+            auto digest = verified_digest(reference, reported, builder, resolve);
+            if (!digest) return fail(digest.error());
+            if (reference == artifact.reference) {
+                artifact.digest = *digest;
+            } else if (*digest != artifact.digest) {
+                util::log_warn("{} names {}, not {} like {}", reference, *digest, artifact.digest, artifact.reference);
+            }
+            util::log_info("pushed {}@{}", reference, *digest);
+        }
+    }
+    return artifact;
+}
+
+}  // namespace minicd::build
