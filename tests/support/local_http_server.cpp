@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <stdexcept>
 
 namespace minicd::testing {
@@ -117,7 +118,11 @@ void LocalHttpServer::serve(int fd) {
         buffer.erase(0, length);
 
         Reply reply = m_handler(request);
-        if (reply.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(reply.delay_ms));
+        if (reply.delay_ms > 0 && !pause(reply.delay_ms)) return;
+        if (!reply.parts.empty()) {
+            if (!send_parts(fd, reply)) return;
+            continue;
+        }
         std::string response = "HTTP/1.1 " + std::to_string(reply.status) + " Status\r\n";
         for (const auto& [name, value] : reply.headers) response += name + ": " + value + "\r\n";
         bool head_only = request.method == "HEAD";
@@ -125,6 +130,33 @@ void LocalHttpServer::serve(int fd) {
         if (!head_only) response += reply.body;
         if (::send(fd, response.data(), response.size(), MSG_NOSIGNAL) < 0) return;
     }
+}
+
+bool LocalHttpServer::pause(int ms) const {
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    // Short steps, so that destroying the server never waits for a long reply delay.
+    while (std::chrono::steady_clock::now() < until) {
+        if (m_stopping) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return !m_stopping;
+}
+
+bool LocalHttpServer::send_parts(int fd, const Reply& reply) const {
+    std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " Status\r\n";
+    for (const auto& [name, value] : reply.headers) head += name + ": " + value + "\r\n";
+    head += "Transfer-Encoding: chunked\r\n\r\n";
+    if (::send(fd, head.data(), head.size(), MSG_NOSIGNAL) < 0) return false;
+    for (const auto& part : reply.parts) {
+        if (!pause(part.delay_ms)) return false;
+        if (part.data.empty()) continue;  // an empty chunk would end the body
+        char size[32];
+        std::snprintf(size, sizeof size, "%zx\r\n", part.data.size());
+        std::string chunk = size + part.data + "\r\n";
+        if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) < 0) return false;
+    }
+    const std::string last = "0\r\n\r\n";
+    return ::send(fd, last.data(), last.size(), MSG_NOSIGNAL) >= 0;
 }
 
 }  // namespace minicd::testing

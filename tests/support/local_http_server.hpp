@@ -20,11 +20,19 @@ public:
         std::map<std::string, std::string> headers;  // names lowercased
         std::string body;
     };
+    // A piece of a chunked body, sent `delay_ms` after the one before it (or after the headers).
+    struct Part {
+        int delay_ms = 0;
+        std::string data;
+    };
     struct Reply {
         int status = 200;
         std::vector<std::pair<std::string, std::string>> headers;
         std::string body;
         int delay_ms = 0;  // sleep before answering, to provoke client timeouts
+        // When not empty the body is these parts in chunked encoding instead, paced as they say
+        // (slow or silent streams, watches); `body` is then ignored.
+        std::vector<Part> parts;
     };
     using Handler = std::function<Reply(const Request&)>;
 
@@ -39,6 +47,9 @@ public:
 private:
     void accept_loop();
     void serve(int fd);
+    // Sleeps up to `ms`; false when the server is being destroyed meanwhile.
+    bool pause(int ms) const;
+    bool send_parts(int fd, const Reply& reply) const;
 
     Handler m_handler;
     int m_listen_fd = -1;

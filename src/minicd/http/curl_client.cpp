@@ -1,11 +1,17 @@
+#include "minicd/http/curl_client.hpp"
+
 #include <curl/curl.h>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <condition_variable>
+#include <cstdint>
 #include <mutex>
+#include <thread>
+#include <unordered_map>
 
-#include "minicd/http/http_client.hpp"
 #include "minicd/util/encoding.hpp"
 
 #ifndef MINICD_VERSION
@@ -49,43 +55,87 @@ std::string basic_authorization(std::string_view user, std::string_view password
 
 namespace {
 
+// Body bytes a stream holds for a slow consumer before its transfer is paused; the peak is this
+// plus one write from curl (at most CURL_MAX_WRITE_SIZE).
+constexpr std::size_t k_stream_buffer_limit = 1024 * 1024;
+// HTTP/1.1 servers get parallel connections up to this; an HTTP/2 server gets one, shared.
+constexpr long k_max_host_connections = 16;
+// Streams in flight on one HTTP/2 connection; above what apply (64 writers at most) and its
+// watches use. The server's own limit wins when lower.
+constexpr long k_max_concurrent_streams = 100;
+// Idle connections kept for the next request.
+constexpr long k_max_cached_connections = 32;
+// How often stream() asks `cancelled` while nothing arrives.
+constexpr std::chrono::milliseconds k_cancel_poll{200};
+// The event thread sleeps at most this long when curl has no timer due; commands wake it at once.
+constexpr int k_idle_wait_ms = 1000;
+
 void global_init_once() {
     // curl_global_init is not thread-safe; do it once before any handle exists.
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-    static_cast<std::string*>(user)->append(data, size * count);
-    return size * count;
+// Keeps the maximum of `value` and everything stored before.
+void raise_to(std::atomic<std::size_t>& peak, std::size_t value) {
+    std::size_t seen = peak.load(std::memory_order_relaxed);
+    while (value > seen && !peak.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+    }
 }
 
-// Body sink for streaming transfers; remembers whether the consumer asked to stop.
-struct StreamSink {
-    const std::function<bool(std::string_view)>* consumer;
-    const std::function<bool()>* cancelled;
-    bool stopped = false;
+// One request in flight. The calling thread owns it and waits until `finished`; until then the
+// event thread writes into it from curl's callbacks.
+struct Transfer {
+    std::uint64_t id = 0;
+    CURL* handle = nullptr;
+    curl_slist* headers = nullptr;
+    curl_slist* connect_to = nullptr;
+    char error[CURL_ERROR_SIZE] = {};
+    Response response;  // headers, and the body unless streaming; the event thread's until finished
+    std::atomic<std::size_t>* peak_buffer = nullptr;
+
+    std::mutex mutex;
+    std::condition_variable changed;
+    // Guarded by mutex:
+    std::string pending;        // streamed body not yet handed to the consumer
+    bool paused = false;        // the event thread paused the transfer because `pending` was full
+    bool resume_asked = false;  // a resume command is on its way to the event thread
+    bool finished = false;      // the event thread has let go of the transfer
+    CURLcode result = CURLE_OK;
+
+    Transfer() = default;
+    Transfer(const Transfer&) = delete;
+    Transfer& operator=(const Transfer&) = delete;
+    ~Transfer() {
+        curl_slist_free_all(headers);
+        curl_slist_free_all(connect_to);
+    }
 };
 
-int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    auto* sink = static_cast<StreamSink*>(user);
-    if (*sink->cancelled && (*sink->cancelled)()) {
-        sink->stopped = true;
-        return 1;  // makes curl abort the transfer with CURLE_ABORTED_BY_CALLBACK
-    }
-    return 0;
-}
-
-std::size_t on_stream(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* sink = static_cast<StreamSink*>(user);
-    if (!(*sink->consumer)(std::string_view(data, size * count))) {
-        sink->stopped = true;
-        return 0;  // makes curl abort the transfer with CURLE_WRITE_ERROR
-    }
+std::size_t collect_body(char* data, std::size_t size, std::size_t count, void* user) {
+    static_cast<Transfer*>(user)->response.body.append(data, size * count);
     return size * count;
 }
 
-std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
+// Runs on the event thread: hands the data to the consumer's thread, or pauses while it is behind.
+std::size_t buffer_stream(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* transfer = static_cast<Transfer*>(user);
+    std::size_t bytes = size * count;
+    {
+        std::lock_guard lock(transfer->mutex);
+        if (transfer->pending.size() >= k_stream_buffer_limit) {
+            // curl keeps this chunk and offers it again when the consumer has caught up.
+            transfer->paused = true;
+            return CURL_WRITEFUNC_PAUSE;
+        }
+        transfer->pending.append(data, bytes);
+        raise_to(*transfer->peak_buffer, transfer->pending.size());
+    }
+    transfer->changed.notify_all();
+    return bytes;
+}
+
+std::size_t collect_header(char* data, std::size_t size, std::size_t count, void* user) {
     auto* headers = static_cast<std::vector<Header>*>(user);
     std::string_view line(data, size * count);
     // A new status line (after 100 Continue, for example) starts a fresh header block.
@@ -107,7 +157,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
     return size * count;
 }
 
-// Locks for the state shared between easy handles (connections, TLS sessions, DNS).
+// Locks for the TLS session cache, which every handle shares whatever thread configures it.
 class ShareLocks {
 public:
     static void lock(CURL*, curl_lock_data data, curl_lock_access, void* user) {
@@ -126,6 +176,10 @@ private:
     std::mutex m_mutexes[k_slots];
 };
 
+// All transfers run in one curl multi handle driven by one event thread, so concurrent requests to
+// an HTTP/2 server become streams of one connection. Callers prepare an easy handle on their own
+// thread, hand it over with a command and wait; stream bodies come back through a bounded buffer so
+// that consumers run on their own thread.
 class CurlClient final : public HttpClient {
 public:
     explicit CurlClient(ClientOptions options) : m_options(std::move(options)) {
@@ -134,12 +188,29 @@ public:
         curl_share_setopt(m_share, CURLSHOPT_LOCKFUNC, &ShareLocks::lock);
         curl_share_setopt(m_share, CURLSHOPT_UNLOCKFUNC, &ShareLocks::unlock);
         curl_share_setopt(m_share, CURLSHOPT_USERDATA, &m_locks);
-        curl_share_setopt(m_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
         curl_share_setopt(m_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-        curl_share_setopt(m_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+
+        m_multi = curl_multi_init();
+        curl_multi_setopt(m_multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+        curl_multi_setopt(m_multi, CURLMOPT_MAX_HOST_CONNECTIONS, k_max_host_connections);
+        curl_multi_setopt(m_multi, CURLMOPT_MAX_CONCURRENT_STREAMS, k_max_concurrent_streams);
+        curl_multi_setopt(m_multi, CURLMOPT_MAXCONNECTS, k_max_cached_connections);
+        if (usable()) m_events = std::thread([this] { run_events(); });
     }
 
+    // False when libcurl could not allocate its handles; make_curl_client then reports an error.
+    bool usable() const { return m_share != nullptr && m_multi != nullptr; }
+
     ~CurlClient() override {
+        {
+            std::lock_guard lock(m_mutex);
+            m_stopping = true;
+        }
+        if (m_events.joinable()) {
+            curl_multi_wakeup(m_multi);
+            m_events.join();
+        }
+        curl_multi_cleanup(m_multi);
         for (CURL* handle : m_idle) curl_easy_cleanup(handle);
         curl_share_cleanup(m_share);
     }
@@ -148,30 +219,80 @@ public:
     CurlClient& operator=(const CurlClient&) = delete;
 
     Result<Response> send(const Request& request) override {
-        CURL* handle = acquire();
-        if (handle == nullptr) return fail(ErrorCode::internal, "curl_easy_init failed");
-        auto result = perform(handle, request, nullptr);
-        release(handle);
-        return result;
+        Transfer transfer;
+        if (auto prepared = prepare(transfer, request, false); !prepared) return fail(prepared.error());
+        start(transfer);
+        std::unique_lock lock(transfer.mutex);
+        transfer.changed.wait(lock, [&] { return transfer.finished; });
+        lock.unlock();
+        return conclude(transfer, request, false);
     }
 
     Result<Response> stream(const Request& request, const std::function<bool(std::string_view)>& on_data,
                             const std::function<bool()>& cancelled) override {
-        CURL* handle = acquire();
-        if (handle == nullptr) return fail(ErrorCode::internal, "curl_easy_init failed");
-        StreamSink sink{&on_data, &cancelled};
-        auto result = perform(handle, request, &sink);
-        release(handle);
-        return result;
+        Transfer transfer;
+        if (auto prepared = prepare(transfer, request, true); !prepared) return fail(prepared.error());
+        start(transfer);
+        bool stopped = consume(transfer, on_data, cancelled);
+        if (stopped) {
+            post({Command::Kind::abort, transfer.id, nullptr});
+        }
+        std::unique_lock lock(transfer.mutex);
+        transfer.changed.wait(lock, [&] { return transfer.finished; });
+        lock.unlock();
+        return conclude(transfer, request, stopped);
+    }
+
+    CurlStatistics statistics() const {
+        return {.transfers = m_transfers.load(),
+                .connections_opened = m_connections.load(),
+                .peak_stream_buffer = m_peak_buffer.load()};
     }
 
 private:
+    struct Command {
+        enum class Kind { start, resume, abort } kind;
+        std::uint64_t id;
+        Transfer* transfer;  // start only; the others find theirs by id, as it may be gone already
+    };
+
+    // Hands the body to `on_data` on this thread until the transfer ends or the consumer stops it;
+    // true when the consumer stopped it.
+    bool consume(Transfer& transfer, const std::function<bool(std::string_view)>& on_data,
+                 const std::function<bool()>& cancelled) {
+        std::string chunk;
+        auto last_poll = std::chrono::steady_clock::now();
+        for (;;) {
+            bool finished = false;
+            bool resume = false;
+            {
+                std::unique_lock lock(transfer.mutex);
+                transfer.changed.wait_for(lock, k_cancel_poll,
+                                          [&] { return transfer.finished || !transfer.pending.empty(); });
+                chunk.clear();
+                chunk.swap(transfer.pending);
+                finished = transfer.finished;
+                if (transfer.paused && !transfer.resume_asked) resume = transfer.resume_asked = true;
+            }
+            // Resumed before the chunk is handled, so the network keeps flowing while the consumer works.
+            if (resume) post({Command::Kind::resume, transfer.id, nullptr});
+            if (!chunk.empty() && !on_data(chunk)) return true;
+            if (finished) return false;
+            auto now = std::chrono::steady_clock::now();
+            if (cancelled && now - last_poll >= k_cancel_poll) {
+                last_poll = now;
+                if (cancelled()) return true;
+            }
+        }
+    }
+
     CURL* acquire() {
         {
-            std::lock_guard lock(m_pool_mutex);
+            std::lock_guard lock(m_mutex);
             if (!m_idle.empty()) {
                 CURL* handle = m_idle.back();
                 m_idle.pop_back();
+                curl_easy_reset(handle);
                 return handle;
             }
         }
@@ -179,8 +300,21 @@ private:
     }
 
     void release(CURL* handle) {
-        std::lock_guard lock(m_pool_mutex);
+        std::lock_guard lock(m_mutex);
         m_idle.push_back(handle);
+    }
+
+    void post(Command command) {
+        {
+            std::lock_guard lock(m_mutex);
+            m_commands.push_back(command);
+        }
+        curl_multi_wakeup(m_multi);
+    }
+
+    void start(Transfer& transfer) {
+        transfer.id = ++m_last_id;
+        post({Command::Kind::start, transfer.id, &transfer});
     }
 
     static void set_blob(CURL* handle, CURLoption option, const std::string& pem) {
@@ -211,33 +345,35 @@ private:
         }
     }
 
-    // With a sink the body goes to it; otherwise it is collected into the Response.
-    Result<Response> perform(CURL* handle, const Request& request, StreamSink* sink) const {
-        curl_easy_reset(handle);
-        Response response;
-        char error_buffer[CURL_ERROR_SIZE] = {};
+    // Sets up an easy handle for `request` on the calling thread; the event thread only runs it.
+    Result<void> prepare(Transfer& transfer, const Request& request, bool streaming) {
+        CURL* handle = acquire();
+        if (handle == nullptr) return fail(ErrorCode::internal, "curl_easy_init failed");
+        transfer.handle = handle;
+        transfer.peak_buffer = &m_peak_buffer;
 
         curl_easy_setopt(handle, CURLOPT_SHARE, m_share);
+        curl_easy_setopt(handle, CURLOPT_PRIVATE, &transfer);
         // With a server name override the URL carries that name (so SNI and verification use it)
         // and CONNECT_TO sends the connection to the real host.
         auto target = server_name_override(request.url);
         curl_easy_setopt(handle, CURLOPT_URL, target ? target->url.c_str() : request.url.c_str());
-        curl_slist* connect_to = nullptr;
         if (target) {
-            connect_to = curl_slist_append(nullptr, target->connect_to.c_str());
-            curl_easy_setopt(handle, CURLOPT_CONNECT_TO, connect_to);
+            transfer.connect_to = curl_slist_append(nullptr, target->connect_to.c_str());
+            curl_easy_setopt(handle, CURLOPT_CONNECT_TO, transfer.connect_to);
         }
         if (!m_options.proxy.empty()) curl_easy_setopt(handle, CURLOPT_PROXY, m_options.proxy.c_str());
-        curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
+        curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, transfer.error);
         curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(handle, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+        // Requests started while the first connection is still being set up wait to share it
+        // instead of opening their own; on HTTP/1.1 they then get connections of their own.
+        curl_easy_setopt(handle, CURLOPT_PIPEWAIT, 1L);
         curl_easy_setopt(handle, CURLOPT_USERAGENT, m_options.user_agent.c_str());
         curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(m_options.connect_timeout.count()));
         auto timeout = request.timeout.count() > 0 ? request.timeout : m_options.request_timeout;
         curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
         curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
-        // The cache is shared by all threads; curl's default of 5 would close connections still wanted.
-        curl_easy_setopt(handle, CURLOPT_MAXCONNECTS, k_max_idle_connections);
         curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");
         configure_tls(handle);
 
@@ -250,50 +386,132 @@ private:
         case Method::delete_:
             curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, std::string(to_string(request.method)).c_str());
             if (!request.body.empty() || request.method != Method::delete_) {
+                // Not copied: the request outlives the transfer, its caller waits for the end.
                 curl_easy_setopt(handle, CURLOPT_POSTFIELDS, request.body.data());
                 curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
             }
             break;
         }
 
-        curl_slist* header_list = nullptr;
         for (const auto& h : request.headers) {
             std::string line = h.name + ": " + h.value;
-            header_list = curl_slist_append(header_list, line.c_str());
+            transfer.headers = curl_slist_append(transfer.headers, line.c_str());
         }
         // curl would otherwise send "Expect: 100-continue" on large bodies and wait for it.
-        header_list = curl_slist_append(header_list, "Expect:");
-        curl_easy_setopt(handle, CURLOPT_HTTPHEADER, header_list);
+        transfer.headers = curl_slist_append(transfer.headers, "Expect:");
+        curl_easy_setopt(handle, CURLOPT_HTTPHEADER, transfer.headers);
 
-        if (sink != nullptr) {
-            curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &on_stream);
-            curl_easy_setopt(handle, CURLOPT_WRITEDATA, sink);
-            curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
-            curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, &on_progress);
-            curl_easy_setopt(handle, CURLOPT_XFERINFODATA, sink);
-        } else {
-            curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &on_body);
-            curl_easy_setopt(handle, CURLOPT_WRITEDATA, &response.body);
-        }
-        curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &on_header);
-        curl_easy_setopt(handle, CURLOPT_HEADERDATA, &response.headers);
+        curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, streaming ? &buffer_stream : &collect_body);
+        curl_easy_setopt(handle, CURLOPT_WRITEDATA, &transfer);
+        curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &collect_header);
+        curl_easy_setopt(handle, CURLOPT_HEADERDATA, &transfer.response.headers);
+        return {};
+    }
 
-        CURLcode code = curl_easy_perform(handle);
-        curl_slist_free_all(header_list);
-        curl_slist_free_all(connect_to);
-        std::string subject = fmt::format("{} {}", to_string(request.method), redact_url(request.url));
-        bool stopped_by_consumer =
-            sink != nullptr && sink->stopped && (code == CURLE_WRITE_ERROR || code == CURLE_ABORTED_BY_CALLBACK);
-        if (code != CURLE_OK && !stopped_by_consumer) {
-            std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
+    // Turns a finished transfer into the caller's answer and gives its handle back to the pool.
+    Result<Response> conclude(Transfer& transfer, const Request& request, bool stopped) {
+        CURL* handle = transfer.handle;
+        CURLcode code = transfer.result;
+        // A consumer that stopped the transfer asked for its end; whatever happened after is no error.
+        if (code != CURLE_OK && !stopped) {
+            std::string detail = transfer.error[0] != '\0' ? transfer.error : curl_easy_strerror(code);
+            release(handle);
             auto error_code = code == CURLE_OPERATION_TIMEDOUT ? ErrorCode::timeout : ErrorCode::network;
-            return fail(error_code, detail, std::move(subject));
+            return fail(error_code, detail, fmt::format("{} {}", to_string(request.method), redact_url(request.url)));
         }
-        curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response.status);
+        curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &transfer.response.status);
         long version = 0;
         curl_easy_getinfo(handle, CURLINFO_HTTP_VERSION, &version);
-        response.http_version = version == CURL_HTTP_VERSION_2_0 ? 20 : version == CURL_HTTP_VERSION_1_0 ? 10 : 11;
-        return response;
+        release(handle);
+        transfer.response.http_version = version == CURL_HTTP_VERSION_3   ? 30
+                                         : version == CURL_HTTP_VERSION_2_0 ? 20
+                                         : version == CURL_HTTP_VERSION_1_0 ? 10
+                                                                            : 11;
+        return std::move(transfer.response);
+    }
+
+    // The event thread: the only one that touches m_multi (besides curl_multi_wakeup) while it runs.
+    void run_events() {
+        std::vector<Command> commands;
+        for (;;) {
+            bool stopping = false;
+            {
+                std::lock_guard lock(m_mutex);
+                commands.swap(m_commands);
+                stopping = m_stopping;
+            }
+            for (const Command& command : commands) execute(command);
+            commands.clear();
+            if (stopping) break;
+            int running = 0;
+            curl_multi_perform(m_multi, &running);
+            collect_finished();
+            curl_multi_poll(m_multi, nullptr, 0, k_idle_wait_ms, nullptr);
+        }
+        // Destroying the client with requests in flight is a bug of the caller; end them rather than hang.
+        for (auto& [id, transfer] : m_active) {
+            curl_multi_remove_handle(m_multi, transfer->handle);
+            finish(*transfer, CURLE_ABORTED_BY_CALLBACK);
+        }
+        m_active.clear();
+    }
+
+    void execute(const Command& command) {
+        if (command.kind == Command::Kind::start) {
+            CURLMcode added = curl_multi_add_handle(m_multi, command.transfer->handle);
+            if (added != CURLM_OK) {
+                fmt::format_to_n(command.transfer->error, CURL_ERROR_SIZE - 1, "{}", curl_multi_strerror(added));
+                finish(*command.transfer, CURLE_FAILED_INIT);
+                return;
+            }
+            m_active.emplace(command.id, command.transfer);
+            return;
+        }
+        auto found = m_active.find(command.id);
+        if (found == m_active.end()) return;  // finished before the command arrived
+        Transfer& transfer = *found->second;
+        if (command.kind == Command::Kind::resume) {
+            {
+                std::lock_guard lock(transfer.mutex);
+                transfer.paused = false;
+                transfer.resume_asked = false;
+            }
+            // May deliver the held chunk at once, through buffer_stream.
+            curl_easy_pause(transfer.handle, CURLPAUSE_CONT);
+            return;
+        }
+        // Removing the handle ends the transfer: an HTTP/2 stream is reset, an HTTP/1.1 connection closed.
+        curl_multi_remove_handle(m_multi, transfer.handle);
+        m_active.erase(found);
+        finish(transfer, CURLE_ABORTED_BY_CALLBACK);
+    }
+
+    void collect_finished() {
+        int queued = 0;
+        while (CURLMsg* message = curl_multi_info_read(m_multi, &queued)) {
+            if (message->msg != CURLMSG_DONE) continue;
+            // The message is freed by remove_handle; keep what it says first.
+            CURL* handle = message->easy_handle;
+            CURLcode result = message->data.result;
+            Transfer* transfer = nullptr;
+            curl_easy_getinfo(handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&transfer));
+            curl_multi_remove_handle(m_multi, handle);
+            m_active.erase(transfer->id);
+            finish(*transfer, result);
+        }
+    }
+
+    // Hands the transfer back to its caller, who may destroy it as soon as `finished` is seen.
+    void finish(Transfer& transfer, CURLcode result) {
+        long connects = 0;
+        curl_easy_getinfo(transfer.handle, CURLINFO_NUM_CONNECTS, &connects);
+        m_connections += connects;
+        ++m_transfers;
+        std::lock_guard lock(transfer.mutex);
+        transfer.result = result;
+        transfer.finished = true;
+        // Under the lock: once it is released the caller may return and the condition variable is gone.
+        transfer.changed.notify_all();
     }
 
     struct Retarget {
@@ -327,13 +545,22 @@ private:
         return url.substr(0, authority_begin) + "***@" + url.substr(at + 1);
     }
 
-    static constexpr long k_max_idle_connections = 64;
-
     ClientOptions m_options;
     ShareLocks m_locks;
     CURLSH* m_share = nullptr;
-    std::mutex m_pool_mutex;
-    std::vector<CURL*> m_idle;  // handles not in use; their connections live in m_share
+    CURLM* m_multi = nullptr;
+
+    std::mutex m_mutex;                // guards the three below
+    std::vector<Command> m_commands;   // for the event thread, in order
+    bool m_stopping = false;
+    std::vector<CURL*> m_idle;         // easy handles not in use
+
+    std::atomic<std::uint64_t> m_last_id{0};
+    std::atomic<long> m_transfers{0};
+    std::atomic<long> m_connections{0};
+    std::atomic<std::size_t> m_peak_buffer{0};
+    std::unordered_map<std::uint64_t, Transfer*> m_active;  // in the multi handle; event thread only
+    std::thread m_events;  // runs run_events() from the end of the constructor until the destructor
 };
 
 }  // namespace
@@ -344,7 +571,15 @@ Result<std::unique_ptr<HttpClient>> make_curl_client(ClientOptions options) {
     if ((info->features & CURL_VERSION_SSL) == 0) {
         return fail(ErrorCode::internal, "libcurl was built without TLS support");
     }
-    return std::unique_ptr<HttpClient>(new CurlClient(std::move(options)));
+    auto client = std::make_unique<CurlClient>(std::move(options));
+    if (!client->usable()) return fail(ErrorCode::internal, "libcurl could not create its handles");
+    return std::unique_ptr<HttpClient>(std::move(client));
+}
+
+std::optional<CurlStatistics> curl_statistics(const HttpClient& client) {
+    const auto* curl = dynamic_cast<const CurlClient*>(&client);
+    if (curl == nullptr) return std::nullopt;
+    return curl->statistics();
 }
 
 }  // namespace minicd::http

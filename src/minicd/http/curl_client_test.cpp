@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
+#include "minicd/http/curl_client.hpp"
 #include "minicd/http/http_client.hpp"
 #include "support/local_http_server.hpp"
 
@@ -138,6 +140,219 @@ TEST(CurlClient, ErrorsNeverShowCredentialsFromTheUrl) {
     auto response = client()->send({.url = url});
     ASSERT_FALSE(response);
     EXPECT_EQ(response.error().describe().find("s3cret"), std::string::npos) << response.error().describe();
+}
+
+// Bytes whose position can be checked: a lost, doubled or reordered chunk shows.
+std::string patterned(std::size_t size) {
+    std::string text(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) text[i] = static_cast<char>('a' + (i / 7 + i) % 26);
+    return text;
+}
+
+CurlStatistics statistics(const HttpClient& http) {
+    auto stats = curl_statistics(http);
+    EXPECT_TRUE(stats);
+    return stats.value_or(CurlStatistics{});
+}
+
+TEST(CurlClient, ManyThreadsSendingAtOnceAllGetTheirOwnAnswer) {
+    LocalHttpServer server([](const LocalHttpServer::Request& request) {
+        // Slow enough that the requests overlap.
+        return LocalHttpServer::Reply{.status = 200, .headers = {}, .body = request.target, .delay_ms = 20};
+    });
+    auto http = client();
+    std::atomic<int> matched{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 16; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 10; ++i) {
+                std::string path = "/" + std::to_string(t) + "/" + std::to_string(i);
+                auto response = http->send({.url = server.url(path)});
+                if (response && response->status == 200 && response->body == path) ++matched;
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(matched.load(), 160);
+    auto stats = statistics(*http);
+    EXPECT_EQ(stats.transfers, 160);
+    // HTTP/1.1 cannot multiplex: parallel connections, but bounded and reused.
+    EXPECT_LE(server.connections_accepted(), 16);
+    EXPECT_EQ(stats.connections_opened, server.connections_accepted());
+}
+
+TEST(CurlClient, SlowStreamConsumerPausesTheTransferInsteadOfBufferingTheBody) {
+    const std::string body = patterned(12 * 1024 * 1024);
+    LocalHttpServer server([&](const LocalHttpServer::Request&) {
+        return LocalHttpServer::Reply{.status = 200, .headers = {}, .body = body};
+    });
+    auto http = client();
+    std::string received;
+    int calls = 0;
+    auto response = http->stream({.url = server.url("/blob")}, [&](std::string_view chunk) {
+        // Far slower than loopback: the body piles up unless the transfer pauses.
+        if (++calls <= 6) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        received.append(chunk);
+        return true;
+    });
+    ASSERT_TRUE(response) << response.error().describe();
+    EXPECT_EQ(response->status, 200);
+    EXPECT_TRUE(response->body.empty());
+    ASSERT_EQ(received.size(), body.size());
+    EXPECT_TRUE(received == body) << "the streamed bytes differ from the body sent";
+    auto stats = statistics(*http);
+    std::printf("[   INFO   ] peak stream buffer %zu bytes for a %zu-byte body, %d consumer calls\n",
+                stats.peak_stream_buffer, body.size(), calls);
+    EXPECT_GT(stats.peak_stream_buffer, 512u * 1024);  // the consumer really was behind
+    EXPECT_LE(stats.peak_stream_buffer, 1024u * 1024 + 64 * 1024);
+}
+
+TEST(CurlClient, StreamConsumerMaySendOnTheSameClient) {
+    LocalHttpServer server([](const LocalHttpServer::Request& request) {
+        if (request.target == "/upload") {
+            return LocalHttpServer::Reply{.status = 202, .headers = {}, .body = std::to_string(request.body.size())};
+        }
+        return LocalHttpServer::Reply{.status = 200, .headers = {}, .body = "", .delay_ms = 0,
+                                      .parts = {{20, "first part;"}, {20, "second part;"}, {20, "third part;"}}};
+    });
+    auto http = client();
+    std::vector<std::string> acknowledged;
+    auto response = http->stream({.url = server.url("/blob")}, [&](std::string_view chunk) {
+        // As the registry client does: push each chunk upstream before taking the next.
+        auto uploaded = http->send({.method = Method::patch, .url = server.url("/upload"), .body = std::string(chunk),
+                                    .timeout = std::chrono::seconds(10)});
+        if (!uploaded) {
+            ADD_FAILURE() << uploaded.error().describe();
+            return false;
+        }
+        acknowledged.push_back(uploaded->body);
+        return true;
+    });
+    ASSERT_TRUE(response) << response.error().describe();
+    std::size_t total = 0;
+    for (const auto& size : acknowledged) total += std::stoul(size);
+    EXPECT_EQ(total, std::string("first part;second part;third part;").size());
+}
+
+TEST(CurlClient, CancellingASilentStreamEndsItWithoutError) {
+    LocalHttpServer server([](const LocalHttpServer::Request& request) {
+        if (request.target == "/after") return LocalHttpServer::Reply{.status = 200, .headers = {}, .body = "next"};
+        // Headers at once, then nothing for a minute: a quiet watch.
+        return LocalHttpServer::Reply{.status = 200, .headers = {}, .body = "", .delay_ms = 0,
+                                      .parts = {{60'000, "never"}}};
+    });
+    auto http = client();
+    auto started = std::chrono::steady_clock::now();
+    std::atomic<bool> stop{false};
+    std::thread stopper([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        stop = true;
+    });
+    bool got_data = false;
+    auto response = http->stream(
+        {.url = server.url("/watch"), .timeout = std::chrono::seconds(120)},
+        [&](std::string_view) {
+            got_data = true;
+            return true;
+        },
+        [&] { return stop.load(); });
+    auto took = std::chrono::steady_clock::now() - started;
+    stopper.join();
+    ASSERT_TRUE(response) << response.error().describe();
+    EXPECT_FALSE(got_data);
+    EXPECT_EQ(response->status, 200);
+    EXPECT_LT(took, std::chrono::milliseconds(1300));
+    // The client is still fine afterwards.
+    auto next = http->send({.url = server.url("/after")});
+    ASSERT_TRUE(next) << next.error().describe();
+    EXPECT_EQ(next->body, "next");
+}
+
+TEST(CurlClient, ConsumerReturningFalseStopsTheStreamWithoutError) {
+    LocalHttpServer server([](const LocalHttpServer::Request&) {
+        // The last part would come only after a minute.
+        return LocalHttpServer::Reply{.status = 200, .headers = {}, .body = "", .delay_ms = 0,
+                                      .parts = {{0, "one\n"}, {60'000, "two\n"}}};
+    });
+    auto http = client();
+    std::string seen;
+    auto started = std::chrono::steady_clock::now();
+    auto response = http->stream({.url = server.url("/watch")}, [&](std::string_view chunk) {
+        seen.append(chunk);
+        return false;
+    });
+    ASSERT_TRUE(response) << response.error().describe();
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(seen, "one\n");
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+}
+
+TEST(CurlClient, SilentStreamTimesOut) {
+    LocalHttpServer server([](const LocalHttpServer::Request&) {
+        return LocalHttpServer::Reply{.status = 200, .headers = {}, .body = "", .delay_ms = 0,
+                                      .parts = {{60'000, "late"}}};
+    });
+    auto started = std::chrono::steady_clock::now();
+    auto response = client()->stream({.url = server.url("/watch"), .timeout = std::chrono::milliseconds(300)},
+                                     [](std::string_view) { return true; });
+    ASSERT_FALSE(response);
+    EXPECT_EQ(response.error().code, util::ErrorCode::timeout);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+}
+
+TEST(CurlClient, DefaultRequestTimeoutApplies) {
+    LocalHttpServer server([](const LocalHttpServer::Request&) {
+        return LocalHttpServer::Reply{.status = 200, .headers = {}, .body = "", .delay_ms = 5000};
+    });
+    auto response = client({.request_timeout = std::chrono::milliseconds(200)})->send({.url = server.url("/slow")});
+    ASSERT_FALSE(response);
+    EXPECT_EQ(response.error().code, util::ErrorCode::timeout);
+}
+
+TEST(CurlClient, StreamsAndSendsShareTheClientAtOnce) {
+    LocalHttpServer server([](const LocalHttpServer::Request& request) {
+        if (request.target == "/watch") {
+            return LocalHttpServer::Reply{.status = 200, .headers = {}, .body = "", .delay_ms = 0,
+                                          .parts = {{50, "a\n"}, {50, "b\n"}, {50, "c\n"}, {50, "d\n"}, {50, "e\n"}}};
+        }
+        return LocalHttpServer::Reply{.status = 200, .headers = {}, .body = request.target};
+    });
+    auto http = client();
+    std::atomic<int> matched{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&] {
+            std::string lines;
+            auto response = http->stream({.url = server.url("/watch")}, [&](std::string_view chunk) {
+                lines.append(chunk);
+                return true;
+            });
+            if (response && lines == "a\nb\nc\nd\ne\n") ++matched;
+        });
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 20; ++i) {
+                std::string path = "/" + std::to_string(t) + "/" + std::to_string(i);
+                auto response = http->send({.url = server.url(path)});
+                if (response && response->body == path) ++matched;
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(matched.load(), 4 + 80);
+}
+
+TEST(CurlStatistics, OnlyForTheCurlClient) {
+    class Other final : public HttpClient {
+    public:
+        Result<Response> send(const Request&) override { return Response{}; }
+        Result<Response> stream(const Request&, const std::function<bool(std::string_view)>&,
+                                const std::function<bool()>&) override {
+            return Response{};
+        }
+    };
+    Other other;
+    EXPECT_FALSE(curl_statistics(other));
+    EXPECT_TRUE(curl_statistics(*client()));
 }
 
 TEST(BasicAuthorization, EncodesUserAndPassword) {

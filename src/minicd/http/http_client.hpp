@@ -64,8 +64,8 @@ struct ClientOptions {
     std::string proxy;
 };
 
-// Sends HTTP requests. Implementations are safe to call from several threads at once and keep
-// connections alive between calls.
+// Sends HTTP requests. send and stream may be called from any number of threads at once; each
+// blocks its caller until done. Implementations keep connections alive between calls.
 class HttpClient {
 public:
     virtual ~HttpClient() = default;
@@ -74,13 +74,17 @@ public:
     virtual Result<Response> send(const Request& request) = 0;
 
     // Like send, but the body is handed to `on_data` as it arrives instead of being kept (watches,
-    // large downloads). Returning false from `on_data`, or `cancelled` (polled about every second,
+    // large downloads). Returning false from `on_data`, or `cancelled` (polled several times a second,
     // also while no data arrives) returning true, ends the transfer early; that is not an error.
+    // Both run on the calling thread and may use this client (send a chunk upstream, for example);
+    // while `on_data` is busy the transfer pauses rather than buffering the body without bound.
     virtual Result<Response> stream(const Request& request, const std::function<bool(std::string_view)>& on_data,
                                     const std::function<bool()>& cancelled = {}) = 0;
 };
 
-// The libcurl implementation: HTTP/2 over TLS when the server offers it, HTTP/1.1 otherwise.
+// The libcurl implementation: HTTP/2 over TLS when the server offers it, with all concurrent
+// requests to one server multiplexed over one connection; HTTP/1.1 otherwise, with a few parallel
+// connections per host. Statistics for tests: curl_client.hpp.
 Result<std::unique_ptr<HttpClient>> make_curl_client(ClientOptions options);
 
 // "Basic <base64(user:password)>", for an Authorization header.
