@@ -7,7 +7,7 @@ namespace minicd::util {
 
 Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     auto bad = [&] {
-        return fail(ErrorCode::usage, "invalid duration \"" + std::string(text) + "\" (examples: 90s, 5m, 1h30m)");
+        return fail(ErrorCode::usage, "invalid duration \"" + std::string(text) + "\" (examples: 90s, 5m, 1h30m, 7d)");
     };
     if (text.empty()) return bad();
     bool all_digits = std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); });
@@ -26,6 +26,7 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
         else if (unit == "s") total_ms += value * 1000;
         else if (unit == "m") total_ms += value * 60'000;
         else if (unit == "h") total_ms += value * 3'600'000;
+        else if (unit == "d") total_ms += value * 86'400'000;
         else return bad();
     }
     return std::chrono::milliseconds(total_ms);

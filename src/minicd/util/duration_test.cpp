@@ -13,6 +13,8 @@ TEST(Duration, ParsesGoStyleUnitsAndBareSeconds) {
     EXPECT_EQ(parse_duration("1h30m").value(), 90min);
     EXPECT_EQ(parse_duration("250ms").value(), 250ms);
     EXPECT_EQ(parse_duration("42").value(), 42s);
+    EXPECT_EQ(parse_duration("7d").value(), 7 * 24h);
+    EXPECT_EQ(parse_duration("1d12h").value(), 36h);
 }
 
 TEST(Duration, RejectsWhatItCannotRead) {
