@@ -8,10 +8,6 @@
 
 namespace minicd::pipeline {
 
-// Annotation on a preview namespace holding the branch name exactly as Git spells it, since the
-// namespace name is only a slug of it.
-inline constexpr std::string_view k_branch_annotation = "minicd.io/branch";
-
 // What the placeholders of a name template stand for ({app}, {env}, {branch}).
 struct NameValues {
     std::string_view app;
@@ -33,7 +29,8 @@ std::string branch_label(std::string_view branch, std::size_t max_length);
 Result<std::string> namespace_name(std::string_view name_template, const NameValues& values);
 
 // The preview namespace of a branch: a template containing {branch}, or a plain prefix that
-// becomes "prefix-{branch}".
+// becomes "prefix-{branch}". The name is only a slug: the branch itself goes in the namespace's
+// render::k_branch_annotation.
 Result<std::string> preview_namespace(std::string_view prefix_or_template, std::string_view branch);
 
 // The host a template such as "{branch}.dev.example.com" names: each dot-separated label a DNS

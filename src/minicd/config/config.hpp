@@ -1,0 +1,123 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "minicd/source/ci_event.hpp"
+
+// minicd.yaml, typed. Values are taken as written: ${VAR} and $VAR are not expanded anywhere
+// (secrets are named by environment variable, as gc.tokenEnv does, and read where they are used).
+namespace minicd::config {
+
+// The branch or tag names an environment deploys, from `on: {branch: ..., tag: ...}`.
+// Each pattern is a name where `*` stands for any run of characters (`/` included); a leading
+// `!` excludes. A name is selected when it matches a plain pattern (or there are only exclusions)
+// and no exclusion: ["!main"] is every branch but main, ["release/*", "!release/old"] ...
+struct RefPatterns {
+    std::vector<std::string> patterns;  // as written; empty: selects nothing
+
+    bool empty() const { return patterns.empty(); }
+    bool matches(std::string_view name) const;
+};
+
+// `*` as in RefPatterns, the rest literal.
+bool glob_matches(std::string_view pattern, std::string_view name);
+
+struct Trigger {
+    RefPatterns branch;
+    RefPatterns tag;
+};
+
+// Which cluster an environment deploys to, and what it must look like (guards refuse otherwise).
+struct ClusterPin {
+    std::string context;     // kubeconfig context (required)
+    std::string server;      // API server URL the context must point at; "" when not pinned
+    std::string uid;         // UID of the cluster's kube-system namespace; "" when not pinned
+    std::string kubeconfig;  // kubeconfig file; "" for $KUBECONFIG or ~/.kube/config
+
+    bool pinned() const { return !server.empty() || !uid.empty(); }
+};
+
+// cert-manager issuer for the preview host's certificate: exactly one of the two issuers is set.
+struct Tls {
+    std::string cluster_issuer;
+    std::string issuer;
+    std::string secret_name;  // "" lets the renderer derive one from the host
+};
+
+// Where the branch list for preview garbage collection comes from.
+enum class BranchSource {
+    remote,  // `git ls-remote --heads` of `remote` (a remote name or URL), https token from tokenEnv
+    refs,    // refs/remotes/<remote>/* of the clone, as the last fetch left them
+};
+
+struct PreviewGc {
+    bool enabled = true;
+    int max_deletions = 5;  // previews deleted per run at most, so a bad branch list cannot wipe them all
+    BranchSource branches = BranchSource::remote;
+    std::string remote = "origin";
+    std::string token_env;  // NAME of the environment variable holding an https token; "" for none
+};
+
+struct Environment {
+    std::string name;
+    ClusterPin cluster;
+    std::optional<Trigger> on;  // none: deployed only when asked by name (or promoted to)
+    std::string namespace_;     // template: {branch} {app} {env}
+    std::string host;           // template; "" when the environment has no host
+    std::optional<Tls> tls;
+    std::chrono::seconds ttl{0};  // previews idle this long are removed; 0: never
+    std::string promote_from;     // environment whose image digests are promoted; "" builds instead
+    bool prune = true;            // delete objects this environment applied before and no longer declares
+    std::chrono::seconds timeout{300};  // how long to wait for health
+    std::string manifests;              // overlay path for this environment; "" uses Config::manifests
+    PreviewGc gc;                       // used by environments whose namespace has {branch}
+
+    // One namespace per branch ("{branch}" in the namespace template).
+    bool per_branch() const;
+};
+
+struct Image {
+    std::string name;                   // the image name used in the manifests (required)
+    std::string context = ".";          // build context, relative to minicd.yaml's directory
+    std::string dockerfile = "Dockerfile";  // relative to the context
+    std::map<std::string, std::string> build_args;
+    std::string target;  // "" builds the last stage
+};
+
+// Where images live in custom resources, for image pinning (syntax: see render/images.hpp).
+struct ImagePath {
+    std::string kind;   // "CronTab"
+    std::string group;  // API group; "" matches the kind in any group
+    std::string path;   // "spec.runtime.image"
+};
+
+struct Build {
+    std::string builder;  // buildah, docker, podman or kaniko; "" picks the first found on PATH
+    int tag_length = 7;   // characters of the commit SHA in image tags
+    bool allow_dirty = false;
+};
+
+struct Config {
+    std::string app;       // DNS label naming the application (required)
+    std::string registry;  // repository prefix shared by every environment, e.g. "ghcr.io/acme" (required)
+    std::vector<Image> images;
+    std::string manifests = "k8s";  // plain YAML directory, file or kustomize directory
+    Build build;
+    bool allow_tag_overwrite = false;  // pushing a tag that already names another digest is refused
+    std::vector<ImagePath> image_paths;
+    std::vector<Environment> environments;  // in file order
+
+    const Environment* find(std::string_view name) const;
+};
+
+// The environments an event concerns, in file order: for a branch push those whose
+// `on.branch` matches, for a tag push those whose `on.tag` matches, for a branch deletion the
+// per-branch environments whose `on.branch` matches (to tear down). Nothing for other events.
+std::vector<const Environment*> match(const Config& config, const source::Event& event);
+
+}  // namespace minicd::config

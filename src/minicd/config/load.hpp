@@ -1,0 +1,52 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "minicd/config/config.hpp"
+#include "minicd/util/result.hpp"
+
+namespace minicd::config {
+
+enum class Severity { error, warning };
+
+// One problem found in minicd.yaml, with where it is.
+struct Diagnostic {
+    Severity severity = Severity::error;
+    std::string file;
+    int line = 0;       // 1-based; 0 when the problem has no place (an unreadable file)
+    int column = 0;     // 1-based; 0 when unknown
+    std::string field;  // "environments.preview.on.branch[1]"; "" for the file as a whole
+    std::string message;
+
+    // "minicd.yaml:12:5: environments.preview.on: message"; a warning says so after the place.
+    std::string describe() const;
+};
+
+struct CheckedConfig {
+    std::optional<Config> config;         // set when there is no error (warnings allowed)
+    std::vector<Diagnostic> diagnostics;  // every error and warning, in file order
+
+    bool valid() const { return config.has_value(); }
+};
+
+// Reads and validates minicd.yaml text, reporting every problem at once: unknown keys (with the
+// known key a typo was probably meant as), wrong types, bad patterns, durations and templates,
+// missing required fields, promoteFrom naming a missing environment or going round in a circle.
+CheckedConfig check_config(std::string_view text, std::string_view file);
+
+// The same for a file; an unreadable file is one error without a place.
+CheckedConfig check_config_file(const std::string& path);
+
+// The configuration, or an input error whose message lists every error (warnings are logged).
+Result<Config> load_config(const std::string& path);
+
+// The keys the reader knows at each place of the file: "" (top level), "images[]", "build",
+// "imagePaths[]", "environments.*", "environments.*.cluster", "environments.*.on",
+// "environments.*.tls", "environments.*.gc". docs/minicd.schema.json must list the same.
+const std::map<std::string, std::vector<std::string_view>>& known_keys();
+
+}  // namespace minicd::config

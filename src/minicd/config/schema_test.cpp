@@ -1,0 +1,265 @@
+// docs/minicd.schema.json and the reader in load.cpp describe the same file: these tests keep
+// them from drifting apart.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "minicd/config/load.hpp"
+#include "minicd/source/yaml.hpp"
+#include "minicd/util/text.hpp"
+
+namespace minicd::config {
+namespace {
+
+using model::Json;
+
+const std::filesystem::path k_repository =
+    std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
+
+Json load_schema() {
+    auto text = util::read_file((k_repository / "docs" / "minicd.schema.json").string());
+    EXPECT_TRUE(text) << text.error().describe();
+    return Json::parse(text.value_or("{}"));
+}
+
+const Json& resolve(const Json& root, const Json& schema) {
+    if (schema.contains("$ref")) {
+        const std::string ref = schema.at("$ref").get<std::string>();
+        return root.at(Json::json_pointer(ref.substr(1)));
+    }
+    return schema;
+}
+
+// The schema of a place named as known_keys() names it: "environments.*.tls", "images[]".
+const Json* schema_at(const Json& root, const std::string& place) {
+    const Json* schema = &root;
+    std::size_t start = 0;
+    while (start < place.size()) {
+        std::size_t end = place.find('.', start);
+        std::string step = place.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        start = end == std::string::npos ? place.size() : end + 1;
+        const bool items = step.ends_with("[]");
+        if (items) {
+            step.resize(step.size() - 2);
+        }
+        if (step == "*") {
+            schema = &resolve(root, schema->at("additionalProperties"));
+        } else {
+            if (!schema->contains("properties") || !schema->at("properties").contains(step)) {
+                return nullptr;
+            }
+            schema = &resolve(root, schema->at("properties").at(step));
+        }
+        if (items) {
+            schema = &resolve(root, schema->at("items"));
+        }
+    }
+    return schema;
+}
+
+// Every schema object that lists properties, by place, found by walking the schema.
+void collect_places(const Json& root, const Json& schema, const std::string& place, std::set<std::string>& places) {
+    const Json& resolved = resolve(root, schema);
+    if (resolved.contains("properties")) {
+        places.insert(place);
+        for (const auto& [key, child] : resolved.at("properties").items()) {
+            collect_places(root, child, place.empty() ? key : place + "." + key, places);
+        }
+    }
+    if (resolved.contains("items")) {
+        collect_places(root, resolved.at("items"), place + "[]", places);
+    }
+    if (resolved.contains("additionalProperties") && resolved.at("additionalProperties").is_object()) {
+        collect_places(root, resolved.at("additionalProperties"), place + ".*", places);
+    }
+}
+
+TEST(ConfigSchema, ListsExactlyTheKeysTheReaderKnows) {
+    const Json root = load_schema();
+    for (const auto& [place, keys] : known_keys()) {
+        const Json* schema = schema_at(root, place);
+        ASSERT_NE(schema, nullptr) << "the schema has no place " << place;
+        std::set<std::string> in_schema;
+        const Json properties = schema->value("properties", Json::object());
+        for (const auto& [key, value] : properties.items()) {
+            in_schema.insert(key);
+        }
+        const std::set<std::string> in_reader(keys.begin(), keys.end());
+        EXPECT_EQ(in_schema, in_reader) << "at " << (place.empty() ? "(top level)" : place);
+        // Editors should flag unknown keys as the reader does.
+        EXPECT_EQ(schema->value("additionalProperties", Json(true)), Json(false)) << place;
+    }
+    std::set<std::string> schema_places;
+    collect_places(root, root, "", schema_places);
+    std::set<std::string> reader_places;
+    for (const auto& [place, keys] : known_keys()) {
+        reader_places.insert(place);
+    }
+    EXPECT_EQ(schema_places, reader_places);
+}
+
+// Enough of JSON Schema for this schema: $ref, oneOf, type, enum, required, properties,
+// additionalProperties, propertyNames, min/maxProperties, items, minItems, pattern, minLength,
+// minimum, maximum. Appends "path: problem" lines.
+void validate(const Json& root, const Json& schema_in, const Json& value, const std::string& path,
+              std::vector<std::string>& problems) {
+    const Json& schema = resolve(root, schema_in);
+    const auto problem = [&](const std::string& text) { problems.push_back((path.empty() ? "(top)" : path) + ": " + text); };
+    if (schema.contains("oneOf")) {
+        int passing = 0;
+        for (const Json& alternative : schema.at("oneOf")) {
+            std::vector<std::string> scratch;
+            validate(root, alternative, value, path, scratch);
+            passing += scratch.empty() ? 1 : 0;
+        }
+        if (passing != 1) {
+            problem("matches " + std::to_string(passing) + " of the oneOf alternatives");
+        }
+    }
+    if (schema.contains("type")) {
+        const std::string type = schema.at("type").get<std::string>();
+        const bool ok = (type == "object" && value.is_object()) || (type == "array" && value.is_array()) ||
+                        (type == "string" && value.is_string()) || (type == "boolean" && value.is_boolean()) ||
+                        (type == "integer" && value.is_number_integer());
+        if (!ok) {
+            problem("is not of type " + type);
+            return;
+        }
+    }
+    if (schema.contains("enum") &&
+        std::find(schema.at("enum").begin(), schema.at("enum").end(), value) == schema.at("enum").end()) {
+        problem("is not one of " + schema.at("enum").dump());
+    }
+    if (value.is_object()) {
+        for (const Json& key : schema.value("required", Json::array())) {
+            if (!value.contains(key.get<std::string>())) {
+                problem("lacks " + key.get<std::string>());
+            }
+        }
+        if (value.size() < schema.value("minProperties", 0u)) {
+            problem("has too few properties");
+        }
+        const Json properties = schema.value("properties", Json::object());
+        for (const auto& [key, item] : value.items()) {
+            const std::string child = path.empty() ? key : path + "." + key;
+            if (schema.contains("propertyNames")) {
+                validate(root, schema.at("propertyNames"), Json(key), child + " (name)", problems);
+            }
+            if (properties.contains(key)) {
+                validate(root, properties.at(key), item, child, problems);
+            } else if (schema.contains("additionalProperties")) {
+                const Json& additional = schema.at("additionalProperties");
+                if (additional == Json(false)) {
+                    problems.push_back(child + ": is not allowed");
+                } else if (additional.is_object()) {
+                    validate(root, additional, item, child, problems);
+                }
+            }
+        }
+    }
+    if (value.is_array()) {
+        if (value.size() < schema.value("minItems", 0u)) {
+            problem("has too few items");
+        }
+        if (schema.contains("items")) {
+            for (std::size_t i = 0; i < value.size(); ++i) {
+                validate(root, schema.at("items"), value[i], path + "[" + std::to_string(i) + "]", problems);
+            }
+        }
+    }
+    if (value.is_string()) {
+        const std::string text = value.get<std::string>();
+        if (schema.contains("pattern") && !std::regex_search(text, std::regex(schema.at("pattern").get<std::string>()))) {
+            problem("does not match " + schema.at("pattern").get<std::string>());
+        }
+        if (text.size() < schema.value("minLength", 0u)) {
+            problem("is too short");
+        }
+    }
+    if (value.is_number_integer()) {
+        if (schema.contains("minimum") && value.get<long long>() < schema.at("minimum").get<long long>()) {
+            problem("is below the minimum");
+        }
+        if (schema.contains("maximum") && value.get<long long>() > schema.at("maximum").get<long long>()) {
+            problem("is above the maximum");
+        }
+    }
+}
+
+// minicd.yaml as JSON, with YAML 1.1's `on` -> "true" key undone (editors read YAML 1.2).
+Json read_config_json(std::string_view text) {
+    auto documents = source::parse_yaml(text, "minicd.yaml");
+    EXPECT_TRUE(documents) << documents.error().describe();
+    Json value = documents ? documents->front().value : Json();
+    if (value.contains("environments") && value.at("environments").is_object()) {
+        for (auto& [name, environment] : value.at("environments").items()) {
+            if (environment.is_object() && environment.contains("true")) {
+                environment["on"] = environment.at("true");
+                environment.erase("true");
+            }
+        }
+    }
+    return value;
+}
+
+std::vector<std::string> schema_problems(std::string_view text) {
+    const Json root = load_schema();
+    std::vector<std::string> problems;
+    validate(root, root, read_config_json(text), "", problems);
+    return problems;
+}
+
+TEST(ConfigSchema, AcceptsTheExample) {
+    auto text = util::read_file((k_repository / "examples" / "minicd.yaml").string());
+    ASSERT_TRUE(text);
+    const auto problems = schema_problems(*text);
+    EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems);
+}
+
+TEST(ConfigSchema, AcceptsAFileUsingEveryField) {
+    constexpr std::string_view k_text =
+        "app: shop\n"
+        "registry: localhost:5000/apps\n"
+        "images:\n"
+        "  - {name: shop/web, context: web, dockerfile: Dockerfile, target: run, buildArgs: {V: \"1\"}}\n"
+        "manifests: deploy\n"
+        "build: {builder: buildah, tagLength: 12, allowDirty: true}\n"
+        "allowTagOverwrite: false\n"
+        "imagePaths:\n"
+        "  - {kind: CronTab, group: stable.example.com, path: spec.image}\n"
+        "environments:\n"
+        "  preview:\n"
+        "    cluster: {context: dev, server: \"https://dev:6443\", uid: 6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b, "
+        "kubeconfig: /k}\n"
+        "    on: {branch: [\"feature/*\", \"!feature/wip\"], tag: \"pre-*\"}\n"
+        "    namespace: \"{app}-{branch}\"\n"
+        "    host: \"{branch}.example.com\"\n"
+        "    tls: {issuer: ca, secretName: preview-tls}\n"
+        "    ttl: 7d\n"
+        "    prune: true\n"
+        "    timeout: 300\n"
+        "    manifests: deploy/preview\n"
+        "    gc: {enabled: true, maxDeletions: 3, branches: remote, remote: origin, tokenEnv: GITHUB_TOKEN}\n";
+    ASSERT_TRUE(check_config(k_text, "minicd.yaml").valid());
+    const auto problems = schema_problems(k_text);
+    EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems);
+}
+
+TEST(ConfigSchema, RejectsWhatTheReaderRejects) {
+    // Unknown key, both issuers, a pasted token, a bad duration: both must refuse each.
+    const std::string head =
+        "app: shop\nregistry: ghcr.io/acme\nenvironments:\n  p:\n    cluster: {context: d}\n"
+        "    on: {branch: \"*\"}\n    namespace: shop-{branch}\n    host: \"{branch}.example.com\"\n";
+    for (const std::string extra : {"    colour: blue\n", "    tls: {issuer: a, clusterIssuer: b}\n",
+                                    "    gc: {tokenEnv: ghp_abc123}\n", "    ttl: 7days\n"}) {
+        EXPECT_FALSE(check_config(head + extra, "minicd.yaml").valid()) << extra;
+        EXPECT_FALSE(schema_problems(head + extra).empty()) << extra;
+    }
+}
+
+}  // namespace
+}  // namespace minicd::config
