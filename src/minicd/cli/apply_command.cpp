@@ -7,6 +7,7 @@
 
 #include "minicd/cli/app.hpp"
 #include "minicd/cli/commands.hpp"
+#include "minicd/cli/pin_images.hpp"
 #include "minicd/deploy/apply.hpp"
 #include "minicd/diff/diff.hpp"
 #include "minicd/kube/client.hpp"
@@ -40,6 +41,8 @@ struct ApplyFlags {
     int concurrency = 8;
     std::string output = "text";
     std::string git_sha;
+    std::string build_artifacts;
+    std::vector<std::string> image_paths;
 };
 
 std::string discovery_cache_dir() {
@@ -121,6 +124,13 @@ int run_apply(const ApplyFlags& flags) {
     // Read every manifest before talking to any cluster: bad input costs nothing.
     auto manifests = source::load_manifests(flags.files);
     if (!manifests) return report_error(manifests.error());
+    // Built images are pinned by digest, so the cluster runs exactly what was built and pushed.
+    std::map<std::string, std::string> images;
+    if (!flags.build_artifacts.empty()) {
+        auto pinned = pin_built_images(flags.build_artifacts, flags.image_paths, *manifests);
+        if (!pinned) return report_error(pinned.error());
+        images = std::move(*pinned);
+    }
     // Which cluster, as which user, exactly as kubectl would resolve it.
     auto config = kube::load_rest_config({.path = flags.kubeconfig, .context = flags.context});
     if (!config) return report_error(config.error());
@@ -144,6 +154,7 @@ int run_apply(const ApplyFlags& flags) {
         .concurrency = flags.concurrency,
         .lock_wait = std::chrono::duration_cast<std::chrono::seconds>(*lock_wait),
         .git_sha = flags.git_sha,
+        .images = images,
     };
     if (flags.output == "text") options.progress = [](const std::string& line) { util::log_info("{}", line); };
 
@@ -186,6 +197,9 @@ Command add_apply_command(CLI::App& app) {
     apply->add_option("--concurrency", flags->concurrency, "Parallel writes")->check(CLI::Range(1, 64))->capture_default_str();
     apply->add_option("-o,--output", flags->output, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
     apply->add_option("--git-sha", flags->git_sha, "Commit recorded in the release history");
+    apply->add_option("--build-artifacts", flags->build_artifacts, "Pin the images of this file (minicd build --output-file)");
+    apply->add_option("--image-path,--images-paths", flags->image_paths,
+                      "Where a custom resource keeps images: <Kind>[.<group>]:<path>, e.g. Rollout.argoproj.io:spec.template.spec.containers[].image");
     return Command{apply, [flags] { return run_apply(*flags); }};
 }
 

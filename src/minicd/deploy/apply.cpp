@@ -643,6 +643,7 @@ private:
         if (!m_options.dry_run) {
             Release release{.time = now_rfc3339(),
                             .git_sha = m_options.git_sha,
+                            .images = m_options.images,
                             .manifest_digest = manifest_digest(),
                             .outcome = m_result.failure.empty() ? "succeeded" : "failed",
                             .message = m_result.failure};

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,7 @@ struct ApplyOptions {
     int concurrency = 8;
     std::chrono::seconds lock_wait{0};
     std::string git_sha;
+    std::map<std::string, std::string> images;  // image name -> pinned reference (name:tag@sha256:...), recorded in the release
     health::AssessOptions assess;
     std::function<void(const std::string&)> progress;  // human progress lines; may be empty
 };

@@ -1,0 +1,35 @@
+#include "minicd/cli/pin_images.hpp"
+
+#include "minicd/build/artifacts.hpp"
+#include "minicd/render/images.hpp"
+#include "minicd/util/log.hpp"
+
+namespace minicd::cli {
+
+Result<std::map<std::string, std::string>> pin_built_images(const std::string& artifacts_file,
+                                                            const std::vector<std::string>& image_paths,
+                                                            std::vector<source::Manifest>& manifests) {
+    auto artifacts = build::read_artifacts(artifacts_file);
+    if (!artifacts) return fail(artifacts.error());
+    render::ImagePinning pinning;
+    std::map<std::string, std::string> pinned;
+    for (const auto& artifact : *artifacts) {
+        pinning.images.push_back({.image_name = artifact.image_name, .reference = artifact.reference, .digest = artifact.digest});
+        pinned[artifact.image_name] = artifact.pinned();
+    }
+    for (const auto& text : image_paths) {
+        auto path = render::parse_image_path(text);
+        if (!path) return fail(path.error());
+        pinning.custom_paths.push_back(std::move(*path));
+    }
+    auto result = render::pin_images(manifests, pinning);
+    if (!result) return fail(result.error());
+    for (const auto& replacement : result->replacements) {
+        util::log_info("{} {}: image {} -> {}", replacement.object.describe(), replacement.path, replacement.from,
+                       replacement.to);
+    }
+    for (const auto& warning : result->warnings) util::log_warn("{}", warning);
+    return pinned;
+}
+
+}  // namespace minicd::cli

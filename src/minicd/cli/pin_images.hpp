@@ -1,0 +1,21 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "minicd/source/manifests.hpp"
+#include "minicd/util/result.hpp"
+
+namespace minicd::cli {
+
+// Pins the images of a build artifact file (minicd build --output-file) in the manifests: every
+// reference to a built image becomes <reference>@<digest>. `image_paths` adds custom-resource
+// places, "<Kind>[.<group>]:<path>" (render::parse_image_path). Each replacement is logged, and
+// built images no manifest uses are warned about. Returns image name -> pinned reference, as the
+// release record keeps them.
+Result<std::map<std::string, std::string>> pin_built_images(const std::string& artifacts_file,
+                                                            const std::vector<std::string>& image_paths,
+                                                            std::vector<source::Manifest>& manifests);
+
+}  // namespace minicd::cli
