@@ -36,5 +36,12 @@ TEST(Sha256, MatchesKnownDigest) {
     EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST(PercentEncode, KeepsUnreservedAndEncodesTheRest) {
+    EXPECT_EQ(percent_encode("AZaz09-._~"), "AZaz09-._~");
+    EXPECT_EQ(percent_encode("minicd.io/app=shop,x!=y"), "minicd.io%2Fapp%3Dshop%2Cx%21%3Dy");
+    EXPECT_EQ(percent_encode("a b\xc3\xa9"), "a%20b%C3%A9");
+    EXPECT_EQ(percent_encode(""), "");
+}
+
 }  // namespace
 }  // namespace minicd::util
