@@ -43,6 +43,8 @@ int run(std::span<char*> args) {
     app.fallthrough();
 
     std::vector<Command> commands = {add_apply_command(app)};
+    commands.push_back(add_promote_command(app));
+    commands.push_back(add_image_command(app));
 
     std::string log_level = "info";
     app.add_option("--log-level", log_level, "Messages to show on stderr")

@@ -178,7 +178,7 @@ Result<std::optional<PromoteResult>> Client::guard_tag(const model::ImageRef& ds
     if (!existing) return fail(existing.error());
     if (!*existing) return std::nullopt;
     if ((*existing)->digest == wanted.digest) {
-        util::log_info("{} already points at {}; nothing to do", dst.with_tag(dst.tag).str(), wanted.digest);
+        util::log_debug("{} already points at {}; nothing to do", dst.with_tag(dst.tag).str(), wanted.digest);
         return PromoteResult{.destination = dst.with_tag(dst.tag).with_digest(wanted.digest),
                              .descriptor = wanted,
                              .unchanged = true,
@@ -192,7 +192,7 @@ Result<std::optional<PromoteResult>> Client::guard_tag(const model::ImageRef& ds
                                 dst.tag, (*existing)->digest, wanted.digest),
                     fmt::format("registry {}, repository {}", dst.registry, dst.repository));
     }
-    util::log_info("moving tag {} from {} to {}", dst.with_tag(dst.tag).str(), (*existing)->digest, wanted.digest);
+    util::log_debug("moving tag {} from {} to {}", dst.with_tag(dst.tag).str(), (*existing)->digest, wanted.digest);
     previous = (*existing)->digest;
     return std::nullopt;
 }
