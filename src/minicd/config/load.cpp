@@ -51,20 +51,14 @@ struct Node {
     bool has(std::string_view key) const { return value->is_object() && value->contains(key); }
 
     Node child(const std::string& key) const {
-        return {&value->at(key), pointer + "/" + escape(key), field.empty() ? key : field + "." + key};
+        return {&value->at(key), pointer + "/" + source::pointer_token(key), field.empty() ? key : field + "." + key};
     }
     Node item(std::size_t index) const {
         return {&value->at(index), fmt::format("{}/{}", pointer, index), fmt::format("{}[{}]", field, index)};
     }
     // Where a key that is missing would be named.
-    std::string field_of(std::string_view key) const { return field.empty() ? std::string(key) : field + "." + std::string(key); }
-
-    static std::string escape(std::string_view key) {
-        std::string token;
-        for (const char c : key) {
-            token += c == '~' ? std::string("~0") : c == '/' ? std::string("~1") : std::string(1, c);
-        }
-        return token;
+    std::string field_of(std::string_view key) const {
+        return field.empty() ? std::string(key) : field + "." + std::string(key);
     }
 };
 
@@ -130,7 +124,7 @@ std::string found_text(const Json& value) {
     }
 }
 
-bool is_env_name(std::string_view text) {
+bool is_build_arg_name(std::string_view text) {
     return !text.empty() && (std::isalpha(static_cast<unsigned char>(text[0])) || text[0] == '_') &&
            std::all_of(text.begin(), text.end(),
                        [](unsigned char c) { return std::isalnum(c) || c == '_'; });
@@ -192,14 +186,19 @@ bool literal_chars_ok(const NameTemplate& name_template, std::string_view allowe
 
 // Why a namespace template cannot give a namespace name; "" when it can.
 std::string namespace_problem(const NameTemplate& name_template, std::string_view app, std::string_view env) {
-    if (!literal_chars_ok(name_template, "")) {
+    const auto& parts = name_template.parts();
+    const bool has_placeholders = std::any_of(parts.begin(), parts.end(), [](const TemplatePart& part) {
+        return part.placeholder != Placeholder::none;
+    });
+    if (has_placeholders && !literal_chars_ok(name_template, "")) {
         return "only lowercase letters, digits and '-' may stand around the placeholders";
     }
     if (name_template.count(Placeholder::branch) > 1) {
         return "{branch} may appear only once";
     }
     if (!name_template.parts().empty() && name_template.parts().front().placeholder == Placeholder::branch) {
-        return "must not start with {branch}: a branch may start with a digit; put a prefix first, e.g. \"shop-{branch}\"";
+        return "must not start with {branch}: a branch may start with a digit; put a prefix first, e.g. "
+               "\"shop-{branch}\"";
     }
     const std::size_t fixed = name_template.expand(app, env, "").size();
     if (name_template.has_branch() && fixed + k_branch_room > k_max_label) {
@@ -221,7 +220,7 @@ std::string namespace_problem(const NameTemplate& name_template, std::string_vie
 // Why a host template cannot give a host name; "" when it can.
 std::string host_problem(const NameTemplate& name_template, std::string_view app, std::string_view env) {
     if (!literal_chars_ok(name_template, ".")) {
-        return "only lowercase letters, digits, '-' and '.' may stand around the placeholders";
+        return "only lowercase letters, digits, '-', '.' and the placeholders may be used";
     }
     if (name_template.count(Placeholder::branch) > 1) {
         return "{branch} may appear only once";
@@ -467,6 +466,46 @@ public:
         return std::nullopt;
     }
 
+    // Optional members: absent or wrong (and reported) leaves `target` at its default.
+    void optional_text(const Node& parent, const std::string& key, std::string& target) {
+        assign(parent, key, target, [this](const Node& node) { return text(node); });
+    }
+    void optional_boolean(const Node& parent, const std::string& key, bool& target) {
+        assign(parent, key, target, [this](const Node& node) { return boolean(node); });
+    }
+    void optional_duration(const Node& parent, const std::string& key, std::chrono::seconds& target) {
+        assign(parent, key, target, [this](const Node& node) { return duration(node); });
+    }
+    void optional_integer(const Node& parent, const std::string& key, int& target, int low, int high) {
+        assign(parent, key, target, [this, low, high](const Node& node) { return integer(node, low, high); });
+    }
+
+    // Text that must be there and not be empty; reports `what` when it is missing.
+    std::optional<std::string> required_text(const Node& parent, const std::string& key, std::string_view what) {
+        if (!parent.has(key)) {
+            missing(parent, key, what);
+            return std::nullopt;
+        }
+        return text(parent.child(key));
+    }
+
+    // The items of a list that are mappings with only `place`'s keys; reports everything else.
+    std::vector<Node> mapping_items(const Node& node, std::string_view what, const std::string& place) {
+        std::vector<Node> items;
+        if (!node.json().is_array()) {
+            error(node, fmt::format("expected a list of {}, found {}", what, found_text(node.json())));
+            return items;
+        }
+        for (std::size_t i = 0; i < node.json().size(); ++i) {
+            Node item = node.item(i);
+            if (mapping(item)) {
+                keys(item, place);
+                items.push_back(std::move(item));
+            }
+        }
+        return items;
+    }
+
     // A string or a list of strings.
     std::vector<std::pair<Node, std::string>> string_list(const Node& node) {
         std::vector<std::pair<Node, std::string>> items;
@@ -486,6 +525,15 @@ public:
     }
 
 private:
+    template <typename T, typename Read>
+    void assign(const Node& parent, const std::string& key, T& target, Read read) {
+        if (parent.has(key)) {
+            if (auto value = read(parent.child(key))) {
+                target = std::move(*value);
+            }
+        }
+    }
+
     std::string_view m_file;
     const source::PositionTable& m_positions;
     std::vector<std::string_view> m_lines;
@@ -524,9 +572,7 @@ public:
 
 private:
     void read_top(const Node& root, Config& config) {
-        if (!root.has("app")) {
-            m_check.missing(root, "app", "the application's name, e.g. app: shop");
-        } else if (auto app = m_check.text(root.child("app"))) {
+        if (auto app = m_check.required_text(root, "app", "the application's name, e.g. app: shop")) {
             config.app = *app;
             if (!is_dns_label(*app) || !std::isalpha(static_cast<unsigned char>(app->front()))) {
                 m_check.error(root.child("app"),
@@ -534,20 +580,13 @@ private:
                 config.app.clear();
             }
         }
-        if (!root.has("registry")) {
-            m_check.missing(root, "registry", "where images are pushed, e.g. registry: ghcr.io/acme");
-        } else if (auto registry = m_check.text(root.child("registry"))) {
+        if (auto registry =
+                m_check.required_text(root, "registry", "where images are pushed, e.g. registry: ghcr.io/acme")) {
             config.registry = *registry;
             check_registry(root.child("registry"), *registry);
         }
-        if (root.has("manifests")) {
-            if (auto manifests = m_check.text(root.child("manifests"))) {
-                config.manifests = *manifests;
-            }
-        }
-        if (root.has("allowTagOverwrite")) {
-            config.allow_tag_overwrite = m_check.boolean(root.child("allowTagOverwrite")).value_or(false);
-        }
+        m_check.optional_text(root, "manifests", config.manifests);
+        m_check.optional_boolean(root, "allowTagOverwrite", config.allow_tag_overwrite);
     }
 
     void check_registry(const Node& node, std::string_view registry) {
@@ -564,21 +603,10 @@ private:
     }
 
     void read_images(const Node& node, Config& config) {
-        if (!node.json().is_array()) {
-            m_check.error(node, fmt::format("expected a list of images (- name: ...), found {}", found_text(node.json())));
-            return;
-        }
         std::set<std::string> names;
-        for (std::size_t i = 0; i < node.json().size(); ++i) {
-            const Node item = node.item(i);
-            if (!m_check.mapping(item)) {
-                continue;
-            }
-            m_check.keys(item, "images[]");
+        for (const Node& item : m_check.mapping_items(node, "images (- name: ...)", "images[]")) {
             Image image;
-            if (!item.has("name")) {
-                m_check.missing(item, "name", "the image name the manifests use");
-            } else if (auto name = m_check.text(item.child("name"))) {
+            if (auto name = m_check.required_text(item, "name", "the image name the manifests use")) {
                 image.name = *name;
                 if (!valid_repository(*name)) {
                     m_check.error(item.child("name"),
@@ -587,15 +615,9 @@ private:
                     m_check.error(item.child("name"), fmt::format("image \"{}\" is listed twice", *name));
                 }
             }
-            if (item.has("context")) {
-                image.context = m_check.text(item.child("context")).value_or(image.context);
-            }
-            if (item.has("dockerfile")) {
-                image.dockerfile = m_check.text(item.child("dockerfile")).value_or(image.dockerfile);
-            }
-            if (item.has("target")) {
-                image.target = m_check.text(item.child("target")).value_or("");
-            }
+            m_check.optional_text(item, "context", image.context);
+            m_check.optional_text(item, "dockerfile", image.dockerfile);
+            m_check.optional_text(item, "target", image.target);
             if (item.has("buildArgs")) {
                 read_build_args(item.child("buildArgs"), image);
             }
@@ -609,7 +631,7 @@ private:
         }
         for (const auto& [key, value] : node.json().items()) {
             const Node arg = node.child(key);
-            if (!is_env_name(key)) {
+            if (!is_build_arg_name(key)) {
                 m_check.error(arg, "build argument names are letters, digits and _, not starting with a digit",
                               Where::key);
             }
@@ -634,40 +656,21 @@ private:
                 }
             }
         }
-        if (node.has("tagLength")) {
-            build.tag_length = m_check.integer(node.child("tagLength"), 4, 40).value_or(build.tag_length);
-        }
-        if (node.has("allowDirty")) {
-            build.allow_dirty = m_check.boolean(node.child("allowDirty")).value_or(false);
-        }
+        m_check.optional_integer(node, "tagLength", build.tag_length, 4, 40);
+        m_check.optional_boolean(node, "allowDirty", build.allow_dirty);
     }
 
     void read_image_paths(const Node& node, Config& config) {
-        if (!node.json().is_array()) {
-            m_check.error(node, fmt::format("expected a list of {{kind, path}}, found {}", found_text(node.json())));
-            return;
-        }
-        for (std::size_t i = 0; i < node.json().size(); ++i) {
-            const Node item = node.item(i);
-            if (!m_check.mapping(item)) {
-                continue;
-            }
-            m_check.keys(item, "imagePaths[]");
+        for (const Node& item : m_check.mapping_items(node, "{kind, path}", "imagePaths[]")) {
             ImagePath path;
-            if (!item.has("kind")) {
-                m_check.missing(item, "kind", "the kind of resource, e.g. kind: CronTab");
-            } else if (auto kind = m_check.text(item.child("kind"))) {
+            if (auto kind = m_check.required_text(item, "kind", "the kind of resource, e.g. kind: CronTab")) {
                 path.kind = *kind;
                 if (!std::isupper(static_cast<unsigned char>(kind->front())) || has_space(*kind)) {
                     m_check.error(item.child("kind"), "a kind is written as in manifests, e.g. CronTab");
                 }
             }
-            if (item.has("group")) {
-                path.group = m_check.string(item.child("group")).value_or("");
-            }
-            if (!item.has("path")) {
-                m_check.missing(item, "path", "where the image is, e.g. path: spec.runtime.image");
-            } else if (auto text = m_check.text(item.child("path"))) {
+            m_check.optional_text(item, "group", path.group);
+            if (auto text = m_check.required_text(item, "path", "where the image is, e.g. path: spec.runtime.image")) {
                 path.path = *text;
                 if (has_space(*text)) {
                     m_check.error(item.child("path"), "a path has no spaces, e.g. spec.containers[].image");
@@ -733,9 +736,8 @@ private:
         if (on) {
             environment.on = read_trigger(*on);
         }
-        if (!node.has("namespace")) {
-            m_check.missing(node, "namespace", "the namespace to deploy to, e.g. namespace: shop-{branch}");
-        } else if (auto text = m_check.text(node.child("namespace"))) {
+        if (auto text = m_check.required_text(node, "namespace", "the namespace to deploy to, e.g. namespace: "
+                                                                 "shop-{branch}")) {
             environment.namespace_ = *text;
             check_template(node.child("namespace"), *text, app, name, namespace_problem);
         }
@@ -748,21 +750,11 @@ private:
         if (node.has("tls")) {
             environment.tls = read_tls(node.child("tls"), !environment.host.empty());
         }
-        if (node.has("ttl")) {
-            environment.ttl = m_check.duration(node.child("ttl")).value_or(std::chrono::seconds(0));
-        }
-        if (node.has("promoteFrom")) {
-            environment.promote_from = m_check.text(node.child("promoteFrom")).value_or("");
-        }
-        if (node.has("prune")) {
-            environment.prune = m_check.boolean(node.child("prune")).value_or(true);
-        }
-        if (node.has("timeout")) {
-            environment.timeout = m_check.duration(node.child("timeout")).value_or(environment.timeout);
-        }
-        if (node.has("manifests")) {
-            environment.manifests = m_check.text(node.child("manifests")).value_or("");
-        }
+        m_check.optional_duration(node, "ttl", environment.ttl);
+        m_check.optional_text(node, "promoteFrom", environment.promote_from);
+        m_check.optional_boolean(node, "prune", environment.prune);
+        m_check.optional_duration(node, "timeout", environment.timeout);
+        m_check.optional_text(node, "manifests", environment.manifests);
         if (node.has("gc")) {
             read_gc(node.child("gc"), environment.gc);
         }
@@ -791,11 +783,8 @@ private:
         }
         m_check.keys(node, "environments.*.cluster");
         ClusterPin& cluster = environment.cluster;
-        if (!node.has("context")) {
-            m_check.missing(node, "context", "the kubeconfig context, e.g. context: prd");
-        } else {
-            cluster.context = m_check.text(node.child("context")).value_or("");
-        }
+        cluster.context =
+            m_check.required_text(node, "context", "the kubeconfig context, e.g. context: prd").value_or("");
         if (node.has("server")) {
             if (auto server = m_check.text(node.child("server"))) {
                 cluster.server = *server;
@@ -813,9 +802,7 @@ private:
                 }
             }
         }
-        if (node.has("kubeconfig")) {
-            cluster.kubeconfig = m_check.text(node.child("kubeconfig")).value_or("");
-        }
+        m_check.optional_text(node, "kubeconfig", cluster.kubeconfig);
         if (!cluster.pinned() && !node.has("server") && !node.has("uid")) {
             m_check.warning(node, fmt::format("the cluster's identity is not pinned: run `minicd env pin {}` to "
                                               "record its server and uid",
@@ -855,12 +842,8 @@ private:
         }
         m_check.keys(node, "environments.*.tls");
         Tls tls;
-        if (node.has("clusterIssuer")) {
-            tls.cluster_issuer = m_check.text(node.child("clusterIssuer")).value_or("");
-        }
-        if (node.has("issuer")) {
-            tls.issuer = m_check.text(node.child("issuer")).value_or("");
-        }
+        m_check.optional_text(node, "clusterIssuer", tls.cluster_issuer);
+        m_check.optional_text(node, "issuer", tls.issuer);
         if (node.has("clusterIssuer") == node.has("issuer")) {
             m_check.error(node, "give exactly one of clusterIssuer and issuer", Where::key);
         }
@@ -883,12 +866,8 @@ private:
             return;
         }
         m_check.keys(node, "environments.*.gc");
-        if (node.has("enabled")) {
-            gc.enabled = m_check.boolean(node.child("enabled")).value_or(true);
-        }
-        if (node.has("maxDeletions")) {
-            gc.max_deletions = m_check.integer(node.child("maxDeletions"), 1, 1000).value_or(gc.max_deletions);
-        }
+        m_check.optional_boolean(node, "enabled", gc.enabled);
+        m_check.optional_integer(node, "maxDeletions", gc.max_deletions, 1, 1000);
         if (node.has("branches")) {
             if (auto source = m_check.string(node.child("branches"))) {
                 if (*source == "remote") {
@@ -901,9 +880,7 @@ private:
                 }
             }
         }
-        if (node.has("remote")) {
-            gc.remote = m_check.text(node.child("remote")).value_or(gc.remote);
-        }
+        m_check.optional_text(node, "remote", gc.remote);
         if (node.has("tokenEnv")) {
             if (auto name = m_check.string(node.child("tokenEnv"))) {
                 // Never echo the value: someone may have pasted the token itself.

@@ -175,7 +175,8 @@ Result<Event> from_github(const EnvironmentVariables& env) {
 // merge_request_event, external_pull_request_event, ...). A job with `environment: {action: stop}`
 // (CI_ENVIRONMENT_ACTION=stop) runs when the branch is deleted or its environment stopped.
 Event from_gitlab(const EnvironmentVariables& env) {
-    Event event{.provider = Provider::gitlab, .trigger = get(env, "CI_PIPELINE_SOURCE"), .sha = get(env, "CI_COMMIT_SHA")};
+    Event event{
+        .provider = Provider::gitlab, .trigger = get(env, "CI_PIPELINE_SOURCE"), .sha = get(env, "CI_COMMIT_SHA")};
     const std::string branch = get(env, "CI_COMMIT_BRANCH");
     if (get(env, "CI_ENVIRONMENT_ACTION") == "stop" && !is_set(env, "CI_COMMIT_TAG")) {
         std::string stopped = branch;

@@ -238,22 +238,6 @@ tl::expected<std::string, std::string> json_key(const Json& value) {
     }
 }
 
-// A JSON pointer reference token (RFC 6901): `~` and `/` escaped.
-std::string pointer_token(std::string_view key) {
-    std::string token;
-    token.reserve(key.size());
-    for (const char c : key) {
-        if (c == '~') {
-            token += "~0";
-        } else if (c == '/') {
-            token += "~1";
-        } else {
-            token += c;
-        }
-    }
-    return token;
-}
-
 // go-yaml v2.4's allowedAliasRatio: how much of a document may come from alias expansion.
 double allowed_alias_ratio(std::uint64_t decoded) {
     constexpr double k_low = 400000.0;
@@ -797,6 +781,21 @@ bool looks_like_json(std::string_view text) {
 }
 
 }  // namespace
+
+std::string pointer_token(std::string_view key) {
+    std::string token;
+    token.reserve(key.size());
+    for (const char c : key) {
+        if (c == '~') {
+            token += "~0";
+        } else if (c == '/') {
+            token += "~1";
+        } else {
+            token += c;
+        }
+    }
+    return token;
+}
 
 Result<std::vector<YamlDocument>> parse_yaml(std::string_view text, std::string_view file, YamlOptions options) {
     if (text.starts_with("\xEF\xBB\xBF")) {

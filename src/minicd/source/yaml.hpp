@@ -35,6 +35,9 @@ struct YamlDocument {
     PositionTable positions;  // empty unless YamlOptions::record_positions
 };
 
+// A key as one reference token of the JSON pointers in a PositionTable (`~` and `/` escaped).
+std::string pointer_token(std::string_view key);
+
 struct YamlOptions {
     // A string per node: worth it for files people edit by hand and want errors pointed into.
     bool record_positions = false;
