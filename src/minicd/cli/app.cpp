@@ -45,6 +45,7 @@ int run(std::span<char*> args) {
     std::vector<Command> commands = {add_apply_command(app)};
     commands.push_back(add_promote_command(app));
     commands.push_back(add_image_command(app));
+    commands.push_back(add_config_command(app));
 
     std::string log_level = "info";
     app.add_option("--log-level", log_level, "Messages to show on stderr")

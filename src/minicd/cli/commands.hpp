@@ -16,5 +16,6 @@ struct Command {
 Command add_apply_command(CLI::App& app);
 Command add_promote_command(CLI::App& app);
 Command add_image_command(CLI::App& app);
+Command add_config_command(CLI::App& app);
 
 }  // namespace minicd::cli
