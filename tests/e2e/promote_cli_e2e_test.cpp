@@ -10,6 +10,7 @@
 #include "minicd/build/artifacts.hpp"
 #include "minicd/registry/client.hpp"
 #include "minicd/util/subprocess.hpp"
+#include "registry_test_image.hpp"
 #include "test_cluster.hpp"
 
 namespace minicd::e2e {
@@ -60,19 +61,7 @@ protected:
 
     // Pushes a one-layer image by digest into `repository` and returns its digest.
     std::string push_image(const std::string& repository, const std::string& content) {
-        auto ref = model::parse_image_ref(repository).value();
-        auto config = m_client->push_blob(ref, R"({"architecture":"amd64","os":"linux"})");
-        auto layer = m_client->push_blob(ref, content + m_suffix);
-        EXPECT_TRUE(config && layer);
-        std::string manifest = fmt::format(
-            R"({{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
-            R"("config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},)"
-            R"("layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{}}}]}})",
-            config->digest, config->size, layer->digest, layer->size);
-        auto put = m_client->put_manifest(ref.with_digest(registry::sha256_digest(manifest)), manifest,
-                                          registry::k_oci_manifest);
-        EXPECT_TRUE(put) << put.error().describe();
-        return put ? put->digest : std::string();
+        return push_test_image(*m_client, model::parse_image_ref(repository).value(), content + m_suffix).digest;
     }
 
     std::string digest_of(const std::string& reference) {

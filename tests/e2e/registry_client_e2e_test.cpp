@@ -12,6 +12,7 @@
 #include "minicd/registry/client.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/subprocess.hpp"
+#include "registry_test_image.hpp"
 #include "test_cluster.hpp"
 
 namespace minicd::e2e {
@@ -127,29 +128,10 @@ protected:
         return std::move(*made);
     }
 
-    // A small image made by hand: its own config and one layer whose bytes say `content`.
-    Descriptor push_small_image(Client& client, const model::ImageRef& repository, const std::string& content,
-                                const std::string& architecture) {
-        std::string config = fmt::format(R"({{"architecture":"{}","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}}}})",
-                                         architecture);
-        auto config_blob = client.push_blob(repository, config, "application/vnd.oci.image.config.v1+json");
-        auto layer_blob = client.push_blob(repository, content, "application/vnd.oci.image.layer.v1.tar");
-        EXPECT_TRUE(config_blob && layer_blob);
-        std::string manifest = fmt::format(
-            R"({{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
-            R"("config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},)"
-            R"("layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{}}}]}})",
-            config_blob->digest, config_blob->size, layer_blob->digest, layer_blob->size);
-        auto put = client.put_manifest(repository.with_tag("").with_digest(registry::sha256_digest(manifest)), manifest,
-                                       registry::k_oci_manifest);
-        EXPECT_TRUE(put) << put.error().describe();
-        return put.value_or(Descriptor{});
-    }
-
     // A two-platform OCI index under `tag`, its children pushed by digest first.
     Descriptor push_index(Client& client, const model::ImageRef& repository, const std::string& tag) {
-        Descriptor amd = push_small_image(client, repository, "amd64 layer " + m_suffix, "amd64");
-        Descriptor arm = push_small_image(client, repository, "arm64 layer " + m_suffix, "arm64");
+        Descriptor amd = push_test_image(client, repository, "amd64 layer " + m_suffix, "amd64");
+        Descriptor arm = push_test_image(client, repository, "arm64 layer " + m_suffix, "arm64");
         std::string index = fmt::format(
             R"({{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)"
             R"({{"mediaType":"{}","digest":"{}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}},)"
@@ -289,8 +271,8 @@ TEST_F(RegistryClient, CopiesFromThePlainRegistryToTheTlsRegistryWithCredentials
 TEST_F(RegistryClient, TagsAreImmutableUnlessOverwriteIsAllowed) {
     auto registry = client(options());
     model::ImageRef repository = ref(plain() + "/minicd-e2e/immutable-" + m_suffix);
-    Descriptor first = push_small_image(*registry, repository, "first " + m_suffix, "amd64");
-    Descriptor second = push_small_image(*registry, repository, "second " + m_suffix, "amd64");
+    Descriptor first = push_test_image(*registry, repository, "first " + m_suffix, "amd64");
+    Descriptor second = push_test_image(*registry, repository, "second " + m_suffix, "amd64");
 
     auto tagged = registry->retag(repository.with_digest(first.digest), "stable");
     ASSERT_TRUE(tagged) << tagged.error().describe();
@@ -362,7 +344,7 @@ TEST_F(RegistryClient, DockerConfigJsonAuthIsUsed) {
     opts.credentials.docker_config_dir = m_work + "/docker";
     auto registry = client(std::move(opts));
     model::ImageRef repository = ref(secured() + "/minicd-e2e/configjson-" + m_suffix);
-    Descriptor pushed = push_small_image(*registry, repository, "config.json " + m_suffix, "amd64");
+    Descriptor pushed = push_test_image(*registry, repository, "config.json " + m_suffix, "amd64");
     ASSERT_FALSE(pushed.digest.empty());
     auto resolved = registry->resolve(repository.with_digest(pushed.digest));
     ASSERT_TRUE(resolved) << resolved.error().describe();

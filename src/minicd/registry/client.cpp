@@ -100,8 +100,7 @@ Result<std::optional<Descriptor>> Client::find_manifest(const model::ImageRef& r
     // Some registries leave the digest out of HEAD answers; the bytes tell.
     auto manifest = get_manifest(ref);
     if (!manifest) return fail(manifest.error());
-    return Descriptor{.media_type = manifest->media_type, .digest = manifest->digest,
-                      .size = static_cast<std::int64_t>(manifest->bytes.size())};
+    return descriptor_of(*manifest);
 }
 
 Result<Descriptor> Client::resolve(const model::ImageRef& ref) {
@@ -171,9 +170,10 @@ Result<Descriptor> Client::put_manifest(const model::ImageRef& ref, std::string_
                       .size = static_cast<std::int64_t>(bytes.size())};
 }
 
-Result<std::optional<PromoteResult>> Client::guard_tag(const model::ImageRef& dst, const Descriptor& wanted,
+Result<std::optional<PromoteResult>> Client::guard_tag(const model::ImageRef& dst, const Manifest& manifest,
                                                        TagOptions options, std::string& previous) {
     if (dst.tag.empty()) return std::nullopt;  // a push by digest moves no tag
+    const Descriptor wanted = descriptor_of(manifest);
     auto existing = find_manifest(dst.with_tag(dst.tag));
     if (!existing) return fail(existing.error());
     if (!*existing) return std::nullopt;
@@ -205,10 +205,8 @@ Result<PromoteResult> Client::retag(const model::ImageRef& src, const std::strin
     auto manifest = get_manifest(src);
     if (!manifest) return fail(manifest.error());
     const model::ImageRef dst = src.with_tag(new_tag);
-    const Descriptor wanted{.media_type = manifest->media_type, .digest = manifest->digest,
-                            .size = static_cast<std::int64_t>(manifest->bytes.size())};
     std::string previous;
-    auto guarded = guard_tag(dst, wanted, options, previous);
+    auto guarded = guard_tag(dst, *manifest, options, previous);
     if (!guarded) return fail(guarded.error());
     if (*guarded) return std::move(**guarded);
 

@@ -99,7 +99,9 @@ private:
     explicit Client(ClientOptions options, std::shared_ptr<http::HttpClient> http);
     Session& session(const std::string& registry);
     Result<std::optional<Descriptor>> find_manifest(const model::ImageRef& ref);
-    Result<std::optional<PromoteResult>> guard_tag(const model::ImageRef& dst, const Descriptor& wanted,
+    // nullopt when the tag may be written (`previous` then names what it pointed at, if anything);
+    // a finished result when it already points at the manifest; an error when it may not move.
+    Result<std::optional<PromoteResult>> guard_tag(const model::ImageRef& dst, const Manifest& manifest,
                                                    TagOptions options, std::string& previous);
     struct CopyJob;
     Result<void> copy_tree(CopyJob& job, const Manifest& manifest);

@@ -74,10 +74,8 @@ Result<PromoteResult> Client::copy(const model::ImageRef& src, const model::Imag
         return fail(ErrorCode::input, fmt::format("the source is {}, not the digest the destination names", manifest->digest),
                     dst.str());
     }
-    const Descriptor wanted{.media_type = manifest->media_type, .digest = manifest->digest,
-                            .size = static_cast<std::int64_t>(manifest->bytes.size())};
     std::string previous;
-    auto guarded = guard_tag(dst, wanted, options, previous);
+    auto guarded = guard_tag(dst, *manifest, options, previous);
     if (!guarded) return fail(guarded.error());
     if (*guarded) return std::move(**guarded);
 

@@ -55,6 +55,11 @@ bool is_manifest_media_type(std::string_view media_type) {
     return is_index_media_type(media_type) || media_type == k_oci_manifest || media_type == k_docker_manifest;
 }
 
+Descriptor descriptor_of(const Manifest& manifest) {
+    return Descriptor{.media_type = manifest.media_type, .digest = manifest.digest,
+                      .size = static_cast<std::int64_t>(manifest.bytes.size())};
+}
+
 std::string sha256_digest(std::string_view bytes) { return "sha256:" + util::sha256_hex(bytes); }
 
 Result<void> verify_digest(std::string_view bytes, std::string_view expected, std::string subject) {

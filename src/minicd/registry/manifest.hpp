@@ -38,6 +38,9 @@ struct Manifest {
     std::string digest;
 };
 
+// The descriptor of a manifest as it was read.
+Descriptor descriptor_of(const Manifest& manifest);
+
 // "sha256:" + the hex SHA-256 of the bytes.
 std::string sha256_digest(std::string_view bytes);
 
