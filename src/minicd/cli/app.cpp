@@ -45,6 +45,8 @@ int run(std::span<char*> args) {
     std::vector<Command> commands = {add_apply_command(app)};
     commands.push_back(add_promote_command(app));
     commands.push_back(add_image_command(app));
+    commands.push_back(add_env_command(app));
+    commands.push_back(add_preview_command(app));
     commands.push_back(add_config_command(app));
 
     std::string log_level = "info";

@@ -40,21 +40,6 @@ std::string yaml_quoted(std::string_view value) {
     return out + "\"";
 }
 
-// JSON pointer escaping (RFC 6901) of one path segment.
-std::string pointer_segment(std::string_view segment) {
-    std::string out;
-    for (const char c : segment) {
-        if (c == '~') {
-            out += "~0";
-        } else if (c == '/') {
-            out += "~1";
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
-
 class Text {
 public:
     explicit Text(std::string_view text) : m_text(text) {
@@ -252,7 +237,7 @@ private:
         // Every key starts a line of its own at one indentation; that is where new keys go too.
         std::optional<std::size_t> indent;
         for (const auto& [key, value] : cluster().items()) {
-            auto at = position_of(m_pointer + "/" + pointer_segment(key), false);
+            auto at = position_of(m_pointer + "/" + source::pointer_token(key), false);
             if (!at) return tl::unexpected(at.error());
             const std::size_t start = m_text.line_start(*at);
             const std::string_view before = m_text.text().substr(start, *at - start);
@@ -267,7 +252,7 @@ private:
         std::size_t last_line_end = mapping;
         for (const auto& [key, value] : cluster().items()) {
             if (value.is_object() || value.is_array()) return unsupported(fmt::format("{} holds a nested value", key));
-            auto start = position_of(m_pointer + "/" + pointer_segment(key), true);
+            auto start = position_of(m_pointer + "/" + source::pointer_token(key), true);
             if (!start) return tl::unexpected(start.error());
             auto end = scalar_end(m_text, *start, false);
             if (!end) return tl::unexpected(end.error());
@@ -318,7 +303,7 @@ Result<PinEdit> write_pin(std::string_view text, std::string_view file, std::str
         return fail(util::ErrorCode::input, "not a minicd.yaml mapping", std::string(file));
     }
     const source::YamlDocument& document = documents->front();
-    const std::string pointer = fmt::format("/environments/{}/cluster", pointer_segment(environment));
+    const std::string pointer = fmt::format("/environments/{}/cluster", source::pointer_token(environment));
     const model::Json::json_pointer cluster(pointer);
     if (!document.value.contains(cluster) || !document.value.at(cluster).is_object()) {
         return fail(util::ErrorCode::input, fmt::format("environment {} has no cluster: mapping", environment),

@@ -348,6 +348,14 @@ Result<PortForward> plan_port_forward(kube::Client& client, const PortForwardReq
     }
     auto items = list_items(client, services, fmt::format("{}={}", render::k_app_label, owner.app));
     if (!items) return fail(items.error());
+    if (items->empty()) {
+        // An empty list is also what a namespace that does not exist gives; say which it is.
+        auto found = client.send({.method = http::Method::get, .path = namespace_path(request.namespace_)});
+        if (found && found->status == 404) {
+            return fail(util::ErrorCode::input, "no such namespace: is there a preview of this branch?",
+                        subject_of(request.namespace_));
+        }
+    }
     if (items->size() != 1) {
         std::vector<std::string> names;
         for (const auto& item : *items) names.push_back(string_at(item, "/metadata/name"));
