@@ -43,6 +43,7 @@ int run(std::span<char*> args) {
     app.fallthrough();
 
     std::vector<Command> commands = {add_apply_command(app)};
+    commands.push_back(add_ci_command(app));
     commands.push_back(add_promote_command(app));
     commands.push_back(add_image_command(app));
     commands.push_back(add_env_command(app));

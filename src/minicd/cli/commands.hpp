@@ -14,6 +14,7 @@ struct Command {
 
 // Each command file adds its subcommand, options and runner to the root app.
 Command add_apply_command(CLI::App& app);
+Command add_ci_command(CLI::App& app);
 Command add_promote_command(CLI::App& app);
 Command add_image_command(CLI::App& app);
 Command add_config_command(CLI::App& app);

@@ -646,7 +646,7 @@ private:
                             .images = m_options.images,
                             .manifest_digest = manifest_digest(),
                             .outcome = m_result.failure.empty() ? "succeeded" : "failed",
-                            .message = m_result.failure};
+                            .message = m_result.failure.empty() ? m_options.release_message : m_result.failure};
             auto recorded = store.record_release(release);
             if (!recorded) return fail(recorded.error());
             m_result.revision = recorded->revision;

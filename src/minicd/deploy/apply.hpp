@@ -54,6 +54,9 @@ struct ApplyOptions {
     std::chrono::seconds lock_wait{0};
     std::string git_sha;
     std::map<std::string, std::string> images;  // image name -> pinned reference (name:tag@sha256:...), recorded in the release
+    // Recorded as the release's message when the deploy succeeds (a failure records why it failed),
+    // e.g. why a promotion check was overridden; "" records none.
+    std::string release_message;
     health::AssessOptions assess;
     std::function<void(const std::string&)> progress;  // human progress lines; may be empty
 };

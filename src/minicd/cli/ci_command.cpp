@@ -1,0 +1,229 @@
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+
+#include "minicd/build/tag_policy.hpp"
+#include "minicd/cli/app.hpp"
+#include "minicd/cli/commands.hpp"
+#include "minicd/config/load.hpp"
+#include "minicd/pipeline/ci.hpp"
+#include "minicd/pipeline/plan.hpp"
+#include "minicd/source/ci_event.hpp"
+#include "minicd/source/git.hpp"
+#include "minicd/util/log.hpp"
+
+namespace minicd::cli {
+
+namespace {
+
+struct CiFlags {
+    std::string file = "minicd.yaml";
+    bool explain = false;
+    bool force = false;
+    std::string reason;
+    bool allow_dirty = false;
+    std::string output = "text";
+    std::string kubeconfig;
+    std::string main_branch = "main";
+    std::string remote = "origin";
+    pipeline::BuildSettings build;
+};
+
+// Input and usage problems exit 2 (nothing was done); everything that failed while working exits 1.
+int exit_code_for(const util::Error& error) {
+    return error.code == util::ErrorCode::input || error.code == util::ErrorCode::usage ? k_exit_usage : k_exit_failed;
+}
+
+int report_failure(const util::Error& error) {
+    util::log_error("{}", error.describe());
+    return exit_code_for(error);
+}
+
+std::string cache_dir() {
+    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+        return std::string(xdg) + "/minicd/discovery";
+    }
+    if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+        return std::string(home) + "/.cache/minicd/discovery";
+    }
+    return {};
+}
+
+// What git says about HEAD, for CIs that leave things out.
+Result<source::GitHead> git_head(source::Repository& repository) {
+    auto sha = repository.head_commit();
+    if (!sha) return fail(sha.error());
+    auto branch = repository.head_branch();
+    if (!branch) return fail(branch.error());
+    auto tags = repository.tags_at_head();
+    if (!tags) return fail(tags.error());
+    return source::GitHead{.branch = branch->detached ? "" : branch->name, .tags = *tags, .sha = *sha};
+}
+
+// The commit being delivered (a tag's own commit for a tag) and the tag built images get.
+Result<pipeline::GitFacts> git_facts(source::Repository& repository, const source::Event& event, const config::Config& config,
+                                     bool allow_dirty) {
+    pipeline::GitFacts facts;
+    auto sha = event.kind == source::EventKind::tag_push ? repository.resolve_commit("refs/tags/" + event.tag)
+                                                         : repository.head_commit();
+    if (!sha) return fail(sha.error());
+    facts.sha = *sha;
+    auto tag = build::commit_tag(repository, {.length = static_cast<std::size_t>(config.build.tag_length),
+                                              .pushing = true,
+                                              .in_ci = build::running_in_ci(),
+                                              .allow_dirty = allow_dirty || config.build.allow_dirty});
+    if (!tag) return fail(tag.error());
+    facts.image_tag = *tag;
+    return facts;
+}
+
+std::string seconds(std::chrono::milliseconds elapsed) { return fmt::format("{:.1f}s", elapsed.count() / 1000.0); }
+
+void print_plan(const pipeline::Plan& plan, const pipeline::GitFacts& git) {
+    fmt::print("event:  {}\n", pipeline::describe_event(plan.event));
+    fmt::print("commit: {} (images tagged {})\n", git.sha, git.image_tag);
+    if (plan.steps.empty()) {
+        fmt::print("plan:   nothing to do: {}\n", plan.reason);
+        return;
+    }
+    fmt::print("plan:\n");
+    for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+        const auto& step = plan.steps[i];
+        fmt::print("  {}. {}{}: {}\n", i + 1, pipeline::to_string(step.kind), step.environment.empty() ? "" : " " + step.environment,
+                   step.description);
+    }
+    std::fflush(stdout);
+}
+
+void print_summary(const pipeline::CiReport& report) {
+    fmt::print("\nsummary:\n");
+    for (const auto& step : report.steps) {
+        fmt::print("  {:<8} {:<9}{:<12} {:>7}  {}\n", pipeline::to_string(step.status), pipeline::to_string(step.step.kind),
+                   step.step.environment, seconds(step.elapsed), step.detail);
+    }
+    for (const auto& environment : report.environments) {
+        fmt::print("\nenvironment {}: namespace {}, release {}, {}\n", environment.environment, environment.namespace_,
+                   environment.revision, environment.succeeded ? "healthy" : "NOT healthy");
+        for (const auto& [name, pinned] : environment.images) fmt::print("  image {}: {}\n", name, pinned);
+        if (!environment.url.empty()) fmt::print("  url: {}\n", environment.url);
+    }
+    fmt::print("\n{}\n", report.succeeded() ? "minicd ci: succeeded" : "minicd ci: FAILED");
+}
+
+model::Json report_json(const pipeline::Plan& plan, const pipeline::GitFacts& git, const pipeline::CiReport* report) {
+    model::Json out = {{"plan", pipeline::to_json(plan)}, {"commit", git.sha}, {"imageTag", git.image_tag}};
+    if (report == nullptr) return out;
+    model::Json steps = model::Json::array();
+    for (const auto& step : report->steps) {
+        steps.push_back({{"kind", pipeline::to_string(step.step.kind)},
+                         {"environment", step.step.environment},
+                         {"status", pipeline::to_string(step.status)},
+                         {"detail", step.detail},
+                         {"seconds", step.elapsed.count() / 1000.0}});
+    }
+    model::Json environments = model::Json::array();
+    for (const auto& environment : report->environments) {
+        environments.push_back({{"environment", environment.environment},
+                                {"namespace", environment.namespace_},
+                                {"url", environment.url},
+                                {"images", environment.images},
+                                {"revision", environment.revision},
+                                {"succeeded", environment.succeeded}});
+    }
+    out["steps"] = steps;
+    out["environments"] = environments;
+    out["succeeded"] = report->succeeded();
+    if (report->error) out["error"] = report->error->describe();
+    return out;
+}
+
+int run_ci(const CiFlags& flags) {
+    if (flags.force && flags.reason.empty()) {
+        return report_failure(util::make_error(util::ErrorCode::usage, "--force needs --reason: it is recorded in the release"));
+    }
+    auto config = config::load_config(flags.file);
+    if (!config) return report_failure(config.error());
+    const std::string config_dir = std::filesystem::absolute(flags.file).parent_path().string();
+    auto repository = source::Repository::open(config_dir);
+    if (!repository) return report_failure(repository.error());
+
+    // Which Git event this job runs for: the CI's variables first, the checkout for the rest.
+    auto head = git_head(*repository);
+    if (!head) return report_failure(head.error());
+    auto event = source::detect_event(source::process_environment(), *head);
+    if (!event) return report_failure(event.error());
+    auto git = git_facts(*repository, *event, *config, flags.allow_dirty || flags.explain);
+    if (!git) return report_failure(git.error());
+    const auto plan = pipeline::plan(*config, *event, *git);
+
+    const bool text = flags.output == "text";
+    if (text) print_plan(plan, *git);
+    if (flags.explain || plan.steps.empty()) {
+        if (text && flags.explain) fmt::print("\n--explain: nothing was done\n");
+        if (!text) fmt::print("{}\n", report_json(plan, *git, nullptr).dump(2));
+        return k_exit_ok;
+    }
+
+    pipeline::CiOptions options{
+        .config_dir = config_dir,
+        .repository_dir = repository->path(),
+        .main_branch = flags.main_branch,
+        .remote = flags.remote,
+        .force = flags.force,
+        .reason = flags.reason,
+        .kubeconfig = flags.kubeconfig,
+        .discovery_cache = cache_dir(),
+        .build = flags.build,
+        .progress =
+            [text](const std::string& line) {
+                // In a CI log the progress belongs with the plan on stdout; JSON keeps stdout for itself.
+                if (text) {
+                    fmt::print("{}\n", line);
+                    std::fflush(stdout);
+                } else {
+                    util::log_info("{}", line);
+                }
+            },
+    };
+    if (text) fmt::print("\n");
+    const auto report = pipeline::run_ci(*config, plan, *git, options);
+    if (text) {
+        print_summary(report);
+    } else {
+        fmt::print("{}\n", report_json(plan, *git, &report).dump(2));
+    }
+    if (report.succeeded()) return k_exit_ok;
+    util::log_error("{}", report.error->describe());
+    // Nothing written yet (refused up front, bad input): 2; a failure after the first write: 1.
+    bool wrote = false;
+    for (const auto& step : report.steps) wrote = wrote || step.status == pipeline::StepStatus::done;
+    return wrote ? k_exit_failed : exit_code_for(*report.error);
+}
+
+}  // namespace
+
+Command add_ci_command(CLI::App& app) {
+    auto flags = std::make_shared<CiFlags>();
+    CLI::App* ci = app.add_subcommand("ci", "Deliver the Git event this CI job runs for: preview, staging or production");
+    ci->add_option("-f,--file", flags->file, "minicd.yaml")->capture_default_str();
+    ci->add_flag("--explain", flags->explain, "Print the detected event and the plan; do nothing");
+    ci->add_flag("--force", flags->force, "Promote even when a promotion check fails (needs --reason)");
+    ci->add_option("--reason", flags->reason, "Why --force was needed; recorded in the release");
+    ci->add_flag("--allow-dirty", flags->allow_dirty, "Build and push from a work tree with uncommitted changes");
+    ci->add_option("-o,--output", flags->output, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+    ci->add_option("--kubeconfig", flags->kubeconfig, "Kubeconfig for every environment (default: minicd.yaml's, $KUBECONFIG)");
+    ci->add_option("--main-branch", flags->main_branch, "Branch a release tag must be on")->capture_default_str();
+    ci->add_option("--remote", flags->remote, "Remote whose main branch counts (refs/remotes/<remote>/<main>)")->capture_default_str();
+    ci->add_option("--builder", flags->build.builder, "buildah, docker, podman or kaniko (default: minicd.yaml's, else the first found)");
+    ci->add_option("--builder-arg", flags->build.builder_args, "Argument given to the builder before its command, e.g. --builder-arg=--storage-driver=vfs");
+    ci->add_option("--insecure-registry", flags->build.insecure_registries, "host:port reached over plain HTTP");
+    ci->add_option("--auth-file", flags->build.auth_file, "Registry credentials for the builder (docker config.json format)");
+    ci->add_option("--cert-dir", flags->build.cert_dir, "Directory of registry CA certificates (*.crt) for buildah and podman");
+    ci->add_option("--registry-ca", flags->build.registry_ca, "CA bundle (PEM) minicd trusts for registries");
+    return Command{ci, [flags] { return run_ci(*flags); }};
+}
+
+}  // namespace minicd::cli

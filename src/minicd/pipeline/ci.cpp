@@ -1,0 +1,490 @@
+#include "minicd/pipeline/ci.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "minicd/build/detect.hpp"
+#include "minicd/build/image_build.hpp"
+#include "minicd/deploy/apply.hpp"
+#include "minicd/kube/discovery.hpp"
+#include "minicd/model/image_ref.hpp"
+#include "minicd/pipeline/guard.hpp"
+#include "minicd/pipeline/naming.hpp"
+#include "minicd/pipeline/preview.hpp"
+#include "minicd/pipeline/preview_gc.hpp"
+#include "minicd/registry/client.hpp"
+#include "minicd/render/images.hpp"
+#include "minicd/render/preview.hpp"
+#include "minicd/source/git.hpp"
+#include "minicd/source/manifests.hpp"
+
+namespace minicd::pipeline {
+
+namespace {
+
+using util::ErrorCode;
+namespace fs = std::filesystem;
+
+std::string relative_to(const std::string& base, const std::string& path) {
+    if (path.empty() || fs::path(path).is_absolute() || base.empty()) return path;
+    return (fs::path(base) / path).lexically_normal().string();
+}
+
+// One run: the state steps hand each other (clients, built or promoted images).
+class Run {
+public:
+    Run(const config::Config& config, const Plan& plan, const GitFacts& git, const CiOptions& options)
+        : m_config(config), m_plan(plan), m_git(git), m_options(options) {}
+
+    CiReport execute() {
+        for (const auto& step : m_plan.steps) m_report.steps.push_back({.step = step});
+        // Wrong cluster: refuse before the registry or any cluster is written to.
+        if (auto guarded = guard_clusters(); !guarded) {
+            m_report.error = guarded.error();
+            return std::move(m_report);
+        }
+        for (auto& report : m_report.steps) {
+            if (m_report.error) break;
+            progress(fmt::format("--> {}{}: {}", to_string(report.step.kind),
+                                 report.step.environment.empty() ? "" : " " + report.step.environment,
+                                 report.step.description));
+            const auto started = std::chrono::steady_clock::now();
+            auto detail = run_step(report.step);
+            report.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+            if (detail) {
+                report.status = StepStatus::done;
+                report.detail = std::move(*detail);
+            } else if (report.step.kind == StepKind::gc) {
+                // A preview left for the next run costs little; failing a good deploy for it would cost more.
+                report.status = StepStatus::warning;
+                report.detail = detail.error().describe();
+            } else {
+                report.status = StepStatus::failed;
+                report.detail = detail.error().describe();
+                m_report.error = detail.error();
+            }
+            progress(fmt::format("    {} in {:.1f}s: {}", to_string(report.status), report.elapsed.count() / 1000.0, report.detail));
+        }
+        return std::move(m_report);
+    }
+
+private:
+    void progress(const std::string& line) const {
+        if (m_options.progress) m_options.progress(line);
+    }
+
+    const config::Environment& environment(const std::string& name) const { return *m_config.find(name); }
+
+    // The environments whose clusters this run talks to: those planned and the ones they promote from.
+    std::vector<std::string> clusters_needed() const {
+        std::vector<std::string> names;
+        auto add = [&names](const std::string& name) {
+            if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+        };
+        for (const auto& step : m_plan.steps) {
+            if (step.environment.empty()) continue;
+            add(step.environment);
+            if (step.kind == StepKind::promote) add(environment(step.environment).promote_from);
+        }
+        return names;
+    }
+
+    Result<void> guard_clusters() {
+        for (const auto& name : clusters_needed()) {
+            const auto* found = m_config.find(name);
+            if (found == nullptr) return fail(ErrorCode::input, fmt::format("environment {} is not in minicd.yaml", name));
+            config::Environment environment = *found;
+            if (!m_options.kubeconfig.empty()) environment.cluster.kubeconfig = m_options.kubeconfig;
+            auto guarded = connect_guarded(environment);
+            if (!guarded) return fail(guarded.error().context(fmt::format("cluster of environment {}", name)));
+            progress(fmt::format("cluster of {}: context {} at {}{}", name, environment.cluster.context,
+                                 guarded->report.found.server,
+                                 environment.cluster.pinned() ? " (identity pin checked)" : " (not pinned)"));
+            m_clients[name] = std::move(guarded->client);
+        }
+        return {};
+    }
+
+    kube::Client& client(const std::string& environment) { return *m_clients.at(environment); }
+
+    Result<std::string> run_step(const Step& step) {
+        switch (step.kind) {
+            case StepKind::build: return build_images();
+            case StepKind::promote: return promote(environment(step.environment));
+            case StepKind::deploy: return deploy_to(environment(step.environment));
+            case StepKind::gc: return collect(environment(step.environment));
+            case StepKind::teardown: return tear_down(environment(step.environment));
+        }
+        return fail(ErrorCode::internal, "unknown step");
+    }
+
+    Result<registry::Client*> registry_client() {
+        if (!m_registry) {
+            auto created = registry::Client::create(
+                {.insecure_registries = m_options.build.insecure_registries, .ca_file = m_options.build.registry_ca});
+            if (!created) return fail(created.error());
+            m_registry = std::move(*created);
+        }
+        return m_registry.get();
+    }
+
+    // Builds and pushes every image; the digests are read back from the registry.
+    Result<std::string> build_images() {
+        std::string wanted_name = m_options.build.builder.empty() ? m_config.build.builder : m_options.build.builder;
+        std::optional<build::BuilderKind> wanted;
+        if (!wanted_name.empty()) {
+            auto kind = build::parse_builder_kind(wanted_name);
+            if (!kind) return fail(kind.error());
+            wanted = *kind;
+        }
+        auto builder = build::find_builder(wanted);
+        if (!builder) return fail(builder.error());
+        auto registry = registry_client();
+        if (!registry) return fail(registry.error());
+        registry::Client* shared = *registry;
+        build::DigestResolver resolve = [shared](const model::ImageRef& ref) -> Result<std::string> {
+            auto descriptor = shared->resolve(ref);
+            if (!descriptor) return fail(descriptor.error());
+            return descriptor->digest;
+        };
+        const build::BuilderConfig builder_config{.kind = builder->kind,
+                                                  .program = builder->program,
+                                                  .global_args = m_options.build.builder_args,
+                                                  .insecure_registries = m_options.build.insecure_registries,
+                                                  .auth_file = m_options.build.auth_file,
+                                                  .cert_dir = m_options.build.cert_dir};
+        std::vector<std::string> pushed;
+        for (const auto& image : m_config.images) {
+            const std::string context = relative_to(m_options.config_dir, image.context);
+            std::vector<std::string> build_args;
+            for (const auto& [key, value] : image.build_args) build_args.push_back(key + "=" + value);
+            auto artifact = build::build_image(builder_config,
+                                               {.image_name = image.name,
+                                                .repository = image_repository(m_config, image),
+                                                .tag = m_git.image_tag,
+                                                .context_dir = context,
+                                                .dockerfile = relative_to(context, image.dockerfile),
+                                                .build_args = build_args,
+                                                .target = image.target,
+                                                .push = true},
+                                               resolve);
+            if (!artifact) return fail(artifact.error());
+            progress(fmt::format("    pushed {}", artifact->pinned()));
+            m_images.push_back({.image_name = artifact->image_name, .reference = artifact->reference, .digest = artifact->digest});
+            pushed.push_back(artifact->pinned());
+        }
+        return fmt::format("pushed {} with {}", fmt::join(pushed, ", "), build::to_string(builder->kind));
+    }
+
+    Result<std::string> namespace_of(const config::Environment& environment) const {
+        if (environment.per_branch()) return preview_namespace_name(m_config, environment, m_plan.event.branch);
+        return namespace_name(environment.namespace_, {.app = m_config.app, .env = environment.name});
+    }
+
+    // The ref that says what is on the main branch: the remote's when the clone has it (CI clones).
+    Result<std::string> main_ref(source::Repository& repository) const {
+        for (const auto& ref : {fmt::format("refs/remotes/{}/{}", m_options.remote, m_options.main_branch),
+                                fmt::format("refs/heads/{}", m_options.main_branch)}) {
+            if (repository.resolve_commit(ref)) return ref;
+        }
+        return fail(ErrorCode::input,
+                    fmt::format("the main branch {} is not in this clone (neither refs/remotes/{}/{} nor refs/heads/{}); "
+                                "fetch it (e.g. a full clone, fetch-depth: 0)",
+                                m_options.main_branch, m_options.remote, m_options.main_branch, m_options.main_branch));
+    }
+
+    PromotionCheck check_promotion(const config::Environment& environment, const config::Environment& from) {
+        PromotionCheck check;
+        if (m_plan.event.kind == source::EventKind::tag_push) {
+            auto repository = source::Repository::open(m_options.repository_dir.empty() ? m_options.config_dir
+                                                                                        : m_options.repository_dir);
+            auto ref = repository ? main_ref(*repository) : Result<std::string>(fail(repository.error()));
+            auto on_main = ref ? repository->is_reachable(m_git.sha, *ref) : Result<bool>(fail(ref.error()));
+            if (!on_main) {
+                check.problems.push_back(fmt::format("cannot tell whether tag {} is on {}: {}", m_plan.event.tag,
+                                                     m_options.main_branch, on_main.error().describe()));
+            } else if (!*on_main) {
+                check.problems.push_back(fmt::format("tag {} points at {}, which is not on the main branch ({})",
+                                                     m_plan.event.tag, m_git.sha.substr(0, 12), *ref));
+            }
+        }
+        auto from_namespace = namespace_of(from);
+        if (!from_namespace) {
+            check.problems.push_back(from_namespace.error().describe());
+            return check;
+        }
+        deploy::Store store(client(from.name), *from_namespace, m_config.app, from.name);
+        auto releases = store.load_releases();
+        if (!releases) {
+            check.problems.push_back(
+                fmt::format("cannot read the release history of {}: {}", from.name, releases.error().describe()));
+            return check;
+        }
+        check.release = healthy_release(*releases, m_git.sha);
+        if (!check.release) {
+            check.problems.push_back(fmt::format("commit {} was never deployed healthy to {} (namespace {}), so there is no "
+                                                 "tested image digest to promote to {}",
+                                                 m_git.sha.substr(0, 12), from.name, *from_namespace, environment.name));
+        }
+        return check;
+    }
+
+    // With --force and no healthy release: the images built for this commit, as the registry has them.
+    Result<std::vector<render::ImagePin>> forced_images() {
+        auto registry = registry_client();
+        if (!registry) return fail(registry.error());
+        std::vector<render::ImagePin> pins;
+        for (const auto& image : m_config.images) {
+            auto ref = model::parse_image_ref(fmt::format("{}:{}", image_repository(m_config, image), m_git.image_tag));
+            if (!ref) return fail(ref.error());
+            auto descriptor = (*registry)->resolve(*ref);
+            if (!descriptor) {
+                return fail(descriptor.error().context(fmt::format("finding the image built for {}", m_git.sha.substr(0, 12))));
+            }
+            pins.push_back({.image_name = image.name, .reference = ref->str(), .digest = descriptor->digest});
+        }
+        return pins;
+    }
+
+    // The images promoteFrom ran for this commit, re-tagged as the version for a tag.
+    Result<std::string> promote(const config::Environment& environment) {
+        const auto& from = this->environment(environment.promote_from);
+        auto check = check_promotion(environment, from);
+        if (!check.problems.empty()) {
+            if (!m_options.force) return fail(ErrorCode::input, refusal_message(environment.name, check));
+            progress(fmt::format("    checks failed, going on because of --force: {}", fmt::join(check.problems, "; ")));
+            m_forced = fmt::format("forced past: {}; reason: {}", fmt::join(check.problems, "; "), m_options.reason);
+        }
+        std::vector<render::ImagePin> pins;
+        if (check.release) {
+            for (const auto& [name, pinned] : check.release->images) {
+                auto ref = model::parse_image_ref(pinned);
+                if (!ref) return fail(ref.error().context(fmt::format("release {} of {}", check.release->revision, from.name)));
+                pins.push_back({.image_name = name, .reference = ref->with_tag(ref->tag).str(), .digest = ref->digest});
+            }
+        } else {
+            auto found = forced_images();
+            if (!found) return fail(found.error());
+            pins = std::move(*found);
+        }
+        std::vector<std::string> done;
+        if (m_plan.event.kind == source::EventKind::tag_push) {
+            auto registry = registry_client();
+            if (!registry) return fail(registry.error());
+            for (auto& pin : pins) {
+                auto source = model::parse_image_ref(pin.reference);
+                if (!source) return fail(source.error());
+                // A manifest copy: the version names the very bytes staging ran, nothing is rebuilt.
+                auto retagged = (*registry)->retag(source->with_digest(pin.digest), m_plan.event.tag,
+                                                   {.allow_overwrite = m_config.allow_tag_overwrite});
+                if (!retagged) return fail(retagged.error());
+                pin.reference = source->with_tag(m_plan.event.tag).str();
+                done.push_back(fmt::format("{}@{}{}", pin.reference, pin.digest, retagged->unchanged ? " (already tagged)" : ""));
+            }
+        } else {
+            for (const auto& pin : pins) done.push_back(fmt::format("{}@{}", pin.reference, pin.digest));
+        }
+        m_promoted[environment.name] = pins;
+        std::string origin = check.release ? fmt::format("release {} of {}", check.release->revision, from.name)
+                                           : std::string("the registry (forced)");
+        return fmt::format("{} from {}", fmt::join(done, ", "), origin);
+    }
+
+    Result<std::vector<render::ImagePath>> image_paths() const {
+        std::vector<render::ImagePath> paths;
+        for (const auto& path : m_config.image_paths) {
+            auto parsed = render::parse_image_path(
+                fmt::format("{}{}:{}", path.kind, path.group.empty() ? "" : "." + path.group, path.path));
+            if (!parsed) return fail(parsed.error());
+            paths.push_back(std::move(*parsed));
+        }
+        return paths;
+    }
+
+    // A preview namespace is made (or refreshed) with its labels and last-deployed time; other
+    // namespaces are created plain when missing, and left as they are when present.
+    Result<void> ensure_namespace(kube::Client& kube, const config::Environment& environment, const std::string& name) {
+        if (environment.per_branch()) {
+            model::Json object = preview_namespace_object({.app = m_config.app, .env = environment.name}, name,
+                                                          m_plan.event.branch, Clock::now());
+            auto response = kube.send({.method = http::Method::patch,
+                                       .path = fmt::format("/api/v1/namespaces/{}?fieldManager={}&force=true", name,
+                                                           render::k_field_manager),
+                                       .body = object.dump(),
+                                       .content_type = "application/apply-patch+yaml"});
+            if (!response) return fail(response.error());
+            if (response->status / 100 != 2) return fail(kube::api_error(*response, "namespace " + name));
+            return {};
+        }
+        auto response = kube.send({.path = "/api/v1/namespaces/" + name});
+        if (!response) return fail(response.error());
+        if (response->status == 200) return {};
+        if (response->status != 404) return fail(kube::api_error(*response, "namespace " + name));
+        model::Json object = {{"apiVersion", "v1"},
+                              {"kind", "Namespace"},
+                              {"metadata", {{"name", name}, {"labels", {{render::k_managed_by_label, render::k_managed_by_value}}}}}};
+        auto created = kube.send({.method = http::Method::post,
+                                  .path = fmt::format("/api/v1/namespaces?fieldManager={}", render::k_field_manager),
+                                  .body = object.dump(),
+                                  .content_type = "application/json",
+                                  .replay = kube::Replay::unsafe});
+        if (!created) return fail(created.error());
+        if (created->status / 100 != 2 && created->status != 409) return fail(kube::api_error(*created, "namespace " + name));
+        return {};
+    }
+
+    Result<std::string> url_of(const config::Environment& environment) const {
+        if (environment.host.empty()) return std::string();
+        if (environment.per_branch()) return preview_url(m_config, environment, m_plan.event.branch);
+        auto host = host_name(environment.host, {.app = m_config.app, .env = environment.name});
+        if (!host) return fail(host.error());
+        return fmt::format("{}://{}", environment.tls ? "https" : "http", *host);
+    }
+
+    Result<std::string> deploy_to(const config::Environment& environment) {
+        auto namespace_ = namespace_of(environment);
+        if (!namespace_) return fail(namespace_.error());
+        // Read and render everything before the first write to the cluster.
+        const std::string manifests_path =
+            relative_to(m_options.config_dir, environment.manifests.empty() ? m_config.manifests : environment.manifests);
+        auto manifests = source::load_manifests({manifests_path});
+        if (!manifests) return fail(manifests.error());
+        const auto promoted = m_promoted.find(environment.name);
+        const auto& pins = promoted != m_promoted.end() ? promoted->second : m_images;
+        auto paths = image_paths();
+        if (!paths) return fail(paths.error());
+        std::vector<std::string> declared;
+        for (const auto& image : m_config.images) declared.push_back(image.name);
+        auto pinned = render::pin_images(*manifests, {.images = pins, .declared = declared, .custom_paths = *paths});
+        if (!pinned) return fail(pinned.error());
+        for (const auto& warning : pinned->warnings) progress("    warning: " + warning);
+        if (environment.per_branch() && !environment.host.empty()) {
+            auto host = host_name(environment.host, {.app = m_config.app, .env = environment.name, .branch = m_plan.event.branch});
+            if (!host) return fail(host.error());
+            std::optional<render::PreviewTls> tls;
+            if (environment.tls) {
+                tls = render::PreviewTls{.cluster_issuer = environment.tls->cluster_issuer,
+                                         .issuer = environment.tls->issuer,
+                                         .secret_name = environment.tls->secret_name};
+            }
+            auto routed = render::route_preview(*manifests, {.host = *host, .tls = tls});
+            if (!routed) return fail(routed.error());
+            for (const auto& warning : routed->warnings) progress("    warning: " + warning);
+        }
+        auto url = url_of(environment);
+        if (!url) return fail(url.error());
+
+        kube::Client& kube = client(environment.name);
+        if (auto ensured = ensure_namespace(kube, environment, *namespace_); !ensured) return fail(ensured.error());
+        kube::Discovery discovery(kube, m_options.discovery_cache);
+        std::map<std::string, std::string> images;
+        for (const auto& pin : pins) images[pin.image_name] = pin.reference + "@" + pin.digest;
+        deploy::ApplyOptions apply_options{
+            .target = {.app = m_config.app, .env = environment.name, .namespace_ = *namespace_},
+            .prune = environment.prune,
+            .wait = true,
+            .timeout = environment.timeout,
+            .lock_wait = std::chrono::seconds(90),
+            .git_sha = m_git.sha,
+            .images = images,
+            .release_message = m_forced,
+            .progress = [this](const std::string& line) { progress("    " + line); },
+        };
+        auto applied = deploy::apply(kube, discovery, *manifests, apply_options);
+        if (!applied) return fail(applied.error());
+        m_report.environments.push_back({.environment = environment.name,
+                                         .namespace_ = *namespace_,
+                                         .url = *url,
+                                         .images = images,
+                                         .revision = applied->revision,
+                                         .succeeded = applied->succeeded});
+        if (!applied->succeeded) {
+            return fail(ErrorCode::api, fmt::format("deploy to {} failed: {}", environment.name, applied->failure), *namespace_);
+        }
+        int changed = 0;
+        for (const auto& object : applied->objects) changed += object.action != deploy::Action::unchanged ? 1 : 0;
+        return fmt::format("namespace {}: {} objects, {} changed, healthy; release {}{}", *namespace_, applied->objects.size(),
+                           changed, applied->revision, url->empty() ? "" : "; " + *url);
+    }
+
+    Result<std::string> collect(const config::Environment& environment) {
+        auto outcome = run_preview_gc(client(environment.name), m_config, environment,
+                                      {.repository = m_options.repository_dir.empty() ? m_options.config_dir
+                                                                                      : m_options.repository_dir});
+        if (!outcome) return fail(outcome.error());
+        for (const auto& decision : outcome->decisions) {
+            if (decision.action != GcAction::keep) {
+                progress(fmt::format("    {} {}: {}", to_string(decision.action), decision.namespace_, decision.reason));
+            }
+        }
+        if (!outcome->succeeded()) {
+            return fail(ErrorCode::api, fmt::format("preview gc: {}", fmt::join(outcome->failures, "; ")));
+        }
+        std::string deleted = outcome->deleted.empty() ? "none" : fmt::format("{}", fmt::join(outcome->deleted, ", "));
+        return fmt::format("{} previews, removed: {}", outcome->decisions.size(), deleted);
+    }
+
+    Result<std::string> tear_down(const config::Environment& environment) {
+        auto namespace_ = preview_namespace_name(m_config, environment, m_plan.event.branch);
+        if (!namespace_) return fail(namespace_.error());
+        auto done = tear_down_preview(client(environment.name), {.app = m_config.app, .env = environment.name}, *namespace_,
+                                      m_plan.event.branch);
+        if (!done) return fail(done.error());
+        switch (*done) {
+            case TearDown::deleted: return fmt::format("namespace {} deleted", *namespace_);
+            case TearDown::absent: return fmt::format("namespace {} was already gone", *namespace_);
+            case TearDown::terminating: return fmt::format("namespace {} was already being deleted", *namespace_);
+        }
+        return std::string();
+    }
+
+    const config::Config& m_config;
+    const Plan& m_plan;
+    const GitFacts& m_git;
+    const CiOptions& m_options;
+    CiReport m_report;
+    std::map<std::string, std::unique_ptr<kube::Client>> m_clients;  // by environment, guarded
+    std::unique_ptr<registry::Client> m_registry;                    // made on first use
+    std::vector<render::ImagePin> m_images;                          // built by this run
+    std::map<std::string, std::vector<render::ImagePin>> m_promoted;  // by environment
+    std::string m_forced;  // why a failed check was overridden, for the release record; "" when none was
+};
+
+}  // namespace
+
+std::string_view to_string(StepStatus status) {
+    switch (status) {
+        case StepStatus::done: return "done";
+        case StepStatus::failed: return "failed";
+        case StepStatus::warning: return "warning";
+        case StepStatus::skipped: return "skipped";
+    }
+    return "unknown";
+}
+
+std::optional<deploy::Release> healthy_release(const std::vector<deploy::Release>& releases, std::string_view sha) {
+    for (const auto& release : releases) {
+        if (release.git_sha == sha && release.outcome == "succeeded" && !release.images.empty()) return release;
+    }
+    return std::nullopt;
+}
+
+std::string refusal_message(std::string_view environment, const PromotionCheck& check) {
+    std::string message = fmt::format("promotion to {} refused:", environment);
+    for (const auto& problem : check.problems) message += "\n  - " + problem;
+    message += "\nto deploy anyway, run again with --force --reason \"why\" (the reason is recorded in the release)";
+    return message;
+}
+
+CiReport run_ci(const config::Config& config, const Plan& plan, const GitFacts& git, const CiOptions& options) {
+    if (options.force && options.reason.empty()) {
+        CiReport report;
+        report.error = util::make_error(ErrorCode::usage, "--force needs --reason: it is recorded in the release");
+        return report;
+    }
+    return Run(config, plan, git, options).execute();
+}
+
+}  // namespace minicd::pipeline

@@ -1,0 +1,88 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "minicd/config/config.hpp"
+#include "minicd/deploy/store.hpp"
+#include "minicd/pipeline/plan.hpp"
+#include "minicd/util/result.hpp"
+
+// Runs a Plan: guard every cluster involved, build and push, check and promote, deploy, collect
+// previews. This is the body of `minicd ci`; the CLI only detects the event and prints.
+namespace minicd::pipeline {
+
+// Builder settings the command line adds to minicd.yaml's `build:`.
+struct BuildSettings {
+    std::string builder;                    // overrides build.builder; "" = minicd.yaml's, else the first found
+    std::vector<std::string> builder_args;  // placed after the builder program (buildah --root ...)
+    std::vector<std::string> insecure_registries;  // host:port reached over plain HTTP
+    std::string auth_file;    // docker config.json for the builder; "" = its default
+    std::string cert_dir;     // registry CA directory for buildah and podman
+    std::string registry_ca;  // PEM bundle minicd trusts for registries
+};
+
+struct CiOptions {
+    std::string config_dir;      // minicd.yaml's directory: image contexts and manifests are relative to it
+    std::string repository_dir;  // the Git checkout (for reachability and preview gc); "" = config_dir
+    std::string main_branch = "main";  // a promoted tag must be on it
+    std::string remote = "origin";     // refs/remotes/<remote>/<main branch> is preferred to refs/heads/<main branch>
+    bool force = false;   // go on when a promotion check fails...
+    std::string reason;   // ...recording this in the release (required with force)
+    std::string kubeconfig;  // replaces every environment's cluster.kubeconfig when set
+    std::string discovery_cache;  // "" = no disk cache
+    BuildSettings build;
+    std::function<void(const std::string&)> progress;  // human progress lines; may be empty
+};
+
+enum class StepStatus { done, failed, warning, skipped };
+std::string_view to_string(StepStatus status);
+
+struct StepReport {
+    Step step;
+    StepStatus status = StepStatus::skipped;
+    std::string detail;  // what came of it, one line (or why it failed)
+    std::chrono::milliseconds elapsed{0};
+};
+
+// Where an environment stands after the run (deployed ones only).
+struct EnvironmentReport {
+    std::string environment;
+    std::string namespace_;
+    std::string url;                            // "" when the environment has no host
+    std::map<std::string, std::string> images;  // image name -> pinned reference
+    int revision = 0;                           // release recorded; 0 when none was
+    bool succeeded = false;
+};
+
+struct CiReport {
+    std::vector<StepReport> steps;  // every planned step, in order; those after a failure are skipped
+    std::vector<EnvironmentReport> environments;
+    std::optional<util::Error> error;  // the failure that stopped the run; none when it succeeded
+    bool succeeded() const { return !error.has_value(); }
+};
+
+// The newest release of `sha` whose deploy succeeded (so it ran healthy: minicd waits for health
+// before recording success) and that recorded its images; nullopt when there is none.
+std::optional<deploy::Release> healthy_release(const std::vector<deploy::Release>& releases, std::string_view sha);
+
+// What the promotion checks found. `problems` is empty when promotion may go ahead.
+struct PromotionCheck {
+    std::vector<std::string> problems;       // each names the condition that failed
+    std::optional<deploy::Release> release;  // the healthy release of promoteFrom the images come from
+};
+
+// The message a refused promotion gives: every failed condition, and how to override.
+std::string refusal_message(std::string_view environment, const PromotionCheck& check);
+
+// Runs the plan's steps in order, stopping at the first failure (gc problems are warnings). Every
+// environment's cluster (and each promoteFrom's) passes the identity guard before anything is
+// written anywhere, the registry included. `git` says which commit is being delivered.
+CiReport run_ci(const config::Config& config, const Plan& plan, const GitFacts& git, const CiOptions& options);
+
+}  // namespace minicd::pipeline
