@@ -4,7 +4,10 @@
 #include <filesystem>
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "minicd/model/image_ref.hpp"
+#include "minicd/util/encoding.hpp"
 
 namespace minicd::build {
 
@@ -204,13 +207,33 @@ std::vector<std::string> image_references(const BuildRequest& request) {
 
 Result<BuildPlan> plan_build(const BuilderConfig& config, const BuildRequest& request, const std::string& scratch_dir) {
     if (auto valid = validate(request); !valid) return fail(valid.error());
-    switch (config.kind) {
-    case BuilderKind::buildah: return plan_containers_tool(config, request, scratch_dir, "bud");
-    case BuilderKind::podman: return plan_containers_tool(config, request, scratch_dir, "build");
-    case BuilderKind::docker: return plan_docker(config, request, scratch_dir);
-    case BuilderKind::kaniko: return plan_kaniko(config, request, scratch_dir);
+    BuilderConfig effective = config;
+    std::string generated;
+    if (effective.auth_file.empty() && effective.credentials) {
+        // Named config.json in its own directory, so docker and kaniko can use it as DOCKER_CONFIG too.
+        generated = fmt::format("{}/{}/config.json", scratch_dir, k_docker_config_dir);
+        effective.auth_file = generated;
     }
-    return fail(util::ErrorCode::internal, "unknown builder kind");
+    BuildPlan plan;
+    switch (config.kind) {
+    case BuilderKind::buildah: plan = plan_containers_tool(effective, request, scratch_dir, "bud"); break;
+    case BuilderKind::podman: plan = plan_containers_tool(effective, request, scratch_dir, "build"); break;
+    case BuilderKind::docker: plan = plan_docker(effective, request, scratch_dir); break;
+    case BuilderKind::kaniko: plan = plan_kaniko(effective, request, scratch_dir); break;
+    }
+    plan.auth_file_to_write = generated;
+    return plan;
+}
+
+std::string auth_file_text(const std::string& registry, const registry::Credentials& credentials) {
+    nlohmann::json entry = nlohmann::json::object();
+    if (!credentials.password.empty()) {
+        entry["auth"] = util::base64_encode(credentials.username + ":" + credentials.password.reveal());
+    }
+    if (!credentials.identity_token.empty()) entry["identitytoken"] = credentials.identity_token.reveal();
+    // Docker Hub's key in docker's own files; other tools accept it as well.
+    const std::string key = registry == "docker.io" ? "https://index.docker.io/v1/" : registry;
+    return nlohmann::json{{"auths", {{key, entry}}}}.dump();
 }
 
 std::string digest_from_docker_push(std::string_view output) {

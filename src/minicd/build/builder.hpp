@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "minicd/registry/credentials.hpp"
 #include "minicd/util/result.hpp"
 #include "minicd/util/subprocess.hpp"
 
@@ -36,6 +37,10 @@ struct BuilderConfig {
     // A docker-style config.json holding registry credentials: --authfile for buildah and podman,
     // DOCKER_CONFIG for docker and kaniko. "" = the builder's own default location.
     std::string auth_file;
+    // Used when auth_file is "": credentials for the registry pushed to (as registry::find_credentials
+    // found them), written to a private auth file for the builder, so the builder pushes as the same
+    // account minicd reads digests with.
+    std::optional<registry::Credentials> credentials;
     // Directory of *.crt CA files for registries (--cert-dir, buildah and podman only; docker and
     // kaniko read their own certificate directories).
     std::string cert_dir;
@@ -71,6 +76,9 @@ struct BuildPlan {
     // Docker and kaniko read credentials from <DOCKER_CONFIG>/config.json: when the auth file has
     // another name, a symlink by that name (first) to it (second) is made in the scratch directory.
     std::optional<std::pair<std::string, std::string>> docker_config_link;
+    // Where BuilderConfig::credentials must be written (auth_file_text, mode 0600) before the
+    // builder runs; "" when there are none to write.
+    std::string auth_file_to_write;
 };
 
 // The references an image is built as: repository:tag first, then each extra tag.
@@ -80,6 +88,10 @@ std::vector<std::string> image_references(const BuildRequest& request);
 // private directory for digest files and the like. Input errors for an invalid request
 // (repository, tags, build args).
 Result<BuildPlan> plan_build(const BuilderConfig& config, const BuildRequest& request, const std::string& scratch_dir);
+
+// A docker-style config.json holding the credentials for one registry: {"auths": {host: ...}}.
+// The text holds the secret itself.
+std::string auth_file_text(const std::string& registry, const registry::Credentials& credentials);
 
 // The digest docker push printed for a reference ("<tag>: digest: sha256:... size: N"); "" when none.
 std::string digest_from_docker_push(std::string_view output);

@@ -1,6 +1,7 @@
 #include "minicd/build/builder.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace minicd::build {
 namespace {
@@ -157,6 +158,38 @@ TEST(BuildPlan, NoCredentialEverAppearsOnTheCommandLine) {
             }
         }
     }
+}
+
+TEST(BuildPlan, FoundCredentialsGoToAPrivateAuthFileNeverTheCommandLine) {
+    registry::Credentials credentials{.username = "ci", .password = registry::Secret("s3cret-value"), .source = "env"};
+    for (auto kind : {BuilderKind::buildah, BuilderKind::docker, BuilderKind::podman, BuilderKind::kaniko}) {
+        auto built = plan({.kind = kind, .credentials = credentials});
+        EXPECT_EQ(built.auth_file_to_write, "/scratch/docker-config/config.json") << to_string(kind);
+        EXPECT_FALSE(built.docker_config_link) << "already named config.json";
+        for (const auto& invocation : built.invocations) {
+            for (const auto& arg : invocation.spec.argv) EXPECT_EQ(arg.find("s3cret"), std::string::npos);
+            for (const auto& [name, value] : invocation.spec.env) EXPECT_EQ(value.find("s3cret"), std::string::npos);
+        }
+    }
+    auto buildah = plan({.kind = BuilderKind::buildah, .credentials = credentials});
+    const auto& push = buildah.invocations[1].spec.argv;
+    auto authfile = std::find(push.begin(), push.end(), "--authfile");
+    ASSERT_NE(authfile, push.end());
+    EXPECT_EQ(*std::next(authfile), "/scratch/docker-config/config.json");
+    EXPECT_EQ(plan({.kind = BuilderKind::docker, .credentials = credentials}).invocations[0].spec.env.at("DOCKER_CONFIG"),
+              "/scratch/docker-config");
+
+    auto given = plan({.kind = BuilderKind::buildah, .auth_file = "/run/auth.json", .credentials = credentials});
+    EXPECT_EQ(given.auth_file_to_write, "") << "an auth file given by the user wins";
+}
+
+TEST(AuthFile, HoldsBasicAuthOrAnIdentityTokenForTheRegistry) {
+    auto text = auth_file_text("127.0.0.1:5000", {.username = "ci", .password = registry::Secret("pw")});
+    EXPECT_EQ(nlohmann::json::parse(text),
+              nlohmann::json::parse(R"({"auths": {"127.0.0.1:5000": {"auth": "Y2k6cHc="}}})"));
+    auto hub = auth_file_text("docker.io", {.identity_token = registry::Secret("refresh")});
+    EXPECT_EQ(nlohmann::json::parse(hub),
+              nlohmann::json::parse(R"({"auths": {"https://index.docker.io/v1/": {"identitytoken": "refresh"}}})"));
 }
 
 TEST(BuildPlan, RejectsInvalidRequestsNamingTheProblem) {

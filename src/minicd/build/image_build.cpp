@@ -1,6 +1,8 @@
 #include "minicd/build/image_build.hpp"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -42,6 +44,28 @@ private:
     std::string m_path;
 };
 
+// Written before any builder runs and removed with the scratch directory; readable by us alone.
+Result<void> write_private_file(const std::string& path, const std::string& text) {
+    std::error_code error;
+    fs::create_directories(fs::path(path).parent_path(), error);
+    if (error) return fail(util::ErrorCode::io, fmt::format("cannot create the directory: {}", error.message()), path);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return fail(util::ErrorCode::io, fmt::format("cannot create: {}", std::strerror(errno)), path);
+    std::size_t written = 0;
+    while (written < text.size()) {
+        ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int saved = errno;
+            ::close(fd);
+            return fail(util::ErrorCode::io, fmt::format("write: {}", std::strerror(saved)), path);
+        }
+        written += static_cast<std::size_t>(n);
+    }
+    if (::close(fd) != 0) return fail(util::ErrorCode::io, fmt::format("close: {}", std::strerror(errno)), path);
+    return {};
+}
+
 Result<void> make_link(const std::pair<std::string, std::string>& link) {
     std::error_code error;
     fs::create_directories(fs::path(link.first).parent_path(), error);
@@ -77,6 +101,12 @@ Result<Artifact> build_image(const BuilderConfig& config, const BuildRequest& re
     if (!scratch) return fail(scratch.error());
     auto plan = plan_build(config, request, scratch->path());
     if (!plan) return fail(plan.error());
+    if (!plan->auth_file_to_write.empty()) {
+        auto target = model::parse_image_ref(request.repository);
+        if (!target) return fail(target.error());
+        auto written = write_private_file(plan->auth_file_to_write, auth_file_text(target->registry, *config.credentials));
+        if (!written) return fail(written.error());
+    }
     if (plan->docker_config_link) {
         if (auto linked = make_link(*plan->docker_config_link); !linked) return fail(linked.error());
     }

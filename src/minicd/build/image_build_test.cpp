@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "support/git_repo.hpp"
 #include "support/scripts.hpp"
 
@@ -27,6 +29,7 @@ case " $* " in
   *" push "*)
     while [ $# -gt 0 ]; do
       if [ "$1" = "--digestfile" ]; then printf '%s\n' "$FAKE_DIGEST" > "$2"; fi
+      if [ "$1" = "--authfile" ]; then stat -c 'authfile mode %a' "$2" >> "$FAKE_LOG"; cp "$2" "$FAKE_LOG.auth"; fi
       shift
     done;;
 esac
@@ -105,6 +108,20 @@ TEST_F(BuildImage, RegistryErrorsSayWhatWasBeingReadBack) {
     ASSERT_FALSE(artifact);
     EXPECT_EQ(artifact.error().message,
               "reading back the digest of 127.0.0.1:5000/apps/shop:abc1234: HTTP 404 MANIFEST_UNKNOWN");
+}
+
+TEST_F(BuildImage, CredentialsReachTheBuilderInAPrivateFileThatIsRemovedAfterwards) {
+    auto cfg = config();
+    cfg.credentials = registry::Credentials{.username = "ci", .password = registry::Secret("pw"), .source = "test"};
+    auto artifact = build_image(cfg, request(), registry(k_digest));
+    ASSERT_TRUE(artifact) << artifact.error().describe();
+    auto log = util::read_file(m_dir.path("calls.log")).value();
+    EXPECT_NE(log.find("authfile mode 600"), std::string::npos) << log;
+    EXPECT_EQ(log.find("pw"), std::string::npos) << "not on the command line";
+    EXPECT_EQ(util::read_file(m_dir.path("calls.log.auth")).value(), R"({"auths":{"127.0.0.1:5000":{"auth":"Y2k6cHc="}}})");
+    auto authfile = log.substr(log.find("--authfile ") + 11);
+    authfile = authfile.substr(0, authfile.find(' '));
+    EXPECT_FALSE(std::filesystem::exists(authfile)) << authfile;
 }
 
 TEST_F(BuildImage, WithoutPushNothingIsAskedOfTheRegistry) {

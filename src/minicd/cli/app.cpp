@@ -46,6 +46,7 @@ int run(std::span<char*> args) {
     commands.push_back(add_ci_command(app));
     commands.push_back(add_promote_command(app));
     commands.push_back(add_image_command(app));
+    commands.push_back(add_build_command(app));
     commands.push_back(add_env_command(app));
     commands.push_back(add_preview_command(app));
     commands.push_back(add_config_command(app));

@@ -17,8 +17,9 @@ Command add_apply_command(CLI::App& app);
 Command add_ci_command(CLI::App& app);
 Command add_promote_command(CLI::App& app);
 Command add_image_command(CLI::App& app);
-Command add_config_command(CLI::App& app);
+Command add_build_command(CLI::App& app);
 Command add_env_command(CLI::App& app);
 Command add_preview_command(CLI::App& app);
+Command add_config_command(CLI::App& app);
 
 }  // namespace minicd::cli

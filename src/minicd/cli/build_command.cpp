@@ -1,0 +1,155 @@
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "minicd/build/artifacts.hpp"
+#include "minicd/build/detect.hpp"
+#include "minicd/build/image_build.hpp"
+#include "minicd/build/tag_policy.hpp"
+#include "minicd/cli/app.hpp"
+#include "minicd/cli/commands.hpp"
+#include "minicd/cli/registry_flags.hpp"
+#include "minicd/registry/credentials.hpp"
+#include "minicd/source/git.hpp"
+#include "minicd/util/log.hpp"
+
+namespace minicd::cli {
+
+namespace {
+
+struct BuildFlags {
+    bool push = false;
+    std::string output_file;
+    std::string image;
+    std::string repository;
+    std::string context = ".";
+    std::string dockerfile;
+    std::vector<std::string> build_args;
+    std::string target;
+    std::vector<std::string> extra_tags;
+    std::string builder;
+    std::vector<std::string> builder_args;
+    std::size_t tag_length = 7;
+    bool allow_dirty = false;
+    std::string auth_file;
+    std::string cert_dir;
+    RegistryFlags registry;
+};
+
+int report_error(const util::Error& error) {
+    util::log_error("{}", error.describe());
+    return error.code == util::ErrorCode::input || error.code == util::ErrorCode::usage ? k_exit_usage : k_exit_failed;
+}
+
+// The registry is asked for the digest of what was pushed; the builder's word is not enough.
+Result<build::DigestResolver> registry_resolver(const BuildFlags& flags) {
+    auto client = make_registry_client(flags.registry);
+    if (!client) return fail(client.error());
+    std::shared_ptr<registry::Client> shared = std::move(*client);
+    return build::DigestResolver([shared](const model::ImageRef& ref) -> Result<std::string> {
+        auto descriptor = shared->resolve(ref);
+        if (!descriptor) return fail(descriptor.error());
+        return descriptor->digest;
+    });
+}
+
+// The builder pushes with the credentials minicd itself finds for the registry, unless an auth
+// file is given; nullopt when there are none (the builder then uses its own defaults).
+Result<std::optional<registry::Credentials>> push_credentials(const BuildFlags& flags, const std::string& repository) {
+    if (!flags.push || !flags.auth_file.empty()) return std::nullopt;
+    auto target = model::parse_image_ref(repository);
+    if (!target) return fail(target.error());
+    auto found = registry::find_credentials(target->registry);
+    if (!found) return fail(found.error());
+    if (*found) util::log_debug("pushing to {} with the credentials from {}", target->registry, (*found)->source);
+    return *found;
+}
+
+int run_build(const BuildFlags& flags) {
+    if (!flags.output_file.empty() && !flags.push) {
+        return report_error(util::make_error(util::ErrorCode::usage, "--output-file needs --push: only pushed images have digests"));
+    }
+    // The tag comes from the commit the context directory belongs to.
+    auto repository = source::Repository::open(flags.context);
+    if (!repository) return report_error(repository.error());
+    auto tag = build::commit_tag(*repository, {.length = flags.tag_length,
+                                               .pushing = flags.push,
+                                               .in_ci = build::running_in_ci(),
+                                               .allow_dirty = flags.allow_dirty});
+    if (!tag) return report_error(tag.error());
+
+    // Which builder: the one asked for, or the first usable one on this machine.
+    std::optional<build::BuilderKind> wanted;
+    if (!flags.builder.empty()) {
+        auto kind = build::parse_builder_kind(flags.builder);
+        if (!kind) return report_error(kind.error());
+        wanted = *kind;
+    }
+    auto builder = build::find_builder(wanted);
+    if (!builder) return report_error(builder.error());
+
+    auto resolve = registry_resolver(flags);
+    if (!resolve) return report_error(resolve.error());
+    const std::string repository_name = flags.repository.empty() ? flags.image : flags.repository;
+    auto credentials = push_credentials(flags, repository_name);
+    if (!credentials) return report_error(credentials.error());
+
+    build::BuilderConfig config{.kind = builder->kind,
+                                .program = builder->program,
+                                .global_args = flags.builder_args,
+                                .insecure_registries = flags.registry.insecure_registries,
+                                .auth_file = flags.auth_file,
+                                .credentials = *credentials,
+                                .cert_dir = flags.cert_dir};
+    build::BuildRequest request{.image_name = flags.image,
+                                .repository = repository_name,
+                                .tag = *tag,
+                                .extra_tags = flags.extra_tags,
+                                .context_dir = flags.context,
+                                .dockerfile = flags.dockerfile,
+                                .build_args = flags.build_args,
+                                .target = flags.target,
+                                .push = flags.push};
+    auto artifact = build::build_image(config, request, *resolve);
+    if (!artifact) return report_error(artifact.error());
+
+    // Later steps (minicd apply --build-artifacts) pin exactly this digest.
+    if (!flags.output_file.empty()) {
+        if (auto written = build::write_artifacts(flags.output_file, {*artifact}); !written) {
+            return report_error(written.error());
+        }
+    }
+    fmt::print("{} {}\n", artifact->image_name, flags.push ? artifact->pinned() : artifact->reference);
+    return k_exit_ok;
+}
+
+}  // namespace
+
+Command add_build_command(CLI::App& app) {
+    auto flags = std::make_shared<BuildFlags>();
+    CLI::App* cmd = app.add_subcommand("build", "Build an image tagged with the commit, push it, record its digest");
+    cmd->add_option("--image", flags->image, "Image name, as the manifests use it")->required();
+    cmd->add_option("--repository", flags->repository, "Repository to push to, e.g. registry.example/team/app (default: the image name)");
+    cmd->add_flag("--push", flags->push, "Push the image and read its digest back from the registry");
+    cmd->add_option("--output-file", flags->output_file, "Write the build artifacts (JSON) here; needs --push");
+    cmd->add_option("--context", flags->context, "Build context directory; its Git checkout gives the tag")->capture_default_str();
+    cmd->add_option("--dockerfile", flags->dockerfile, "Dockerfile (default: <context>/Dockerfile)");
+    cmd->add_option("--build-arg", flags->build_args, "KEY=VALUE, or KEY to take the value from the environment");
+    cmd->add_option("--target", flags->target, "Stage of a multi-stage Dockerfile to build");
+    cmd->add_option("--extra-tag", flags->extra_tags, "Also push this tag (e.g. latest)");
+    cmd->add_option("--builder", flags->builder, "buildah, docker, podman or kaniko (default: the first found, in that order)")
+        ->check(CLI::IsMember({"buildah", "docker", "podman", "kaniko"}));
+    cmd->add_option("--builder-arg", flags->builder_args,
+                    "Argument given to the builder before its command, e.g. --builder-arg=--storage-driver=vfs");
+    cmd->add_option("--tag-length", flags->tag_length, "Digits of the commit SHA in the tag")
+        ->check(CLI::Range(4, 40))
+        ->capture_default_str();
+    cmd->add_flag("--allow-dirty", flags->allow_dirty, "In CI, push even with uncommitted changes (tagged <sha>-dirty)");
+    cmd->add_option("--auth-file", flags->auth_file,
+                    "Registry credentials for the builder, docker config.json format (default: the ones minicd finds, below)");
+    cmd->add_option("--cert-dir", flags->cert_dir, "Directory of registry CA certificates (*.crt) for buildah and podman");
+    add_registry_flags(*cmd, flags->registry);
+    return Command{cmd, [flags] { return run_build(*flags); }};
+}
+
+}  // namespace minicd::cli
