@@ -10,6 +10,7 @@
 #include "../support/git_repo.hpp"
 #include "minicd/build/image_build.hpp"
 #include "minicd/build/tag_policy.hpp"
+#include "minicd/registry/client.hpp"
 #include "minicd/registry/credentials.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/subprocess.hpp"
@@ -85,12 +86,15 @@ protected:
                 .timeout = 300s};
     }
 
-    // Resolves as a registry client would: HEAD and the Docker-Content-Digest header.
+    // minicd's registry client, as `minicd build` wires it.
     build::DigestResolver resolver() {
-        return [this](const model::ImageRef& ref) -> Result<std::string> {
-            auto head = m_reader.fetch(http::Method::head, ref);
-            if (head.status != 200) return fail(util::ErrorCode::http, fmt::format("HEAD answered {}", head.status), ref.str());
-            return std::string(head.header("docker-content-digest").value_or(""));
+        auto client = registry::Client::create({.insecure_registries = {var("MINICD_TEST_REGISTRY")}});
+        EXPECT_TRUE(client) << client.error().describe();
+        std::shared_ptr<registry::Client> shared = std::move(client.value());
+        return [shared](const model::ImageRef& ref) -> Result<std::string> {
+            auto descriptor = shared->resolve(ref);
+            if (!descriptor) return fail(descriptor.error());
+            return descriptor->digest;
         };
     }
 

@@ -4,7 +4,6 @@
 // afterwards. The user's and the system's git configuration are kept out so results do not depend
 // on the machine.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <chrono>
 #include <filesystem>
@@ -14,29 +13,9 @@
 
 #include "minicd/util/subprocess.hpp"
 #include "minicd/util/text.hpp"
+#include "temp_dir.hpp"
 
 namespace minicd::testing {
-
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "minicd-test-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        m_path = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(m_path, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const std::string& path() const { return m_path; }
-    std::string path(const std::string& relative) const { return m_path + "/" + relative; }
-
-private:
-    std::string m_path;
-};
 
 // Runs git in `directory`; a failure fails the current test and returns the output so far.
 inline std::string git(const std::string& directory, std::vector<std::string> args) {

@@ -2,11 +2,12 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "support/temp_dir.hpp"
 
 namespace minicd::build {
 namespace {
@@ -18,20 +19,13 @@ const std::string k_digest = "sha256:" + std::string(64, 'a');
 
 class ArtifactFile : public ::testing::Test {
 protected:
-    void SetUp() override {
-        char pattern[] = "/tmp/minicd-artifacts-test-XXXXXX";
-        ASSERT_NE(::mkdtemp(pattern), nullptr);
-        m_dir = pattern;
-    }
-    void TearDown() override { fs::remove_all(m_dir); }
-
     std::string write(const std::string& text) {
         std::ofstream(path()) << text;
         return path();
     }
-    std::string path() const { return m_dir + "/build.json"; }
+    std::string path() const { return m_dir.path("build.json"); }
 
-    std::string m_dir;
+    testing::TempDir m_dir;
 };
 
 TEST(Artifact, PinnedIsReferenceAtDigest) {
@@ -62,7 +56,7 @@ TEST_F(ArtifactFile, WriteReplacesTheFileAndLeavesNoTemporaryBehind) {
     ASSERT_TRUE(write_artifacts(path(), {}));
     EXPECT_EQ(read_artifacts(path()).value(), std::vector<Artifact>{});
     std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(m_dir)) names.push_back(entry.path().filename().string());
+    for (const auto& entry : fs::directory_iterator(m_dir.path())) names.push_back(entry.path().filename().string());
     EXPECT_EQ(names, std::vector<std::string>{"build.json"});
     struct stat info {};
     ASSERT_EQ(::stat(path().c_str(), &info), 0);
@@ -70,10 +64,10 @@ TEST_F(ArtifactFile, WriteReplacesTheFileAndLeavesNoTemporaryBehind) {
 }
 
 TEST_F(ArtifactFile, WriteIntoAMissingDirectoryFailsNamingThePath) {
-    auto written = write_artifacts(m_dir + "/missing/build.json", {});
+    auto written = write_artifacts(m_dir.path("missing/build.json"), {});
     ASSERT_FALSE(written);
     EXPECT_EQ(written.error().code, util::ErrorCode::io);
-    EXPECT_EQ(written.error().subject, m_dir + "/missing/build.json");
+    EXPECT_EQ(written.error().subject, m_dir.path("missing/build.json"));
 }
 
 TEST_F(ArtifactFile, ReadsAFileWithOnlySkaffoldFields) {
@@ -125,7 +119,7 @@ TEST_F(ArtifactFile, ErrorsNameTheFileAndTheField) {
 }
 
 TEST_F(ArtifactFile, MissingFileIsAnIoError) {
-    auto artifacts = read_artifacts(m_dir + "/absent.json");
+    auto artifacts = read_artifacts(m_dir.path("absent.json"));
     ASSERT_FALSE(artifacts);
     EXPECT_EQ(artifacts.error().code, util::ErrorCode::io);
 }
