@@ -1,0 +1,288 @@
+// minicd ci end to end: a bare "remote" and a clone made by the test, buildah pushing to the test
+// registry, and the test control plane. One cluster serves every environment here (different
+// namespaces, same kube context); a real setup names one context per cluster.
+#include <fmt/format.h>
+
+#include <random>
+
+#include "../support/git_repo.hpp"
+#include "minicd/util/subprocess.hpp"
+#include "test_cluster.hpp"
+
+namespace minicd::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using http::Method;
+
+struct Outcome {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+class Pipeline : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_TRUE(TestCluster::get().ready()) << "the test environment did not start";
+        std::mt19937 random(std::random_device{}());
+        m_app = fmt::format("ci{:06x}", random() & 0xffffff);
+        m_repository = fmt::format("{}/minicd-e2e/{}", var("MINICD_TEST_REGISTRY"), m_app);
+        testing::git(m_dir.path(), {"init", "--quiet", "--bare", "--initial-branch=main", m_dir.path("remote.git")});
+        m_clone.run({"remote", "add", "origin", m_dir.path("remote.git")});
+        m_clone.write("Dockerfile", fmt::format("FROM {}\nCOPY index.html /index.html\n", var("MINICD_TEST_BASE_IMAGE")));
+        m_clone.write("index.html", "hello\n");
+        m_clone.write(".gitignore", "cache/\n");
+        m_clone.write("k8s/app.yaml", fmt::format(R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers: [{{name: web, image: {0}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  selector: {{app: web}}
+  ports: [{{port: 80}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: web}}
+spec:
+  rules:
+  - host: www.example.com
+    http:
+      paths:
+      - {{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}
+)",
+                                                  m_app));
+        write_config("");
+        m_clone.commit("Add the app");
+        m_clone.run({"push", "--quiet", "origin", "main"});
+    }
+
+    void TearDown() override {
+        const std::vector<std::vector<std::string>> deletions = {
+            {"-l", "minicd.io/app=" + m_app}, {m_app + "-staging", m_app + "-production"}};
+        for (const auto& which : deletions) {
+            std::vector<std::string> argv = {"kubectl", "delete", "namespace", "--wait=false", "--ignore-not-found"};
+            argv.insert(argv.end(), which.begin(), which.end());
+            util::run_subprocess({.argv = argv, .env = {{"KUBECONFIG", var("KUBECONFIG")}}, .timeout = 30s});
+        }
+    }
+
+    std::string var(const std::string& name) const { return TestCluster::get().var(name); }
+
+    // staging_cluster: extra keys for the staging cluster pin, e.g. ", server: https://..."
+    void write_config(const std::string& staging_cluster) {
+        m_clone.write("minicd.yaml", fmt::format(R"(app: {0}
+registry: {1}/minicd-e2e
+images: [{{name: {0}}}]
+environments:
+  preview:
+    cluster: {{context: admin}}
+    on: {{branch: "!main"}}
+    namespace: "{0}-{{branch}}"
+    host: "{{branch}}.preview.example.com"
+    tls: {{clusterIssuer: letsencrypt}}
+    timeout: 60s
+    gc: {{branches: refs}}
+  staging:
+    cluster: {{context: admin{2}}}
+    on: {{branch: main}}
+    namespace: "{0}-staging"
+    timeout: 60s
+  production:
+    cluster: {{context: admin}}
+    on: {{tag: "v*"}}
+    namespace: "{0}-production"
+    promoteFrom: staging
+    timeout: 60s
+)",
+                                                 m_app, var("MINICD_TEST_REGISTRY"), staging_cluster));
+    }
+
+    // One CI job as GitHub Actions runs it for `event` at `ref`, on whatever the clone has checked out.
+    Outcome ci(const std::string& event, const std::string& ref, std::vector<std::string> extra = {}) {
+        std::vector<std::string> argv = {MINICD_BINARY, "ci", "--builder", "buildah", "--insecure-registry",
+                                         var("MINICD_TEST_REGISTRY"), "--builder-arg=--root=" + var("MINICD_TEST_BUILDAH_ROOT"),
+                                         "--builder-arg=--runroot=" + var("MINICD_TEST_BUILDAH_RUNROOT"),
+                                         "--builder-arg=--storage-driver=vfs"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        auto result = util::run_subprocess({.argv = argv,
+                                            .env = {{"CI", "true"},
+                                                    {"GITHUB_ACTIONS", "true"},
+                                                    {"GITHUB_EVENT_NAME", event},
+                                                    {"GITHUB_REF", ref},
+                                                    {"GITHUB_SHA", m_clone.run({"rev-parse", "HEAD"})},
+                                                    {"KUBECONFIG", var("KUBECONFIG")},
+                                                    {"CONTAINERS_REGISTRIES_CONF", var("MINICD_TEST_REGISTRIES_CONF")},
+                                                    {"BUILDAH_ISOLATION", "chroot"},
+                                                    {"XDG_CACHE_HOME", m_dir.path("cache")}},
+                                            .env_remove = {"CIRCLECI", "GITLAB_CI", "GITHUB_EVENT_PATH", "GITHUB_HEAD_REF"},
+                                            .working_dir = m_clone.path(),
+                                            .timeout = 300s});
+        Outcome outcome;
+        if (!result) {
+            ADD_FAILURE() << result.error().describe();
+            return outcome;
+        }
+        return {result->exit_code, result->out, result->err};
+    }
+
+    Json get(const std::string& path) { return api(TestCluster::get().admin(), Method::get, path).body; }
+    long status(const std::string& path) { return api(TestCluster::get().admin(), Method::get, path).status; }
+
+    std::string image_of(const std::string& ns) {
+        return get("/apis/apps/v1/namespaces/" + ns + "/deployments/web")["spec"]["template"]["spec"]["containers"][0]["image"];
+    }
+
+    Json newest_release(const std::string& ns, const std::string& env) {
+        auto map = get(fmt::format("/api/v1/namespaces/{}/configmaps/minicd-{}-{}-releases", ns, m_app, env));
+        auto releases = Json::parse(map["data"]["releases"].get<std::string>());
+        return releases.at(0);
+    }
+
+    // What the registry's tag points at: the Docker-Content-Digest of a HEAD.
+    std::string registry_digest(const std::string& tag) {
+        auto client = http::make_curl_client({});
+        EXPECT_TRUE(client);
+        if (!client) return {};
+        auto response = (*client)->send(
+            {.method = Method::head,
+             .url = fmt::format("http://{}/v2/minicd-e2e/{}/manifests/{}", var("MINICD_TEST_REGISTRY"), m_app, tag),
+             .headers = {{"Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"}}});
+        if (!response || response->status != 200) return {};
+        return std::string(response->header("docker-content-digest").value_or(""));
+    }
+
+    void tag_and_check_out(const std::string& tag) {
+        m_clone.run({"tag", "-a", tag, "-m", tag});
+        m_clone.run({"push", "--quiet", "origin", tag});
+        m_clone.run({"checkout", "--quiet", "--detach", tag});
+    }
+
+    testing::TempDir m_dir;
+    testing::GitRepo m_clone{m_dir.path("clone")};
+    std::string m_app;
+    std::string m_repository;
+};
+
+std::string digest_of(const std::string& image) { return image.substr(image.find('@') + 1); }
+
+TEST_F(Pipeline, FeatureBranchGetsAPreviewThatGoesWhenTheBranchIsDeleted) {
+    m_clone.run({"checkout", "--quiet", "-b", "feature/a"});
+    m_clone.write("index.html", "feature\n");
+    m_clone.commit("Change the page");
+    m_clone.run({"push", "--quiet", "origin", "feature/a"});
+
+    auto run = ci("push", "refs/heads/feature/a");
+    ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+    auto namespaces = get(fmt::format("/api/v1/namespaces?labelSelector=minicd.io/preview=true,minicd.io/app={}", m_app));
+    ASSERT_EQ(namespaces["items"].size(), 1U) << namespaces.dump();
+    const Json& ns = namespaces["items"][0];
+    const std::string name = ns["metadata"]["name"];
+    const std::string hash = name.substr(name.rfind('-') + 1);
+    EXPECT_EQ(ns["metadata"]["annotations"]["minicd.io/branch"], "feature/a");
+    EXPECT_TRUE(ns["metadata"]["annotations"].contains("minicd.io/last-deployed"));
+
+    auto ingress = get("/apis/networking.k8s.io/v1/namespaces/" + name + "/ingresses/web");
+    const std::string host = "feature-a-" + hash + ".preview.example.com";
+    EXPECT_EQ(ingress["spec"]["rules"][0]["host"], host);
+    EXPECT_EQ(ingress["spec"]["tls"][0]["hosts"][0], host);
+    EXPECT_EQ(ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"], "letsencrypt");
+    const std::string image = image_of(name);
+    const std::string short_sha = m_clone.run({"rev-parse", "--short=7", "HEAD"});
+    EXPECT_EQ(image, fmt::format("{}:{}@{}", m_repository, short_sha, registry_digest(short_sha)));
+    EXPECT_NE(run.out.find("https://" + host), std::string::npos) << run.out;
+
+    // The branch goes; the next scheduled job collects its preview.
+    m_clone.run({"checkout", "--quiet", "main"});
+    m_clone.run({"push", "--quiet", "origin", "--delete", "feature/a"});
+    m_clone.run({"branch", "--quiet", "-D", "feature/a"});
+    m_clone.run({"fetch", "--quiet", "--prune", "origin"});
+    auto gc = ci("schedule", "refs/heads/main");
+    ASSERT_EQ(gc.exit_code, 0) << gc.out << gc.err;
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto reply = api(TestCluster::get().admin(), Method::get, "/api/v1/namespaces/" + name);
+            return reply.status == 404 || reply.body["metadata"].contains("deletionTimestamp");
+        },
+        30s));
+}
+
+TEST_F(Pipeline, MainGoesToStagingAndATagPromotesTheSameDigestToProduction) {
+    auto staging = ci("push", "refs/heads/main");
+    ASSERT_EQ(staging.exit_code, 0) << staging.out << staging.err;
+    const std::string staged = image_of(m_app + "-staging");
+    const std::string sha = m_clone.run({"rev-parse", "HEAD"});
+    auto release = newest_release(m_app + "-staging", "staging");
+    EXPECT_EQ(release["gitSha"], sha);
+    EXPECT_EQ(release["images"][m_app], staged);
+
+    tag_and_check_out("v0.1.0");
+    auto production = ci("push", "refs/tags/v0.1.0");
+    ASSERT_EQ(production.exit_code, 0) << production.out << production.err;
+    const std::string produced = image_of(m_app + "-production");
+    EXPECT_EQ(digest_of(produced), digest_of(staged));
+    EXPECT_EQ(produced, fmt::format("{}:v0.1.0@{}", m_repository, digest_of(staged)));
+    EXPECT_EQ(registry_digest("v0.1.0"), digest_of(staged));
+}
+
+TEST_F(Pipeline, TagOffMainThatNeverRanOnStagingIsRefusedUnlessForcedWithAReason) {
+    // Staging runs main's commit; the tag goes on a branch commit that only ever had a preview.
+    ASSERT_EQ(ci("push", "refs/heads/main").exit_code, 0);
+    m_clone.run({"checkout", "--quiet", "-b", "feature/a"});
+    m_clone.write("index.html", "side\n");
+    m_clone.commit("Side change");
+    m_clone.run({"push", "--quiet", "origin", "feature/a"});
+    ASSERT_EQ(ci("push", "refs/heads/feature/a").exit_code, 0);
+    tag_and_check_out("v0.2.0");
+
+    auto refused = ci("push", "refs/tags/v0.2.0");
+    EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("which is not on the main branch"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("was never deployed healthy to staging"), std::string::npos) << refused.err;
+    EXPECT_EQ(status(fmt::format("/apis/apps/v1/namespaces/{}-production/deployments/web", m_app)), 404);
+    EXPECT_EQ(registry_digest("v0.2.0"), "");
+
+    auto forced = ci("push", "refs/tags/v0.2.0", {"--force", "--reason", "hotfix approved by the on-call"});
+    ASSERT_EQ(forced.exit_code, 0) << forced.out << forced.err;
+    auto release = newest_release(m_app + "-production", "production");
+    EXPECT_NE(release["message"].get<std::string>().find("hotfix approved by the on-call"), std::string::npos) << release.dump();
+    EXPECT_EQ(digest_of(image_of(m_app + "-production")), registry_digest("v0.2.0"));
+}
+
+TEST_F(Pipeline, TagOnMainWhoseCommitNeverRanOnStagingIsRefused) {
+    ASSERT_EQ(ci("push", "refs/heads/main").exit_code, 0);
+    // A second commit reaches main, but its staging deploy never happened.
+    m_clone.write("index.html", "untested\n");
+    m_clone.commit("Untested change");
+    m_clone.run({"push", "--quiet", "origin", "main"});
+    tag_and_check_out("v0.3.0");
+    auto refused = ci("push", "refs/tags/v0.3.0");
+    EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("was never deployed healthy to staging"), std::string::npos) << refused.err;
+    EXPECT_EQ(refused.err.find("not on the main branch"), std::string::npos) << refused.err;
+    EXPECT_EQ(registry_digest("v0.3.0"), "");
+}
+
+TEST_F(Pipeline, WrongClusterIsRefusedBeforeAnyWrite) {
+    write_config(", server: \"https://127.0.0.1:1\"");
+    m_clone.commit("Pin staging to another cluster");
+    auto refused = ci("push", "refs/heads/main");
+    EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("staging"), std::string::npos) << refused.err;
+    const std::string short_sha = m_clone.run({"rev-parse", "--short=7", "HEAD"});
+    EXPECT_EQ(registry_digest(short_sha), "") << "nothing may be pushed before the guard passed";
+    EXPECT_EQ(status("/api/v1/namespaces/" + m_app + "-staging"), 404);
+}
+
+}  // namespace
+}  // namespace minicd::e2e
