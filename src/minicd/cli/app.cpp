@@ -44,6 +44,7 @@ int run(std::span<char*> args) {
 
     std::vector<Command> commands = {add_apply_command(app)};
     commands.push_back(add_ci_command(app));
+    commands.push_back(add_init_command(app));
     commands.push_back(add_promote_command(app));
     commands.push_back(add_image_command(app));
     commands.push_back(add_build_command(app));

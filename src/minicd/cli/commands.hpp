@@ -15,6 +15,7 @@ struct Command {
 // Each command file adds its subcommand, options and runner to the root app.
 Command add_apply_command(CLI::App& app);
 Command add_ci_command(CLI::App& app);
+Command add_init_command(CLI::App& app);
 Command add_promote_command(CLI::App& app);
 Command add_image_command(CLI::App& app);
 Command add_build_command(CLI::App& app);

@@ -1,0 +1,213 @@
+#include "minicd/cli/init_files.hpp"
+
+#include <fmt/format.h>
+
+#include <regex>
+
+namespace minicd::cli {
+
+namespace {
+
+// fmt placeholders: {0} app, {1} registry.
+constexpr const char* k_minicd_yaml = R"(# minicd.yaml: how this repository is delivered. One CI step runs `minicd ci`; the Git event picks
+# the environments below. Check this file with `minicd config validate`; see what a push would do
+# with `minicd ci --explain`.
+
+app: {0}                 # names what minicd owns in the cluster (labels, namespaces)
+registry: {1}   # images are pushed as <registry>/<image>:<short commit sha>
+
+images:
+  - name: {0}            # the image name your manifests use; minicd pins it to the built digest
+    context: .
+    dockerfile: Dockerfile
+
+manifests: k8s           # plain YAML or a kustomize directory
+
+environments:
+  # Every branch but main gets its own namespace and host; its preview goes when the branch does.
+  preview:
+    cluster: {{context: dev}}            # kube context; pin it with `minicd env pin preview`
+    on: {{branch: "!main"}}
+    namespace: "{0}-{{branch}}"
+    host: "{{branch}}.preview.example.com"
+    tls: {{clusterIssuer: letsencrypt}}  # cert-manager issuer for the preview's certificate
+    ttl: 7d                              # previews idle this long are removed too
+    gc: {{maxDeletions: 5, branches: remote, remote: origin}}
+
+  # A merge to main is built once and deployed here.
+  staging:
+    cluster: {{context: staging}}
+    on: {{branch: main}}
+    namespace: {0}
+
+  # A release tag (on main) deploys the exact digest staging ran healthy, without rebuilding.
+  production:
+    cluster: {{context: production}}
+    on: {{tag: "v*"}}
+    namespace: {0}
+    promoteFrom: staging
+    timeout: 10m
+)";
+
+constexpr const char* k_github = R"(# minicd delivers every Git event of this repository (see minicd.yaml):
+#   push to a branch -> preview, push to main -> staging, tag v* -> production,
+#   branch deleted -> its preview is removed, nightly -> previews whose branch is gone are removed.
+# The runner needs minicd and an image builder (buildah, docker or podman) on PATH, and a kubeconfig
+# with the contexts minicd.yaml names (here from the KUBECONFIG_DATA secret).
+name: minicd
+
+on:
+  push:
+    branches: ["**"]
+    tags: ["v*"]
+  delete:
+  schedule:
+    - cron: "17 3 * * *"
+
+jobs:
+  deliver:
+    if: github.event_name != 'schedule'
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0    # minicd checks that a release tag is on main
+      - name: kubeconfig
+        run: echo "$KUBECONFIG_DATA" > "$RUNNER_TEMP/kubeconfig"
+        env:
+          KUBECONFIG_DATA: ${{ secrets.KUBECONFIG_DATA }}
+      - name: minicd ci
+        run: minicd ci
+        env:
+          KUBECONFIG: ${{ runner.temp }}/kubeconfig
+
+  preview-gc:
+    if: github.event_name == 'schedule'
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - name: kubeconfig
+        run: echo "$KUBECONFIG_DATA" > "$RUNNER_TEMP/kubeconfig"
+        env:
+          KUBECONFIG_DATA: ${{ secrets.KUBECONFIG_DATA }}
+      - name: minicd preview gc
+        run: minicd preview gc
+        env:
+          KUBECONFIG: ${{ runner.temp }}/kubeconfig
+)";
+
+constexpr const char* k_gitlab = R"(# minicd delivers every Git event of this repository (see minicd.yaml):
+#   push to a branch -> preview, push to main -> staging, tag v* -> production,
+#   nightly schedule (CI/CD > Schedules) -> previews whose branch is gone are removed.
+# MINICD_IMAGE names an image with minicd and buildah; KUBECONFIG is a CI/CD variable of type File
+# with the contexts minicd.yaml names.
+variables:
+  GIT_DEPTH: "0"    # minicd checks that a release tag is on main
+
+minicd:
+  image: $MINICD_IMAGE
+  script:
+    - minicd ci
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "schedule"
+      when: never
+    - if: $CI_COMMIT_BRANCH || $CI_COMMIT_TAG
+
+preview-gc:
+  image: $MINICD_IMAGE
+  script:
+    - minicd preview gc
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "schedule"
+)";
+
+constexpr const char* k_circleci = R"(# minicd delivers every Git event of this repository (see minicd.yaml):
+#   push to a branch -> preview, push to main -> staging, tag v* -> production,
+#   nightly -> previews whose branch is gone are removed.
+# The image must have minicd and buildah; KUBECONFIG_DATA (a project environment variable) holds a
+# kubeconfig with the contexts minicd.yaml names.
+version: 2.1
+
+executors:
+  minicd:
+    docker:
+      - image: $MINICD_IMAGE
+
+commands:
+  kubeconfig:
+    steps:
+      - run:
+          name: kubeconfig
+          command: |
+            echo "$KUBECONFIG_DATA" > "$HOME/kubeconfig"
+            echo 'export KUBECONFIG="$HOME/kubeconfig"' >> "$BASH_ENV"
+
+jobs:
+  deliver:
+    executor: minicd
+    steps:
+      - checkout
+      - kubeconfig
+      - run:
+          name: minicd ci
+          command: minicd ci
+  preview-gc:
+    executor: minicd
+    steps:
+      - checkout
+      - kubeconfig
+      - run:
+          name: minicd preview gc
+          command: minicd preview gc
+
+workflows:
+  deliver:
+    jobs:
+      - deliver:
+          filters:
+            tags:
+              only: /^v.*/
+  nightly:
+    triggers:
+      - schedule:
+          cron: "17 3 * * *"
+          filters:
+            branches:
+              only: [main]
+    jobs:
+      - preview-gc
+)";
+
+}  // namespace
+
+Result<CiSystem> parse_ci_system(std::string_view name) {
+    if (name == "github") return CiSystem::github;
+    if (name == "gitlab") return CiSystem::gitlab;
+    if (name == "circleci") return CiSystem::circleci;
+    return fail(util::ErrorCode::input, fmt::format("unknown CI system \"{}\": choose github, gitlab or circleci", name));
+}
+
+Result<std::vector<InitFile>> init_files(const InitRequest& request) {
+    static const std::regex k_label("[a-z]([-a-z0-9]{0,38}[a-z0-9])?");
+    if (!std::regex_match(request.app, k_label)) {
+        return fail(util::ErrorCode::input,
+                    fmt::format("app \"{}\" must be a DNS label of at most 40 characters starting with a letter "
+                                "(lowercase letters, digits, '-'), as it names namespaces",
+                                request.app));
+    }
+    if (request.registry.empty() || request.registry.find_first_of(" \t\n\"'#") != std::string::npos) {
+        return fail(util::ErrorCode::input, fmt::format("registry \"{}\" is not a repository prefix such as ghcr.io/acme",
+                                                        request.registry));
+    }
+    std::vector<InitFile> files{{"minicd.yaml", fmt::format(k_minicd_yaml, request.app, request.registry)}};
+    switch (request.ci) {
+        case CiSystem::github: files.push_back({".github/workflows/minicd.yml", k_github}); break;
+        case CiSystem::gitlab: files.push_back({".gitlab-ci.yml", k_gitlab}); break;
+        case CiSystem::circleci: files.push_back({".circleci/config.yml", k_circleci}); break;
+    }
+    return files;
+}
+
+}  // namespace minicd::cli

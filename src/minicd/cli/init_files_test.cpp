@@ -1,0 +1,73 @@
+#include "minicd/cli/init_files.hpp"
+
+#include <gtest/gtest.h>
+
+#include "minicd/config/load.hpp"
+#include "minicd/source/yaml.hpp"
+
+namespace minicd::cli {
+namespace {
+
+std::vector<InitFile> files_for(CiSystem ci) {
+    auto files = init_files({.ci = ci, .app = "shop", .registry = "ghcr.io/acme"});
+    EXPECT_TRUE(files) << files.error().describe();
+    return files.value_or(std::vector<InitFile>{});
+}
+
+TEST(Init, EveryGeneratedMinicdYamlValidates) {
+    for (auto ci : {CiSystem::github, CiSystem::gitlab, CiSystem::circleci}) {
+        auto files = files_for(ci);
+        ASSERT_EQ(files.size(), 2U);
+        EXPECT_EQ(files[0].path, "minicd.yaml");
+        auto checked = config::check_config(files[0].text, "minicd.yaml");
+        for (const auto& diagnostic : checked.diagnostics) {
+            if (diagnostic.severity == config::Severity::error) ADD_FAILURE() << diagnostic.describe();
+        }
+        ASSERT_TRUE(checked.valid());
+        EXPECT_EQ(checked.config->app, "shop");
+        EXPECT_EQ(checked.config->registry, "ghcr.io/acme");
+        EXPECT_EQ(checked.config->environments.size(), 3U);
+        EXPECT_EQ(checked.config->find("production")->promote_from, "staging");
+    }
+}
+
+TEST(Init, GeneratedCiConfigurationParsesAndRunsBothCommands) {
+    const std::vector<std::pair<CiSystem, std::string>> expected = {
+        {CiSystem::github, ".github/workflows/minicd.yml"}, {CiSystem::gitlab, ".gitlab-ci.yml"},
+        {CiSystem::circleci, ".circleci/config.yml"}};
+    for (const auto& [ci, path] : expected) {
+        auto files = files_for(ci);
+        ASSERT_EQ(files.size(), 2U);
+        EXPECT_EQ(files[1].path, path);
+        auto documents = source::parse_yaml(files[1].text, path);
+        ASSERT_TRUE(documents) << documents.error().describe();
+        ASSERT_EQ(documents->size(), 1U);
+        EXPECT_TRUE((*documents)[0].value.is_object());
+        const std::string dumped = (*documents)[0].value.dump();
+        EXPECT_NE(dumped.find("minicd ci"), std::string::npos) << path;
+        EXPECT_NE(dumped.find("minicd preview gc"), std::string::npos) << path;
+    }
+}
+
+TEST(Init, GitHubWorkflowRunsOnPushesTagsDeletionsAndANightlySchedule) {
+    auto files = files_for(CiSystem::github);
+    auto documents = source::parse_yaml(files[1].text, "minicd.yml");
+    ASSERT_TRUE(documents);
+    const auto& workflow = (*documents)[0].value;
+    // YAML 1.1 reads the bare key `on` as true, as the API machinery does; GitHub reads it as "on".
+    const auto& triggers = workflow.contains("on") ? workflow["on"] : workflow["true"];
+    EXPECT_TRUE(triggers.contains("push"));
+    EXPECT_TRUE(triggers.contains("delete"));
+    EXPECT_EQ(triggers["schedule"][0]["cron"], "17 3 * * *");
+    EXPECT_EQ(workflow["jobs"]["deliver"]["steps"][0]["with"]["fetch-depth"], 0);
+}
+
+TEST(Init, RefusesAnAppThatCannotNameNamespacesAndAnEmptyRegistry) {
+    EXPECT_FALSE(init_files({.app = "Shop_1", .registry = "r"}));
+    EXPECT_FALSE(init_files({.app = "shop", .registry = ""}));
+    EXPECT_FALSE(parse_ci_system("jenkins"));
+    EXPECT_EQ(parse_ci_system("circleci").value(), CiSystem::circleci);
+}
+
+}  // namespace
+}  // namespace minicd::cli
