@@ -8,6 +8,7 @@
 #include "minicd/build/tag_policy.hpp"
 #include "minicd/cli/app.hpp"
 #include "minicd/cli/commands.hpp"
+#include "minicd/cli/failure.hpp"
 #include "minicd/config/load.hpp"
 #include "minicd/pipeline/ci.hpp"
 #include "minicd/pipeline/plan.hpp"
@@ -31,16 +32,6 @@ struct CiFlags {
     std::string remote = "origin";
     pipeline::BuildSettings build;
 };
-
-// Input and usage problems exit 2 (nothing was done); everything that failed while working exits 1.
-int exit_code_for(const util::Error& error) {
-    return error.code == util::ErrorCode::input || error.code == util::ErrorCode::usage ? k_exit_usage : k_exit_failed;
-}
-
-int report_failure(const util::Error& error) {
-    util::log_error("{}", error.describe());
-    return exit_code_for(error);
-}
 
 std::string cache_dir() {
     if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {

@@ -6,6 +6,7 @@
 
 #include "minicd/cli/app.hpp"
 #include "minicd/cli/commands.hpp"
+#include "minicd/cli/failure.hpp"
 #include "minicd/cli/init_files.hpp"
 #include "minicd/util/log.hpp"
 
@@ -44,23 +45,18 @@ std::string app_from_directory(const std::string& dir) {
     return label;
 }
 
-int fail_with(const util::Error& error) {
-    util::log_error("{}", error.describe());
-    return error.code == util::ErrorCode::input || error.code == util::ErrorCode::usage ? k_exit_usage : k_exit_failed;
-}
-
 int run_init(const InitFlags& flags) {
     auto ci = parse_ci_system(flags.ci);
-    if (!ci) return fail_with(ci.error());
+    if (!ci) return report_failure(ci.error());
     auto files = init_files({.ci = *ci, .app = flags.app.empty() ? app_from_directory(flags.dir) : flags.app,
                              .registry = flags.registry});
-    if (!files) return fail_with(files.error());
+    if (!files) return report_failure(files.error());
     // Nothing is written unless everything can be: a half-initialised repository helps nobody.
     if (!flags.force) {
         for (const auto& file : *files) {
             const fs::path path = fs::path(flags.dir) / file.path;
             if (fs::exists(path)) {
-                return fail_with(util::make_error(util::ErrorCode::input, "already exists; pass --force to overwrite it",
+                return report_failure(util::make_error(util::ErrorCode::input, "already exists; pass --force to overwrite it",
                                                   path.string()));
             }
         }
@@ -72,7 +68,7 @@ int run_init(const InitFlags& flags) {
         std::ofstream out(path, std::ios::binary | std::ios::trunc);
         out << file.text;
         out.close();
-        if (!out) return fail_with(util::make_error(util::ErrorCode::io, "cannot write the file", path.string()));
+        if (!out) return report_failure(util::make_error(util::ErrorCode::io, "cannot write the file", path.string()));
         fmt::print("wrote {}\n", path.string());
     }
     fmt::print("next: edit minicd.yaml (registry, kube contexts, hosts), check it with `minicd config validate`,\n"
