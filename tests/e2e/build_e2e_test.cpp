@@ -259,6 +259,17 @@ TEST_F(BuildThenApply, PushingADirtyTreeFromCiIsRefused) {
     EXPECT_NE(allowed.out.find(":" + m_commit.substr(0, 7) + "-dirty@sha256:"), std::string::npos) << allowed.out;
 }
 
+TEST_F(BuildThenApply, AnArtifactFileInsideTheCheckoutDoesNotMakeTheNextBuildDirty) {
+    auto args = build_args();
+    args.insert(args.end(), {"--output-file", m_repo.path("out/build.json")});
+    std::filesystem::create_directories(m_repo.path("out"));
+    for (int run = 0; run < 2; ++run) {
+        auto built = minicd(args);
+        ASSERT_EQ(built.exit_code, 0) << "run " << run << ": " << built.err;
+        EXPECT_NE(built.out.find(":" + m_commit.substr(0, 7) + "@sha256:"), std::string::npos) << built.out;
+    }
+}
+
 TEST_F(BuildThenApply, PushesToATlsRegistryWithTheCredentialsMinicdFindsWithoutShowingThem) {
     const std::string registry = var("MINICD_TEST_AUTH_REGISTRY");
     const std::string user = var("MINICD_TEST_AUTH_REGISTRY_USER");

@@ -9,7 +9,7 @@ namespace minicd::build {
 Result<std::string> commit_tag(source::Repository& repository, const TagPolicy& policy) {
     auto sha = repository.short_head_commit(policy.length);
     if (!sha) return fail(sha.error());
-    auto state = repository.work_tree_state();
+    auto state = repository.work_tree_state(5, policy.skip_paths);
     if (!state) return fail(state.error());
     if (!state->dirty()) return *sha;
     if (policy.pushing && policy.in_ci && !policy.allow_dirty) {

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "minicd/source/git.hpp"
 #include "minicd/util/result.hpp"
@@ -14,6 +15,9 @@ struct TagPolicy {
     bool pushing = true;       // whether the image leaves this machine
     bool in_ci = false;        // a CI job: an image pushed from a dirty tree is refused...
     bool allow_dirty = false;  // ...unless this says it is wanted
+    // Paths relative to the work tree root that do not make it dirty: files minicd writes there
+    // itself, such as the build artifact file of an earlier build.
+    std::vector<std::string> skip_paths;
 };
 
 // The short commit SHA of HEAD ("abc1234"), with "-dirty" appended when the work tree has

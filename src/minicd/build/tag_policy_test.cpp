@@ -53,6 +53,13 @@ TEST_F(CommitTag, DirtyTreeInCiIsAllowedWhenAskedOrWhenNotPushing) {
     EXPECT_EQ(commit_tag(repository, {.pushing = false, .in_ci = true}).value(), m_sha.substr(0, 7) + "-dirty");
 }
 
+TEST_F(CommitTag, SkippedPathsSuchAsTheArtifactFileKeepTheTreeClean) {
+    m_repo.write("build.json", "{}");
+    auto repository = open();
+    EXPECT_EQ(commit_tag(repository, {.in_ci = true, .skip_paths = {"build.json"}}).value(), m_sha.substr(0, 7));
+    EXPECT_FALSE(commit_tag(repository, {.in_ci = true}));
+}
+
 TEST_F(CommitTag, InvalidLengthIsAnInputError) {
     auto repository = open();
     auto tag = commit_tag(repository, {.length = 2});

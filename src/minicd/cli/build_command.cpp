@@ -72,10 +72,16 @@ int run_build(const BuildFlags& flags) {
     // The tag comes from the commit the context directory belongs to.
     auto repository = source::Repository::open(flags.context);
     if (!repository) return report_error(repository.error());
+    // The artifact file of an earlier build (another image, a rerun) does not make the tree dirty.
+    std::vector<std::string> skip;
+    if (!flags.output_file.empty()) {
+        if (auto output = repository->relative_path(flags.output_file)) skip.push_back(*output);
+    }
     auto tag = build::commit_tag(*repository, {.length = flags.tag_length,
                                                .pushing = flags.push,
                                                .in_ci = build::running_in_ci(),
-                                               .allow_dirty = flags.allow_dirty});
+                                               .allow_dirty = flags.allow_dirty,
+                                               .skip_paths = skip});
     if (!tag) return report_error(tag.error());
 
     // Which builder: the one asked for, or the first usable one on this machine.

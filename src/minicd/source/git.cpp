@@ -3,6 +3,7 @@
 #include <git2.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fmt/format.h>
 #include <mutex>
 
@@ -86,6 +87,15 @@ Result<Repository> Repository::open(const std::string& directory) {
     const char* workdir = git_repository_workdir(raw);
     std::string path = without_trailing_slash(workdir != nullptr ? workdir : git_repository_path(raw));
     return Repository(raw, std::move(path));
+}
+
+std::optional<std::string> Repository::relative_path(const std::string& path) const {
+    std::error_code error;
+    const std::filesystem::path full = std::filesystem::weakly_canonical(std::filesystem::absolute(path), error);
+    if (error) return std::nullopt;
+    const std::filesystem::path relative = full.lexically_relative(m_path);
+    if (relative.empty() || *relative.begin() == "..") return std::nullopt;
+    return relative.generic_string();
 }
 
 util::Error Repository::git_error(int code, std::string_view doing) const {
@@ -195,15 +205,17 @@ Result<bool> Repository::is_reachable(std::string_view commit, std::string_view 
     return code == 1;
 }
 
-Result<WorkTreeState> Repository::work_tree_state(std::size_t max_examples) {
+Result<WorkTreeState> Repository::work_tree_state(std::size_t max_examples, const std::vector<std::string>& skip) {
     if (git_repository_is_bare(m_repository.get()) == 1) {
         return fail(util::ErrorCode::input, "a bare repository has no work tree", m_path);
     }
     git_status_options options;
     git_status_options_init(&options, GIT_STATUS_OPTIONS_VERSION);
     options.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
-    // An untracked directory counts once, as `git status` shows it, so a big one stays cheap.
+    // An untracked directory counts once, as `git status` shows it, so a big one stays cheap; with
+    // paths to skip its files are listed one by one, so a skipped file alone does not count.
     options.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED;
+    if (!skip.empty()) options.flags |= GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS;
     git_status_list* raw = nullptr;
     if (int code = git_status_list_new(&raw, m_repository.get(), &options); code < 0) {
         return fail(git_error(code, "reading the work tree status"));
@@ -219,6 +231,9 @@ Result<WorkTreeState> Repository::work_tree_state(std::size_t max_examples) {
     for (std::size_t i = 0; i < count; ++i) {
         const git_status_entry* entry = git_status_byindex(list.get(), i);
         if (entry == nullptr) continue;
+        const git_diff_delta* delta = entry->index_to_workdir != nullptr ? entry->index_to_workdir : entry->head_to_index;
+        const char* path = delta != nullptr ? delta->new_file.path : nullptr;
+        if (path != nullptr && std::find(skip.begin(), skip.end(), path) != skip.end()) continue;
         const unsigned flags = entry->status;
         const bool staged = (flags & k_staged) != 0;
         const bool modified = (flags & k_modified) != 0;
@@ -227,8 +242,7 @@ Result<WorkTreeState> Repository::work_tree_state(std::size_t max_examples) {
         state.modified += modified ? 1 : 0;
         state.untracked += untracked ? 1 : 0;
         if (!(staged || modified || untracked) || state.examples.size() >= max_examples) continue;
-        const git_diff_delta* delta = entry->index_to_workdir != nullptr ? entry->index_to_workdir : entry->head_to_index;
-        if (delta != nullptr && delta->new_file.path != nullptr) state.examples.emplace_back(delta->new_file.path);
+        if (path != nullptr) state.examples.emplace_back(path);
     }
     return state;
 }

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,10 @@ public:
     // The work tree root ("/src/app"), or the git directory for a bare repository; no trailing '/'.
     const std::string& path() const { return m_path; }
 
+    // `path` (absolute, or relative to the current directory; it need not exist) relative to the
+    // work tree root, "dir/file.json"; nullopt when it lies outside the work tree.
+    std::optional<std::string> relative_path(const std::string& path) const;
+
     // The full hex SHA of the commit HEAD points at; an error for an unborn branch.
     Result<std::string> head_commit();
     // The first `length` (4..40) hex digits of head_commit(). Always exactly that long, unlike
@@ -64,8 +69,9 @@ public:
     Result<bool> is_reachable(std::string_view commit, std::string_view ref);
 
     // Staged, modified and untracked-not-ignored files (submodules count as their own path);
-    // `max_examples` paths are kept for messages. An error for a bare repository.
-    Result<WorkTreeState> work_tree_state(std::size_t max_examples = 5);
+    // `max_examples` paths are kept for messages. `skip` lists paths relative to the work tree root
+    // that do not count, such as files minicd writes itself. An error for a bare repository.
+    Result<WorkTreeState> work_tree_state(std::size_t max_examples = 5, const std::vector<std::string>& skip = {});
 
     // Branch names under refs/remotes/<remote>/ ("main", "feature/x"), sorted, without the
     // remote's symbolic HEAD.

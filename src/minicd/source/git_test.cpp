@@ -195,6 +195,30 @@ TEST_F(Git, DirtyWorkTreeCountsStagedModifiedAndUntracked) {
     EXPECT_EQ(few->examples.size(), 2u);
 }
 
+TEST_F(Git, SkippedPathsDoNotCountEvenInsideAnUntrackedDirectory) {
+    m_repo.write("a.txt", "a");
+    m_repo.commit("first");
+    m_repo.write("out/build.json", "{}");
+    auto repository = open();
+    EXPECT_FALSE(repository.work_tree_state(5, {"out/build.json"}).value().dirty());
+    EXPECT_EQ(repository.work_tree_state().value().examples, std::vector<std::string>{"out/"});
+
+    m_repo.write("out/other.txt", "x");
+    m_repo.write("a.txt", "changed");
+    auto state = repository.work_tree_state(5, {"out/build.json", "a.txt"});
+    ASSERT_TRUE(state) << state.error().describe();
+    EXPECT_EQ(state->describe(), "1 untracked (out/other.txt)");
+}
+
+TEST_F(Git, RelativePathsInsideTheWorkTreeOnly) {
+    m_repo.commit("first");
+    auto repository = open();
+    EXPECT_EQ(repository.relative_path(m_repo.path("out/build.json")).value_or("(none)"), "out/build.json");
+    EXPECT_EQ(repository.relative_path(m_repo.path("sub/../build.json")).value_or("(none)"), "build.json");
+    EXPECT_FALSE(repository.relative_path(m_dir.path("elsewhere.json")));
+    EXPECT_FALSE(repository.relative_path(m_repo.path("../work-sibling/build.json")));
+}
+
 TEST_F(Git, BareRepositoryHasNoWorkTreeState) {
     const std::string bare = m_dir.path("bare.git");
     testing::git(m_dir.path(), {"init", "--quiet", "--bare", bare});
