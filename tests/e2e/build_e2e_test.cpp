@@ -90,17 +90,14 @@ protected:
     build::DigestResolver resolver() {
         auto client = registry::Client::create({.insecure_registries = {var("MINICD_TEST_REGISTRY")}});
         EXPECT_TRUE(client) << client.error().describe();
-        std::shared_ptr<registry::Client> shared = std::move(client.value());
-        return [shared](const model::ImageRef& ref) -> Result<std::string> {
-            auto descriptor = shared->resolve(ref);
-            if (!descriptor) return fail(descriptor.error());
-            return descriptor->digest;
-        };
+        m_registry = std::move(client.value());
+        return build::registry_resolver(*m_registry);
     }
 
     testing::TempDir m_dir;
     testing::GitRepo m_repo{m_dir.path("app")};
     ManifestReader m_reader;
+    std::unique_ptr<registry::Client> m_registry;
     std::string m_repository;
     std::string m_commit;
 };

@@ -82,4 +82,11 @@ Result<DetectedBuilder> find_builder(std::optional<BuilderKind> wanted, const De
                             options.kaniko_executor));
 }
 
+Result<DetectedBuilder> find_builder(std::string_view name, const DetectOptions& options) {
+    if (name.empty()) return find_builder(std::nullopt, options);
+    auto kind = parse_builder_kind(name);
+    if (!kind) return fail(kind.error());
+    return find_builder(*kind, options);
+}
+
 }  // namespace minicd::build

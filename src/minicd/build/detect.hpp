@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "minicd/build/builder.hpp"
 #include "minicd/util/result.hpp"
@@ -26,5 +27,7 @@ struct DetectedBuilder {
 // its daemon does not answer), otherwise the first available of buildah, docker (only with a
 // daemon that answers: a docker CLI alone cannot build), podman, kaniko.
 Result<DetectedBuilder> find_builder(std::optional<BuilderKind> wanted, const DetectOptions& options = {});
+// The same with the builder named as configured: "" detects, anything else must be a BuilderKind name.
+Result<DetectedBuilder> find_builder(std::string_view name, const DetectOptions& options = {});
 
 }  // namespace minicd::build

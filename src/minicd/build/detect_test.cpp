@@ -82,6 +82,15 @@ TEST_F(DetectBuilder, AChosenBuilderMustBeInstalled) {
     EXPECT_EQ(find_builder(BuilderKind::buildah, options()).value().program, bin() + "/buildah");
 }
 
+TEST_F(DetectBuilder, ByConfiguredNameEmptyMeansDetect) {
+    add("podman");
+    EXPECT_EQ(find_builder("", options()).value().kind, BuilderKind::podman);
+    EXPECT_EQ(find_builder("podman", options()).value().kind, BuilderKind::podman);
+    auto unknown = find_builder("img", options());
+    ASSERT_FALSE(unknown);
+    EXPECT_EQ(unknown.error().code, util::ErrorCode::input);
+}
+
 TEST_F(DetectBuilder, ChosenDockerWithoutADaemonIsAnErrorWithItsReason) {
     add_docker(false);
     auto found = find_builder(BuilderKind::docker, options());

@@ -96,6 +96,14 @@ Result<std::string> verified_digest(const std::string& reference, const std::str
 
 }  // namespace
 
+DigestResolver registry_resolver(registry::Client& client) {
+    return [&client](const model::ImageRef& ref) -> Result<std::string> {
+        auto descriptor = client.resolve(ref);
+        if (!descriptor) return fail(descriptor.error());
+        return descriptor->digest;
+    };
+}
+
 Result<Artifact> build_image(const BuilderConfig& config, const BuildRequest& request, const DigestResolver& resolve) {
     auto scratch = ScratchDir::create();
     if (!scratch) return fail(scratch.error());

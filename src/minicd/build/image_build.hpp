@@ -6,12 +6,16 @@
 #include "minicd/build/artifacts.hpp"
 #include "minicd/build/builder.hpp"
 #include "minicd/model/image_ref.hpp"
+#include "minicd/registry/client.hpp"
 #include "minicd/util/result.hpp"
 
 namespace minicd::build {
 
 // Asks the registry which manifest digest a reference (with its tag) names now.
 using DigestResolver = std::function<Result<std::string>(const model::ImageRef&)>;
+
+// Resolves through minicd's registry client, which must outlive the resolver.
+DigestResolver registry_resolver(registry::Client& client);
 
 // Builds the image with the configured builder and, when the request says so, pushes every
 // reference, then asks the registry (through `resolve`) for the digest of each. The builder's own

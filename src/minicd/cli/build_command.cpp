@@ -41,18 +41,6 @@ int report_error(const util::Error& error) {
     return error.code == util::ErrorCode::input || error.code == util::ErrorCode::usage ? k_exit_usage : k_exit_failed;
 }
 
-// The registry is asked for the digest of what was pushed; the builder's word is not enough.
-Result<build::DigestResolver> registry_resolver(const BuildFlags& flags) {
-    auto client = make_registry_client(flags.registry);
-    if (!client) return fail(client.error());
-    std::shared_ptr<registry::Client> shared = std::move(*client);
-    return build::DigestResolver([shared](const model::ImageRef& ref) -> Result<std::string> {
-        auto descriptor = shared->resolve(ref);
-        if (!descriptor) return fail(descriptor.error());
-        return descriptor->digest;
-    });
-}
-
 // The builder pushes with the credentials minicd itself finds for the registry, unless an auth
 // file is given; nullopt when there are none (the builder then uses its own defaults).
 Result<std::optional<registry::Credentials>> push_credentials(const BuildFlags& flags, const std::string& repository) {
@@ -85,17 +73,11 @@ int run_build(const BuildFlags& flags) {
     if (!tag) return report_error(tag.error());
 
     // Which builder: the one asked for, or the first usable one on this machine.
-    std::optional<build::BuilderKind> wanted;
-    if (!flags.builder.empty()) {
-        auto kind = build::parse_builder_kind(flags.builder);
-        if (!kind) return report_error(kind.error());
-        wanted = *kind;
-    }
-    auto builder = build::find_builder(wanted);
+    auto builder = build::find_builder(flags.builder);
     if (!builder) return report_error(builder.error());
-
-    auto resolve = registry_resolver(flags);
-    if (!resolve) return report_error(resolve.error());
+    // The registry is asked for the digest of what was pushed; the builder's word is not enough.
+    auto registry = make_registry_client(flags.registry);
+    if (!registry) return report_error(registry.error());
     const std::string repository_name = flags.repository.empty() ? flags.image : flags.repository;
     auto credentials = push_credentials(flags, repository_name);
     if (!credentials) return report_error(credentials.error());
@@ -116,7 +98,7 @@ int run_build(const BuildFlags& flags) {
                                 .build_args = flags.build_args,
                                 .target = flags.target,
                                 .push = flags.push};
-    auto artifact = build::build_image(config, request, *resolve);
+    auto artifact = build::build_image(config, request, build::registry_resolver(**registry));
     if (!artifact) return report_error(artifact.error());
 
     // Later steps (minicd apply --build-artifacts) pin exactly this digest.
