@@ -12,6 +12,7 @@
 #include "minicd/config/load.hpp"
 #include "minicd/pipeline/ci.hpp"
 #include "minicd/pipeline/plan.hpp"
+#include "minicd/pipeline/preview.hpp"
 #include "minicd/source/ci_event.hpp"
 #include "minicd/source/git.hpp"
 #include "minicd/util/log.hpp"
@@ -131,7 +132,28 @@ model::Json report_json(const pipeline::Plan& plan, const pipeline::GitFacts& gi
     return out;
 }
 
-int run_ci(const CiFlags& flags) {
+// A preview asked for by hand: the event is a push of `branch` and only that preview environment
+// is planned (build and deploy; collecting other previews is the CI's business).
+struct PreviewRequest {
+    std::string branch;
+    std::string env;  // "" for the only per-branch environment
+};
+
+// The plan for a preview asked for by hand: minicd.yaml's triggers do not decide.
+Result<pipeline::Plan> preview_plan(config::Config config, const PreviewRequest& request, const source::Event& event,
+                                    const pipeline::GitFacts& git) {
+    auto environment = pipeline::preview_environment(config, request.env);
+    if (!environment) return fail(environment.error());
+    const std::string name = (*environment)->name;
+    for (auto& candidate : config.environments) {
+        candidate.on = candidate.name == name ? std::optional<config::Trigger>(config::Trigger{.branch = {{"*"}}}) : std::nullopt;
+    }
+    auto plan = pipeline::plan(config, event, git);
+    std::erase_if(plan.steps, [](const pipeline::Step& step) { return step.kind == pipeline::StepKind::gc; });
+    return plan;
+}
+
+int run_ci(const CiFlags& flags, const std::optional<PreviewRequest>& preview = std::nullopt) {
     if (flags.force && flags.reason.empty()) {
         return report_failure(util::make_error(util::ErrorCode::usage, "--force needs --reason: it is recorded in the release"));
     }
@@ -144,17 +166,23 @@ int run_ci(const CiFlags& flags) {
     // Which Git event this job runs for: the CI's variables first, the checkout for the rest.
     auto head = git_head(*repository);
     if (!head) return report_failure(head.error());
-    auto event = source::detect_event(source::process_environment(), *head);
+    auto event = preview ? Result<source::Event>(source::Event{.kind = source::EventKind::branch_push,
+                                                               .trigger = "minicd preview up",
+                                                               .ref = "refs/heads/" + preview->branch,
+                                                               .branch = preview->branch,
+                                                               .sha = head->sha})
+                         : source::detect_event(source::process_environment(), *head);
     if (!event) return report_failure(event.error());
     auto git = git_facts(*repository, *event, *config, flags.allow_dirty || flags.explain);
     if (!git) return report_failure(git.error());
-    const auto plan = pipeline::plan(*config, *event, *git);
+    auto plan = preview ? preview_plan(*config, *preview, *event, *git) : Result<pipeline::Plan>(pipeline::plan(*config, *event, *git));
+    if (!plan) return report_failure(plan.error());
 
     const bool text = flags.output == "text";
-    if (text) print_plan(plan, *git);
-    if (flags.explain || plan.steps.empty()) {
+    if (text) print_plan(*plan, *git);
+    if (flags.explain || plan->steps.empty()) {
         if (text && flags.explain) fmt::print("\n--explain: nothing was done\n");
-        if (!text) fmt::print("{}\n", report_json(plan, *git, nullptr).dump(2));
+        if (!text) fmt::print("{}\n", report_json(*plan, *git, nullptr).dump(2));
         return k_exit_ok;
     }
 
@@ -180,11 +208,11 @@ int run_ci(const CiFlags& flags) {
             },
     };
     if (text) fmt::print("\n");
-    const auto report = pipeline::run_ci(*config, plan, *git, options);
+    const auto report = pipeline::run_ci(*config, *plan, *git, options);
     if (text) {
         print_summary(report);
     } else {
-        fmt::print("{}\n", report_json(plan, *git, &report).dump(2));
+        fmt::print("{}\n", report_json(*plan, *git, &report).dump(2));
     }
     if (report.succeeded()) return k_exit_ok;
     util::log_error("{}", report.error->describe());
@@ -195,6 +223,12 @@ int run_ci(const CiFlags& flags) {
 }
 
 }  // namespace
+
+int run_preview_up(const std::string& file, const std::string& branch, const std::string& env) {
+    CiFlags flags;
+    flags.file = file;
+    return run_ci(flags, PreviewRequest{.branch = branch, .env = env});
+}
 
 Command add_ci_command(CLI::App& app) {
     auto flags = std::make_shared<CiFlags>();

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 
 namespace minicd::cli {
 
@@ -15,6 +16,8 @@ struct Command {
 // Each command file adds its subcommand, options and runner to the root app.
 Command add_apply_command(CLI::App& app);
 Command add_ci_command(CLI::App& app);
+// `minicd preview up BRANCH`: build and deploy one branch's preview as `minicd ci` would for a push of it.
+int run_preview_up(const std::string& file, const std::string& branch, const std::string& env);
 Command add_init_command(CLI::App& app);
 Command add_promote_command(CLI::App& app);
 Command add_image_command(CLI::App& app);

@@ -243,12 +243,13 @@ Command add_preview_command(CLI::App& app) {
     CLI::App* down = preview->add_subcommand("down", "Delete one branch's preview namespace");
     CLI::App* url = preview->add_subcommand("url", "Print a branch's preview URL");
     CLI::App* forward = preview->add_subcommand("port-forward", "Run kubectl port-forward to a branch's preview Service");
+    CLI::App* up = preview->add_subcommand("up", "Build the checkout and deploy it as a branch's preview, as minicd ci would");
 
-    for (CLI::App* sub : {list, gc, down, url, forward}) {
+    for (CLI::App* sub : {list, gc, down, url, forward, up}) {
         sub->add_option("-f,--file", flags->file, "The configuration file")->capture_default_str();
         sub->add_option("--env", flags->env, "The preview environment, when minicd.yaml has several");
     }
-    for (CLI::App* sub : {down, url, forward}) {
+    for (CLI::App* sub : {down, url, forward, up}) {
         sub->add_option("BRANCH", flags->branch, "The branch, as Git spells it")->required();
     }
     for (CLI::App* sub : {list, gc}) {
@@ -270,6 +271,7 @@ Command add_preview_command(CLI::App& app) {
                        if (gc->parsed()) return run_gc(*flags);
                        if (down->parsed()) return run_down(*flags);
                        if (url->parsed()) return run_url(*flags);
+                       if (up->parsed()) return run_preview_up(flags->file, flags->branch, flags->env);
                        return run_port_forward(*flags);
                    }};
 }
