@@ -65,7 +65,7 @@ Session& Client::session(const std::string& registry) {
         if (std::find(insecure.begin(), insecure.end(), registry) != insecure.end()) {
             transport = Transport::http;
         } else if (is_loopback_registry(registry)) {
-            transport = Transport::https_or_http;
+            transport = Transport::http_or_https;
         }
         CredentialLookup lookup = m_options.credential_lookup;
         if (!lookup) {

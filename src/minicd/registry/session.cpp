@@ -18,7 +18,8 @@ using Clock = std::chrono::steady_clock;
 // Tokens without expires_in live this long (distribution token spec).
 constexpr std::chrono::seconds k_default_token_life{60};
 constexpr std::size_t k_max_error_body = 300;
-constexpr std::chrono::milliseconds k_fallback_probe_timeout{3'000};
+// The plain HTTP probe of a loopback registry; a TLS server answers it at once with 400.
+constexpr std::chrono::milliseconds k_http_probe_timeout{3'000};
 
 std::string percent_encode(std::string_view text) {
     std::string out;
@@ -121,31 +122,32 @@ Session::Session(std::string registry, std::shared_ptr<http::HttpClient> http, S
 Result<void> Session::connect() {
     std::lock_guard lock(m_mutex);
     if (!m_base.empty()) return {};
+    // Loopback tries plain HTTP first: a local registry usually speaks it, and a failed TLS hello to
+    // a plain server costs far more than a 400 from a TLS server. The probe carries no credentials.
     std::vector<std::string> schemes;
-    if (m_options.transport != Transport::http) schemes.push_back("https");
     if (m_options.transport != Transport::https) schemes.push_back("http");
+    if (m_options.transport != Transport::http) schemes.push_back("https");
 
     std::optional<util::Error> first_error;
     const RetryPolicy& retry = m_options.retry;
     for (int attempt = 1;; ++attempt) {
         for (const std::string& scheme : schemes) {
             std::string base = scheme + "://" + m_api_host;
-            // A plain HTTP server may never answer a TLS hello, so the probe before a fallback is kept short.
-            auto timeout = scheme == "https" && schemes.size() > 1 ? k_fallback_probe_timeout : m_options.request_timeout;
+            const bool probe = scheme == "http" && schemes.size() > 1;
+            auto timeout = probe ? k_http_probe_timeout : m_options.request_timeout;
             auto answer = m_http->send({.method = http::Method::get, .url = base + "/v2/", .timeout = timeout});
             if (!answer) {
-                if (!first_error || scheme == schemes.front()) first_error = answer.error();
+                if (!first_error || scheme == "https") first_error = answer.error();
                 continue;
             }
             // A TLS server answering plain HTTP with 400 is not a registry speaking HTTP.
-            bool fallback = scheme == "http" && schemes.size() > 1;
-            if (fallback && answer->status != 200 && answer->status != 401) continue;
+            if (probe && answer->status != 200 && answer->status != 401) continue;
             if (is_retryable_status(answer->status) && attempt < retry.max_attempts) {
                 first_error = response_error(*answer, m_registry, "", "GET /v2/");
                 continue;
             }
             m_base = base;
-            if (fallback) util::log_debug("registry {} does not speak TLS; using plain HTTP (loopback)", m_registry);
+            if (probe) util::log_debug("registry {} answers plain HTTP; using it (loopback)", m_registry);
             m_scheme = AuthScheme::none;
             if (answer->status == 401) {
                 std::vector<Challenge> challenges;
@@ -171,7 +173,7 @@ Result<void> Session::connect() {
                         first_error ? first_error->message : "no answer", delay.count());
         wait(retry, delay);
     }
-    std::string over = schemes.size() > 1 ? "https or http" : schemes.front();
+    std::string over = schemes.size() > 1 ? "http or https" : schemes.front();
     std::string detail = first_error ? first_error->message : "no answer";
     return fail(first_error && first_error->code == ErrorCode::http ? ErrorCode::http : ErrorCode::network,
                 fmt::format("cannot reach the registry over {} after {} attempts: {}", over, retry.max_attempts, detail),

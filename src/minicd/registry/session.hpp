@@ -28,7 +28,7 @@ using CredentialLookup = std::function<Result<std::optional<Credentials>>(std::s
 // How to reach a registry host.
 enum class Transport {
     https,           // verified TLS only
-    https_or_http,   // verified TLS, falling back to plain HTTP if TLS cannot connect (loopback, like docker)
+    http_or_https,   // plain HTTP when a registry answers /v2/ there, else verified TLS (loopback)
     http,            // plain HTTP only (hosts listed as insecure)
 };
 
@@ -52,7 +52,7 @@ struct Call {
     std::chrono::milliseconds timeout{0};  // 0: SessionOptions::request_timeout
 };
 
-// Talks to one registry host: picks https or http once, authenticates (anonymous first; Basic or
+// Talks to one registry host: picks http or https once, authenticates (anonymous first; Basic or
 // Bearer tokens per scope set as the registry's challenge asks, tokens cached until they expire),
 // and repeats requests after 429, 5xx and connection failures. Thread-safe.
 class Session {

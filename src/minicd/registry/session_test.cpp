@@ -261,7 +261,7 @@ TEST(RegistrySession, ClosedPortIsRetriedThenNamed) {
     ASSERT_FALSE(resolved);
     EXPECT_EQ(resolved.error().code, util::ErrorCode::network);
     EXPECT_NE(resolved.error().describe().find("127.0.0.1:" + std::to_string(port)), std::string::npos);
-    EXPECT_NE(resolved.error().describe().find("https or http after 3 attempts"), std::string::npos)
+    EXPECT_NE(resolved.error().describe().find("http or https after 3 attempts"), std::string::npos)
         << resolved.error().describe();
     std::lock_guard lock(sleeps.mutex);
     EXPECT_EQ(sleeps.waits.size(), 2u);
