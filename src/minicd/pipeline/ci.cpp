@@ -132,23 +132,11 @@ private:
 
     // Builds and pushes every image; the digests are read back from the registry.
     Result<std::string> build_images() {
-        std::string wanted_name = m_options.build.builder.empty() ? m_config.build.builder : m_options.build.builder;
-        std::optional<build::BuilderKind> wanted;
-        if (!wanted_name.empty()) {
-            auto kind = build::parse_builder_kind(wanted_name);
-            if (!kind) return fail(kind.error());
-            wanted = *kind;
-        }
-        auto builder = build::find_builder(wanted);
+        auto builder = build::find_builder(m_options.build.builder.empty() ? m_config.build.builder : m_options.build.builder);
         if (!builder) return fail(builder.error());
         auto registry = registry_client();
         if (!registry) return fail(registry.error());
-        registry::Client* shared = *registry;
-        build::DigestResolver resolve = [shared](const model::ImageRef& ref) -> Result<std::string> {
-            auto descriptor = shared->resolve(ref);
-            if (!descriptor) return fail(descriptor.error());
-            return descriptor->digest;
-        };
+        const build::DigestResolver resolve = build::registry_resolver(**registry);
         const build::BuilderConfig builder_config{.kind = builder->kind,
                                                   .program = builder->program,
                                                   .global_args = m_options.build.builder_args,
