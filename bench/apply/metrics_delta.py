@@ -9,7 +9,8 @@ reacting to the new objects included); "client" keeps only the requests an apply
 release ConfigMaps), which is what we compare between tools. "apply" and "applyDryRun" count
 server-side-apply PATCHes (the server reports them as verb APPLY). "nodeNotReadyWrites" counts
 the node lifecycle controller's PUTs to nodes/status and pods/status: non-zero means simulated nodes
-missed heartbeats during the window and pods were marked not ready. The /metrics scrapes themselves
+missed heartbeats during the window and pods were marked not ready; "deploymentStatusWrites" counts
+the deployment controller's status updates. The /metrics scrapes themselves
 and health probes are left out of all counts.
 """
 
@@ -67,7 +68,7 @@ def main():
     if len(sys.argv) < 3:
         sys.exit("usage: metrics_delta.py BEFORE AFTER [--rows]")
     before, after = read(sys.argv[1]), read(sys.argv[2])
-    total = client = apply = dry = node_controller = 0
+    total = client = apply = dry = node_controller = deployment_status = 0
     rows = []
     for key, value in after.items():
         delta = int(round(value - before.get(key, 0)))
@@ -89,8 +90,11 @@ def main():
         # their pods were marked not ready, which no apply tool can fix.
         if row.get("verb") == "PUT" and row.get("subresource") == "status" and row.get("resource") in ("nodes", "pods"):
             node_controller += delta
+        if row.get("verb") == "PUT" and row.get("resource") == "deployments" and row.get("subresource") == "status":
+            deployment_status += delta
         rows.append((delta, mine, row))
-    out = {"total": total, "client": client, "apply": apply, "applyDryRun": dry, "nodeNotReadyWrites": node_controller}
+    out = {"total": total, "client": client, "apply": apply, "applyDryRun": dry, "nodeNotReadyWrites": node_controller,
+           "deploymentStatusWrites": deployment_status}
     if "--rows" in sys.argv:
         out["rows"] = [
             {"n": n, "client": mine, "verb": r.get("verb"), "resource": r.get("resource") or r.get("subresource"),
