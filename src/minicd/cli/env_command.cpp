@@ -80,6 +80,10 @@ int run_pin(const EnvFlags& flags) {
     if (values.uid.empty()) {
         util::log_warn("the kube-system namespace's uid could not be read ({}); pinning the server URL only",
                        found->uid_problem);
+        if (!before.uid.empty()) {
+            util::log_warn("the uid pinned before stays, and this user cannot verify it: remove it from minicd.yaml if "
+                           "this user deploys");
+        }
     }
 
     auto text = util::read_file(flags.file);

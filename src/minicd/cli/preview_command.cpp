@@ -20,7 +20,7 @@
 #include "minicd/pipeline/preview_gc.hpp"
 #include "minicd/util/duration.hpp"
 
-// `minicd preview up` is not here: it is the build + deploy of `minicd ci` for one branch.
+// `minicd preview up` runs the build + deploy of `minicd ci` for one branch: see run_preview_up in ci_command.cpp.
 namespace minicd::cli {
 
 namespace {

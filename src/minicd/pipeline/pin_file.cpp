@@ -54,8 +54,9 @@ public:
     // The byte offset of a 1-based line and column (columns counted in bytes); nullopt past the end.
     std::optional<std::size_t> offset(const source::SourceMark& mark) const {
         if (mark.line < 1 || static_cast<std::size_t>(mark.line) > m_line_starts.size() || mark.column < 1) return std::nullopt;
-        const std::size_t at = m_line_starts[static_cast<std::size_t>(mark.line) - 1] + static_cast<std::size_t>(mark.column) - 1;
-        if (at > m_text.size() || at > line_end(at)) return std::nullopt;
+        const std::size_t start = m_line_starts[static_cast<std::size_t>(mark.line) - 1];
+        const std::size_t at = start + static_cast<std::size_t>(mark.column) - 1;
+        if (at > line_end(start)) return std::nullopt;
         return at;
     }
 
