@@ -1,8 +1,10 @@
 #include "minicd/cli/init_files.hpp"
 
+#include "minicd/config/template.hpp"
+
 #include <fmt/format.h>
 
-#include <regex>
+#include <cctype>
 
 namespace minicd::cli {
 
@@ -190,8 +192,9 @@ Result<CiSystem> parse_ci_system(std::string_view name) {
 }
 
 Result<std::vector<InitFile>> init_files(const InitRequest& request) {
-    static const std::regex k_label("[a-z]([-a-z0-9]{0,38}[a-z0-9])?");
-    if (!std::regex_match(request.app, k_label)) {
+    // The app names namespaces with room left for the environment or branch suffix.
+    const std::string& app = request.app;
+    if (app.size() > 40 || !config::is_dns_label(app) || !std::isalpha(static_cast<unsigned char>(app.front()))) {
         return fail(util::ErrorCode::input,
                     fmt::format("app \"{}\" must be a DNS label of at most 40 characters starting with a letter "
                                 "(lowercase letters, digits, '-'), as it names namespaces",
