@@ -256,6 +256,17 @@ TEST_F(BuildThenApply, PushingADirtyTreeFromCiIsRefused) {
     EXPECT_NE(allowed.out.find(":" + m_commit.substr(0, 7) + "-dirty@sha256:"), std::string::npos) << allowed.out;
 }
 
+TEST_F(BuildThenApply, AFailingRunStepShowsItsOutputInTheLog) {
+    m_repo.write("Dockerfile", fmt::format("FROM {}\nRUN echo compiling shop && echo 'main.c:3: error: expected ;' && exit 7\n",
+                                           var("MINICD_TEST_BASE_IMAGE")));
+    m_repo.commit("break the build");
+    auto built = minicd(build_args());
+    EXPECT_EQ(built.exit_code, 1) << built.err;
+    // buildah prints a RUN step's output on stdout; minicd passes every line on as it comes.
+    EXPECT_NE(built.err.find("  buildah| compiling shop\n"), std::string::npos) << built.err;
+    EXPECT_NE(built.err.find("  buildah| main.c:3: error: expected ;\n"), std::string::npos) << built.err;
+}
+
 TEST_F(BuildThenApply, AnArtifactFileInsideTheCheckoutDoesNotMakeTheNextBuildDirty) {
     auto args = build_args();
     args.insert(args.end(), {"--output-file", m_repo.path("out/build.json")});

@@ -123,9 +123,13 @@ Result<Artifact> build_image(const BuilderConfig& config, const BuildRequest& re
     Artifact artifact{.image_name = request.image_name, .reference = image_references(request).front()};
     for (const auto& invocation : plan->invocations) {
         util::log_info("{}: {}", builder, invocation.what);
-        auto result = util::run_checked(invocation.spec);
+        // The builder's own output is what explains a failed RUN step: shown as it comes, indented.
+        util::LineSplitter lines([&builder](util::OutputStream, std::string_view line) { util::log_info("  {}| {}", builder, line); });
+        util::SubprocessSpec spec = invocation.spec;
+        spec.on_output = [&lines](util::OutputStream stream, std::string_view chunk) { lines.feed(stream, chunk); };
+        auto result = util::run_checked(spec);
+        lines.flush();
         if (!result) return fail(result.error().context(invocation.what));
-        util::log_debug("{} {} output:\n{}{}", builder, invocation.what, result->out, result->err);
 
         const std::string reported = reported_digest(invocation, *result);
         for (const auto& reference : invocation.pushes) {

@@ -95,11 +95,13 @@ void ignore_sigpipe_once() {
 void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 // Appends what can be read now; returns false at end of stream or on a hard error.
-bool drain(int fd, std::string& sink, std::size_t limit, bool& truncated) {
+bool drain(int fd, std::string& sink, std::size_t limit, bool& truncated,
+           const std::function<void(std::string_view)>& on_chunk) {
     std::array<char, 65536> buffer{};
     for (;;) {
         ssize_t n = ::read(fd, buffer.data(), buffer.size());
         if (n > 0) {
+            if (on_chunk) on_chunk(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
             std::size_t room = sink.size() < limit ? limit - sink.size() : 0;
             std::size_t take = std::min(room, static_cast<std::size_t>(n));
             sink.append(buffer.data(), take);
@@ -233,6 +235,11 @@ Result<SubprocessResult> run_subprocess(const SubprocessSpec& spec) {
     SubprocessResult result;
     std::size_t stdin_written = 0;
     Deadline deadline(pid, spec, started);
+    std::function<void(std::string_view)> on_stdout, on_stderr;
+    if (spec.on_output) {
+        on_stdout = [&spec](std::string_view chunk) { spec.on_output(OutputStream::out, chunk); };
+        on_stderr = [&spec](std::string_view chunk) { spec.on_output(OutputStream::err, chunk); };
+    }
 
     while (stdout_fd.valid() || stderr_fd.valid()) {
         auto now = Clock::now();
@@ -260,9 +267,9 @@ Result<SubprocessResult> run_subprocess(const SubprocessSpec& spec) {
                     stdin_fd.reset();
                 }
             } else if (fd == stdout_fd.get()) {
-                if (!drain(fd, result.out, spec.max_output_bytes, result.output_truncated)) stdout_fd.reset();
+                if (!drain(fd, result.out, spec.max_output_bytes, result.output_truncated, on_stdout)) stdout_fd.reset();
             } else if (fd == stderr_fd.get()) {
-                if (!drain(fd, result.err, spec.max_output_bytes, result.output_truncated)) stderr_fd.reset();
+                if (!drain(fd, result.err, spec.max_output_bytes, result.output_truncated, on_stderr)) stderr_fd.reset();
             }
         }
     }
@@ -286,6 +293,39 @@ Result<SubprocessResult> run_subprocess(const SubprocessSpec& spec) {
         result.signal = WTERMSIG(status);
     }
     return result;
+}
+
+void LineSplitter::feed(OutputStream stream, std::string_view chunk) {
+    // A line that never ends (progress bars) is handed over in pieces rather than held forever.
+    constexpr std::size_t k_longest_line = 16384;
+    std::string& pending = m_pending[stream == OutputStream::out ? 0 : 1];
+    while (!chunk.empty()) {
+        std::size_t newline = chunk.find('\n');
+        if (newline == std::string_view::npos) {
+            pending.append(chunk);
+            if (pending.size() >= k_longest_line) {
+                m_on_line(stream, pending);
+                pending.clear();
+            }
+            return;
+        }
+        if (pending.empty()) {
+            m_on_line(stream, chunk.substr(0, newline));
+        } else {
+            pending.append(chunk.substr(0, newline));
+            m_on_line(stream, pending);
+            pending.clear();
+        }
+        chunk.remove_prefix(newline + 1);
+    }
+}
+
+void LineSplitter::flush() {
+    for (OutputStream stream : {OutputStream::out, OutputStream::err}) {
+        std::string& pending = m_pending[stream == OutputStream::out ? 0 : 1];
+        if (!pending.empty()) m_on_line(stream, pending);
+        pending.clear();
+    }
 }
 
 Result<SubprocessResult> run_checked(const SubprocessSpec& spec) {

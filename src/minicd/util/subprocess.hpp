@@ -2,14 +2,18 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "minicd/util/result.hpp"
 
 namespace minicd::util {
+
+enum class OutputStream { out, err };
 
 // One external program to run. No shell is involved: argv is passed as is.
 struct SubprocessSpec {
@@ -25,6 +29,22 @@ struct SubprocessSpec {
     std::chrono::milliseconds kill_grace{2000};
     // Output past this many bytes per stream is dropped (the child keeps running); guards memory.
     std::size_t max_output_bytes = std::size_t{64} << 20;
+    // Called on the calling thread with every chunk read, as it arrives, whether or not it still
+    // fits in the captured output; chunks are not aligned to lines.
+    std::function<void(OutputStream, std::string_view)> on_output;
+};
+
+// Cuts streamed output into whole lines per stream (without the '\n'), for on_output users that
+// print lines; flush() hands over what is left of unterminated lines.
+class LineSplitter {
+public:
+    explicit LineSplitter(std::function<void(OutputStream, std::string_view)> on_line) : m_on_line(std::move(on_line)) {}
+    void feed(OutputStream stream, std::string_view chunk);
+    void flush();
+
+private:
+    std::function<void(OutputStream, std::string_view)> m_on_line;
+    std::string m_pending[2];
 };
 
 struct SubprocessResult {

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace minicd::util {
 namespace {
@@ -91,6 +93,38 @@ TEST(Subprocess, RunCheckedReportsStatusAndStderrTail) {
     ASSERT_FALSE(result);
     EXPECT_EQ(result.error().code, ErrorCode::subprocess);
     EXPECT_EQ(result.error().describe(), "sh: exited with status 4: one\ntwo");
+}
+
+TEST(Subprocess, StreamsOutputAsItArrivesAndStillCapturesIt) {
+    std::vector<std::pair<OutputStream, std::string>> lines;
+    LineSplitter splitter([&](OutputStream stream, std::string_view line) { lines.emplace_back(stream, line); });
+    auto result = run_subprocess({.argv = {"sh", "-c", "printf 'one\\ntw'; sleep 0.05; printf 'o\\n'; echo oops >&2; printf tail"},
+                                  .on_output = [&](OutputStream stream, std::string_view chunk) { splitter.feed(stream, chunk); }});
+    splitter.flush();
+    ASSERT_TRUE(result) << result.error().describe();
+    EXPECT_EQ(result->out, "one\ntwo\ntail");
+    EXPECT_EQ(result->err, "oops\n");
+    const std::vector<std::pair<OutputStream, std::string>> expected = {
+        {OutputStream::out, "one"}, {OutputStream::out, "two"}, {OutputStream::err, "oops"}, {OutputStream::out, "tail"}};
+    EXPECT_EQ(lines, expected);
+}
+
+TEST(LineSplitter, KeepsStreamsApartAndCutsEndlessLines) {
+    std::vector<std::pair<OutputStream, std::string>> lines;
+    LineSplitter splitter([&](OutputStream stream, std::string_view line) { lines.emplace_back(stream, line); });
+    splitter.feed(OutputStream::out, "a");
+    splitter.feed(OutputStream::err, "x\n");
+    splitter.feed(OutputStream::out, "b\n\nc");
+    splitter.feed(OutputStream::out, std::string(10000, '='));
+    splitter.feed(OutputStream::out, std::string(10000, '='));
+    splitter.feed(OutputStream::out, std::string(10000, '-'));
+    splitter.flush();
+    ASSERT_EQ(lines.size(), 5u);
+    EXPECT_EQ(lines[0], std::make_pair(OutputStream::err, std::string("x")));
+    EXPECT_EQ(lines[1], std::make_pair(OutputStream::out, std::string("ab")));
+    EXPECT_EQ(lines[2], std::make_pair(OutputStream::out, std::string("")));
+    EXPECT_EQ(lines[3].second, "c" + std::string(20000, '='));  // handed over once past 16 KiB
+    EXPECT_EQ(lines[4].second, std::string(10000, '-'));
 }
 
 }  // namespace
