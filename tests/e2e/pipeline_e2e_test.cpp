@@ -273,6 +273,26 @@ TEST_F(Pipeline, TagOnMainWhoseCommitNeverRanOnStagingIsRefused) {
     EXPECT_EQ(registry_digest("v0.3.0"), "");
 }
 
+TEST_F(Pipeline, ExplainPrintsTheEventAndPlanAndChangesNothing) {
+    m_clone.run({"checkout", "--quiet", "-b", "feature/explain"});
+    m_clone.write("index.html", "explained\n");
+    m_clone.commit("Change the page");
+    m_clone.run({"push", "--quiet", "origin", "feature/explain"});
+    const std::string short_sha = m_clone.run({"rev-parse", "--short=7", "HEAD"});
+
+    auto run = ci("push", "refs/heads/feature/explain", {"--explain"});
+    ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+    EXPECT_NE(run.out.find("feature/explain"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("(images tagged " + short_sha + ")"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find(". build"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find(". deploy preview"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("--explain: nothing was done"), std::string::npos) << run.out;
+
+    EXPECT_EQ(registry_digest(short_sha), "") << "--explain pushed an image";
+    auto namespaces = get(fmt::format("/api/v1/namespaces?labelSelector=minicd.io/app={}", m_app));
+    EXPECT_EQ(namespaces["items"].size(), 0U) << namespaces.dump();
+}
+
 TEST_F(Pipeline, WrongClusterIsRefusedBeforeAnyWrite) {
     write_config(", server: \"https://127.0.0.1:1\"");
     m_clone.commit("Pin staging to another cluster");
