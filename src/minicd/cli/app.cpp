@@ -28,6 +28,13 @@ std::string help_for(const CLI::App& app, const std::vector<Command>& commands) 
     return app.help();
 }
 
+// A repeatable flag takes one value per occurrence (`--build-arg A --build-arg B`), as kubectl's
+// and docker's do; CLI11 would otherwise let it swallow the positional arguments after it.
+void one_value_per_flag(CLI::App& command) {
+    for (CLI::Option* option : command.get_options()) option->allow_extra_args(false);
+    for (CLI::App* sub : command.get_subcommands([](CLI::App*) { return true; })) one_value_per_flag(*sub);
+}
+
 void print_usage_error(const CLI::App& app, const std::vector<Command>& commands, const std::string& message) {
     fmt::print(stderr, "minicd: {}\n\n{}", message, help_for(app, commands));
 }
@@ -56,6 +63,8 @@ int run(std::span<char*> args) {
     app.add_option("--log-level", log_level, "Messages to show on stderr")
         ->check(CLI::IsMember({"debug", "info", "warn", "error", "quiet"}))
         ->capture_default_str();
+
+    one_value_per_flag(app);
 
     try {
         app.parse(static_cast<int>(args.size()), args.data());

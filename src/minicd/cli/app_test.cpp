@@ -52,5 +52,16 @@ TEST(Cli, NoCommandIsAUsageError) {
     EXPECT_NE(result.err.find("a command is required"), std::string::npos) << result.err;
 }
 
+TEST(Cli, RepeatableFlagTakesOneValueEachTimeAndLeavesThePositionalsAlone) {
+    // Before, the flag swallowed both references and promote said they were missing.
+    auto result = run_minicd({"promote", "--insecure-registry", "127.0.0.1:1", "Not A Reference", "127.0.0.1:1/a:2"});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(result.err.find("Not A Reference"), std::string::npos) << result.err;
+
+    auto extra = run_minicd({"build", "--image", "shop", "--build-arg", "A=1", "B=2"});
+    EXPECT_EQ(extra.exit_code, 2);
+    EXPECT_NE(extra.err.find("unknown command: B=2"), std::string::npos) << extra.err;
+}
+
 }  // namespace
 }  // namespace minicd::cli
