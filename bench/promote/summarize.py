@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Prints a Markdown table from bench/promote/run.sh's results.jsonl: median wall time per size and
-tool, the ratio to minicd's copy and re-tag, bytes the registry process read and wrote (sockets and
+"""Prints Markdown tables from bench/promote/run.sh's results.jsonl, one per link (loopback, or a
+rate-limited veth): median wall time per size and tool, the ratio to minicd's copy and re-tag, bytes the registry process read and wrote (sockets and
 files), and whether the promoted digest is the source's."""
 import json
 import statistics
@@ -9,6 +9,17 @@ import sys
 
 def main(path: str) -> None:
     rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    links = []
+    for row in rows:
+        row.setdefault("link", "loopback")
+        if row["link"] not in links:
+            links.append(row["link"])
+    for link in links:
+        print(f"\n### {link}\n")
+        table([row for row in rows if row["link"] == link])
+
+
+def table(rows: list) -> None:
     sizes = sorted({row["size_mb"] for row in rows})
     tools = []
     for row in rows:
