@@ -167,6 +167,18 @@ Result<std::vector<std::string>> list_remote_branches(const RemoteBranchQuery& q
 Result<std::vector<std::string>> list_tracking_branches(const std::string& repository, std::string_view remote) {
     auto opened = Repository::open(repository.empty() ? std::string(".") : repository);
     if (!opened) return fail(opened.error());
+    // A clone that fetched only its own branch would make every other preview look orphaned.
+    auto complete = opened->tracks_every_branch(remote);
+    if (!complete) return fail(complete.error());
+    if (!*complete) {
+        return fail(util::ErrorCode::input,
+                    fmt::format("the clone is shallow or fetches single branches of {0}, so refs/remotes/{0}/* cannot "
+                                "list every branch: use gc.branches: remote (git ls-remote), or make a full clone "
+                                "(actions/checkout: fetch-depth: 0) and fetch with git fetch --prune {0} "
+                                "'+refs/heads/*:refs/remotes/{0}/*'",
+                                remote),
+                    opened->path());
+    }
     auto branches = opened->remote_branches(remote);
     if (!branches) return fail(branches.error());
     if (branches->empty()) {

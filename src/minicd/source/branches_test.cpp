@@ -144,7 +144,31 @@ TEST_F(BranchListing, TrackingBranchesComeFromTheLastFetch) {
     EXPECT_EQ(*after, (std::vector<std::string>{"feature/login", "main"}));
 }
 
+TEST_F(BranchListing, AnUnknownTrackedRemoteIsAnError) {
+    auto branches = list_tracking_branches(m_dir.path("clone"), "upstream");
+    ASSERT_FALSE(branches);
+    EXPECT_NE(branches.error().describe().find("upstream"), std::string::npos) << branches.error().describe();
+}
+
+TEST_F(BranchListing, AShallowCloneCannotListTrackingBranches) {
+    testing::git(m_dir.path(), {"clone", "--quiet", "--no-single-branch", "--depth", "1", "file://" + m_dir.path("remote.git"),
+                                m_dir.path("shallow")});
+    auto branches = list_tracking_branches(m_dir.path("shallow"), "origin");
+    ASSERT_FALSE(branches);
+    EXPECT_NE(branches.error().message.find("shallow"), std::string::npos) << branches.error().message;
+    EXPECT_NE(branches.error().message.find("gc.branches: remote"), std::string::npos) << branches.error().message;
+}
+
+TEST_F(BranchListing, ASingleBranchCloneCannotListTrackingBranches) {
+    // What CI checkouts that fetch one ref look like: only origin/main is tracked.
+    testing::git(m_dir.path(), {"clone", "--quiet", "--single-branch", m_dir.path("remote.git"), m_dir.path("single")});
+    auto branches = list_tracking_branches(m_dir.path("single"), "origin");
+    ASSERT_FALSE(branches);
+    EXPECT_NE(branches.error().message.find("single branches"), std::string::npos) << branches.error().message;
+}
+
 TEST_F(BranchListing, NoTrackingBranchesIsAnError) {
+    testing::git(m_dir.path("clone"), {"remote", "add", "upstream", m_dir.path("remote.git")});
     auto branches = list_tracking_branches(m_dir.path("clone"), "upstream");
     ASSERT_FALSE(branches);
     EXPECT_NE(branches.error().message.find("git fetch"), std::string::npos) << branches.error().message;

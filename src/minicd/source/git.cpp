@@ -31,6 +31,7 @@ using ObjectPtr = Handle<git_object, git_object_free>;
 using ReferenceIteratorPtr = Handle<git_reference_iterator, git_reference_iterator_free>;
 using BranchIteratorPtr = Handle<git_branch_iterator, git_branch_iterator_free>;
 using StatusListPtr = Handle<git_status_list, git_status_list_free>;
+using RemotePtr = Handle<git_remote, git_remote_free>;
 
 std::string last_git_message(int code) {
     const git_error* error = git_error_last();
@@ -272,6 +273,29 @@ Result<std::vector<std::string>> Repository::remote_branches(std::string_view re
     }
     std::sort(branches.begin(), branches.end());
     return branches;
+}
+
+Result<bool> Repository::tracks_every_branch(std::string_view remote) {
+    if (git_repository_is_shallow(m_repository.get()) == 1) return false;
+    git_remote* raw = nullptr;
+    const std::string name(remote);
+    if (int code = git_remote_lookup(&raw, m_repository.get(), name.c_str()); code < 0) {
+        return fail(git_error(code, fmt::format("looking up remote {}", name)));
+    }
+    RemotePtr handle(raw);
+    git_strarray refspecs{};
+    if (int code = git_remote_get_fetch_refspecs(&refspecs, handle.get()); code < 0) {
+        return fail(git_error(code, fmt::format("reading the fetch refspecs of remote {}", name)));
+    }
+    bool every_branch = false;
+    for (std::size_t i = 0; i < refspecs.count; ++i) {
+        // "+refs/heads/*:refs/remotes/origin/*" as `git clone` and `git remote add` write it.
+        std::string_view refspec = refspecs.strings[i];
+        if (refspec.starts_with('+')) refspec.remove_prefix(1);
+        if (refspec == fmt::format("refs/heads/*:refs/remotes/{}/*", name)) every_branch = true;
+    }
+    git_strarray_dispose(&refspecs);
+    return every_branch;
 }
 
 }  // namespace minicd::source

@@ -76,6 +76,10 @@ public:
     // Branch names under refs/remotes/<remote>/ ("main", "feature/x"), sorted, without the
     // remote's symbolic HEAD.
     Result<std::vector<std::string>> remote_branches(std::string_view remote);
+    // Whether refs/remotes/<remote>/* can list every branch of the remote: false for shallow
+    // clones and for remotes whose fetch refspecs name single branches (`clone --single-branch`,
+    // `--depth`), which CI checkouts usually are. An unknown remote is an error.
+    Result<bool> tracks_every_branch(std::string_view remote);
 
 private:
     struct Deleter {
