@@ -306,26 +306,14 @@ private:
         std::string continue_token;
         do {
             std::string path = fmt::format("{}?labelSelector={}&limit=500", collection,
-                                           url_encode(m_options.target.label_selector()));
-            if (!continue_token.empty()) path += "&continue=" + url_encode(continue_token);
+                                           util::percent_encode(m_options.target.label_selector()));
+            if (!continue_token.empty()) path += "&continue=" + util::percent_encode(continue_token);
             auto page = m_client.get_json(path);
             if (!page) return fail(page.error());
             for (auto& object : (*page)["items"]) objects.push_back(std::move(object));
             continue_token = (*page)["metadata"].value("continue", "");
         } while (!continue_token.empty());
         return objects;
-    }
-
-    static std::string url_encode(std::string_view text) {
-        std::string out;
-        for (unsigned char c : text) {
-            if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-                out.push_back(static_cast<char>(c));
-            } else {
-                out += fmt::format("%{:02X}", c);
-            }
-        }
-        return out;
     }
 
     Result<kube::ApiResponse> server_side_apply(const Item& item, bool dry_run) {

@@ -14,6 +14,7 @@
 #include <thread>
 #include <utility>
 
+#include "minicd/util/encoding.hpp"
 #include "minicd/util/log.hpp"
 
 namespace minicd::deploy {
@@ -58,20 +59,6 @@ bool is_workload(const kube::ResourceInfo& resource) {
 
 std::string api_version(const kube::ResourceInfo& resource) {
     return resource.group.empty() ? resource.version : resource.group + "/" + resource.version;
-}
-
-// Percent-encodes everything but RFC 3986 unreserved characters (names, continue tokens).
-std::string url_encode(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-        auto byte = static_cast<unsigned char>(c);
-        if (std::isalnum(byte) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
-            out.push_back(c);
-        } else {
-            out += fmt::format("%{:02X}", static_cast<unsigned>(byte));
-        }
-    }
-    return out;
 }
 
 // nlohmann's value() throws on non-objects; live data from a server is not trusted to be well formed.
@@ -131,7 +118,7 @@ struct Feed {
     // Narrows list and watch to the one object when there is only one to see.
     std::string selector() const {
         if (keep_all || names.size() != 1) return {};
-        return "fieldSelector=metadata.name%3D" + url_encode(*names.begin());
+        return "fieldSelector=metadata.name%3D" + util::percent_encode(*names.begin());
     }
 };
 
@@ -284,7 +271,7 @@ private:
         std::string next;
         do {
             std::string path = query({fmt::format("limit={}", k_page_size), m_feed.selector(),
-                                      next.empty() ? std::string() : "continue=" + url_encode(next)});
+                                      next.empty() ? std::string() : "continue=" + util::percent_encode(next)});
             auto response = m_client.send({.path = path});
             if (!response) return tl::unexpected(Failure{Setback::transient, response.error()});
             if (response->status < 200 || response->status >= 300) {
@@ -343,7 +330,7 @@ private:
         };
 
         auto started = Clock::now();
-        std::string path = query({m_feed.selector(), "resourceVersion=" + url_encode(m_resource_version)});
+        std::string path = query({m_feed.selector(), "resourceVersion=" + util::percent_encode(m_resource_version)});
         auto watched = m_client.watch(path, on_event, k_watch_span, [&] { return m_shared.stopping(); });
         if (failure) return tl::unexpected(std::move(*failure));
         if (!watched) return tl::unexpected(Failure{classify(status_in(watched.error())), watched.error()});

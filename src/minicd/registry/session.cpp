@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "minicd/util/encoding.hpp"
 #include "minicd/util/log.hpp"
 
 namespace minicd::registry {
@@ -20,18 +21,6 @@ constexpr std::chrono::seconds k_default_token_life{60};
 constexpr std::size_t k_max_error_body = 300;
 // The plain HTTP probe of a loopback registry; a TLS server answers it at once with 400.
 constexpr std::chrono::milliseconds k_http_probe_timeout{3'000};
-
-std::string percent_encode(std::string_view text) {
-    std::string out;
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out += fmt::format("%{:02X}", c);
-        }
-    }
-    return out;
-}
 
 std::vector<std::string> split_spaces(std::string_view text) {
     std::vector<std::string> words;
@@ -223,12 +212,12 @@ Result<Session::Token> Session::fetch_token(const std::vector<std::string>& scop
         request.method = http::Method::post;
         request.headers.push_back({"Content-Type", "application/x-www-form-urlencoded"});
         request.body = fmt::format("grant_type=refresh_token&client_id=minicd&service={}&scope={}&refresh_token={}",
-                                   percent_encode(service), percent_encode(fmt::format("{}", fmt::join(wanted, " "))),
-                                   percent_encode(creds->identity_token.reveal()));
+                                   util::percent_encode(service), util::percent_encode(fmt::format("{}", fmt::join(wanted, " "))),
+                                   util::percent_encode(creds->identity_token.reveal()));
     } else {
         std::string query;
-        if (!service.empty()) query += "service=" + percent_encode(service);
-        for (const std::string& scope : wanted) query += (query.empty() ? "" : "&") + ("scope=" + percent_encode(scope));
+        if (!service.empty()) query += "service=" + util::percent_encode(service);
+        for (const std::string& scope : wanted) query += (query.empty() ? "" : "&") + ("scope=" + util::percent_encode(scope));
         if (!query.empty()) request.url += (realm.find('?') == std::string::npos ? "?" : "&") + query;
         if (creds && !creds->password.empty()) {
             request.headers.push_back({"Authorization", http::basic_authorization(creds->username, creds->password.reveal())});
