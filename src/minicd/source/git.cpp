@@ -31,7 +31,7 @@ using ObjectPtr = Handle<git_object, git_object_free>;
 using ReferenceIteratorPtr = Handle<git_reference_iterator, git_reference_iterator_free>;
 using BranchIteratorPtr = Handle<git_branch_iterator, git_branch_iterator_free>;
 using StatusListPtr = Handle<git_status_list, git_status_list_free>;
-using RemotePtr = Handle<git_remote, git_remote_free>;
+using ConfigPtr = Handle<git_config, git_config_free>;
 
 std::string last_git_message(int code) {
     const git_error* error = git_error_last();
@@ -277,25 +277,31 @@ Result<std::vector<std::string>> Repository::remote_branches(std::string_view re
 
 Result<bool> Repository::tracks_every_branch(std::string_view remote) {
     if (git_repository_is_shallow(m_repository.get()) == 1) return false;
-    git_remote* raw = nullptr;
-    const std::string name(remote);
-    if (int code = git_remote_lookup(&raw, m_repository.get(), name.c_str()); code < 0) {
-        return fail(git_error(code, fmt::format("looking up remote {}", name)));
+    // Read from the configuration rather than through git_remote_lookup, whose pattern matching
+    // leaks in the libgit2 this is built with.
+    git_config* raw = nullptr;
+    if (int code = git_repository_config_snapshot(&raw, m_repository.get()); code < 0) {
+        return fail(git_error(code, "reading the repository configuration"));
     }
-    RemotePtr handle(raw);
-    git_strarray refspecs{};
-    if (int code = git_remote_get_fetch_refspecs(&refspecs, handle.get()); code < 0) {
-        return fail(git_error(code, fmt::format("reading the fetch refspecs of remote {}", name)));
-    }
-    bool every_branch = false;
-    for (std::size_t i = 0; i < refspecs.count; ++i) {
-        // "+refs/heads/*:refs/remotes/origin/*" as `git clone` and `git remote add` write it.
-        std::string_view refspec = refspecs.strings[i];
+    ConfigPtr config(raw);
+    struct Refspecs {
+        std::string every_branch;  // "refs/heads/*:refs/remotes/origin/*", as `git clone` and `git remote add` write it
+        bool found = false;
+    } refspecs{fmt::format("refs/heads/*:refs/remotes/{}/*", remote)};
+    const std::string key = fmt::format("remote.{}.fetch", remote);
+    auto each = [](const git_config_entry* entry, void* payload) -> int {
+        auto& wanted = *static_cast<Refspecs*>(payload);
+        std::string_view refspec = entry->value;
         if (refspec.starts_with('+')) refspec.remove_prefix(1);
-        if (refspec == fmt::format("refs/heads/*:refs/remotes/{}/*", name)) every_branch = true;
+        if (refspec == wanted.every_branch) wanted.found = true;
+        return 0;
+    };
+    int code = git_config_get_multivar_foreach(config.get(), key.c_str(), nullptr, each, &refspecs);
+    if (code == GIT_ENOTFOUND) {
+        return fail(util::ErrorCode::input, fmt::format("no remote {} with a fetch refspec ({} is not set)", remote, key), m_path);
     }
-    git_strarray_dispose(&refspecs);
-    return every_branch;
+    if (code < 0) return fail(git_error(code, "reading " + key));
+    return refspecs.found;
 }
 
 }  // namespace minicd::source
