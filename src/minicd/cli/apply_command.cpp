@@ -7,6 +7,7 @@
 
 #include "minicd/cli/app.hpp"
 #include "minicd/cli/commands.hpp"
+#include "minicd/cli/failure.hpp"
 #include "minicd/cli/pin_images.hpp"
 #include "minicd/deploy/apply.hpp"
 #include "minicd/diff/diff.hpp"
@@ -53,16 +54,6 @@ std::string discovery_cache_dir() {
         return std::string(home) + "/.cache/minicd/discovery";
     }
     return {};
-}
-
-// Input and usage problems exit 2; everything that went wrong while doing the work exits 1.
-int exit_code_for(const util::Error& error) {
-    return error.code == util::ErrorCode::input || error.code == util::ErrorCode::usage ? k_exit_usage : k_exit_failed;
-}
-
-int report_error(const util::Error& error) {
-    util::log_error("{}", error.describe());
-    return exit_code_for(error);
 }
 
 void print_text(const deploy::ApplyResult& result, bool dry_run, long requests) {
@@ -117,25 +108,25 @@ void print_json(const deploy::ApplyResult& result, bool dry_run, long requests) 
 
 int run_apply(const ApplyFlags& flags) {
     auto timeout = util::parse_duration(flags.timeout);
-    if (!timeout) return report_error(timeout.error());
+    if (!timeout) return report_failure(timeout.error());
     auto lock_wait = util::parse_duration(flags.lock_wait);
-    if (!lock_wait) return report_error(lock_wait.error());
+    if (!lock_wait) return report_failure(lock_wait.error());
 
     // Read every manifest before talking to any cluster: bad input costs nothing.
     auto manifests = source::load_manifests(flags.files);
-    if (!manifests) return report_error(manifests.error());
+    if (!manifests) return report_failure(manifests.error());
     // Built images are pinned by digest, so the cluster runs exactly what was built and pushed.
     std::map<std::string, std::string> images;
     if (!flags.build_artifacts.empty()) {
         auto pinned = pin_built_images(flags.build_artifacts, flags.image_paths, *manifests);
-        if (!pinned) return report_error(pinned.error());
+        if (!pinned) return report_failure(pinned.error());
         images = std::move(*pinned);
     }
     // Which cluster, as which user, exactly as kubectl would resolve it.
     auto config = kube::load_rest_config({.path = flags.kubeconfig, .context = flags.context});
-    if (!config) return report_error(config.error());
+    if (!config) return report_failure(config.error());
     auto client = kube::Client::create(*config);
-    if (!client) return report_error(client.error());
+    if (!client) return report_failure(client.error());
     kube::Discovery discovery(**client, discovery_cache_dir());
 
     deploy::ApplyOptions options{
@@ -159,7 +150,7 @@ int run_apply(const ApplyFlags& flags) {
     if (flags.output == "text") options.progress = [](const std::string& line) { util::log_info("{}", line); };
 
     auto result = deploy::apply(**client, discovery, *manifests, options);
-    if (!result) return report_error(result.error());
+    if (!result) return report_failure(result.error());
     if (flags.output == "json") {
         print_json(*result, flags.dry_run, (*client)->requests_sent());
     } else {

@@ -8,6 +8,7 @@
 #include "minicd/build/tag_policy.hpp"
 #include "minicd/cli/app.hpp"
 #include "minicd/cli/commands.hpp"
+#include "minicd/cli/failure.hpp"
 #include "minicd/cli/registry_flags.hpp"
 #include "minicd/registry/credentials.hpp"
 #include "minicd/source/git.hpp"
@@ -36,11 +37,6 @@ struct BuildFlags {
     RegistryFlags registry;
 };
 
-int report_error(const util::Error& error) {
-    util::log_error("{}", error.describe());
-    return error.code == util::ErrorCode::input || error.code == util::ErrorCode::usage ? k_exit_usage : k_exit_failed;
-}
-
 // The builder pushes with the credentials minicd itself finds for the registry, unless an auth
 // file is given; nullopt when there are none (the builder then uses its own defaults).
 Result<std::optional<registry::Credentials>> push_credentials(const BuildFlags& flags, const std::string& repository) {
@@ -55,11 +51,11 @@ Result<std::optional<registry::Credentials>> push_credentials(const BuildFlags& 
 
 int run_build(const BuildFlags& flags) {
     if (!flags.output_file.empty() && !flags.push) {
-        return report_error(util::make_error(util::ErrorCode::usage, "--output-file needs --push: only pushed images have digests"));
+        return report_failure(util::make_error(util::ErrorCode::usage, "--output-file needs --push: only pushed images have digests"));
     }
     // The tag comes from the commit the context directory belongs to.
     auto repository = source::Repository::open(flags.context);
-    if (!repository) return report_error(repository.error());
+    if (!repository) return report_failure(repository.error());
     // The artifact file of an earlier build (another image, a rerun) does not make the tree dirty.
     std::vector<std::string> skip;
     if (!flags.output_file.empty()) {
@@ -70,17 +66,17 @@ int run_build(const BuildFlags& flags) {
                                                .in_ci = build::running_in_ci(),
                                                .allow_dirty = flags.allow_dirty,
                                                .skip_paths = skip});
-    if (!tag) return report_error(tag.error());
+    if (!tag) return report_failure(tag.error());
 
     // Which builder: the one asked for, or the first usable one on this machine.
     auto builder = build::find_builder(flags.builder);
-    if (!builder) return report_error(builder.error());
+    if (!builder) return report_failure(builder.error());
     // The registry is asked for the digest of what was pushed; the builder's word is not enough.
     auto registry = make_registry_client(flags.registry);
-    if (!registry) return report_error(registry.error());
+    if (!registry) return report_failure(registry.error());
     const std::string repository_name = flags.repository.empty() ? flags.image : flags.repository;
     auto credentials = push_credentials(flags, repository_name);
-    if (!credentials) return report_error(credentials.error());
+    if (!credentials) return report_failure(credentials.error());
 
     build::BuilderConfig config{.kind = builder->kind,
                                 .program = builder->program,
@@ -99,12 +95,12 @@ int run_build(const BuildFlags& flags) {
                                 .target = flags.target,
                                 .push = flags.push};
     auto artifact = build::build_image(config, request, build::registry_resolver(**registry));
-    if (!artifact) return report_error(artifact.error());
+    if (!artifact) return report_failure(artifact.error());
 
     // Later steps (minicd apply --build-artifacts) pin exactly this digest.
     if (!flags.output_file.empty()) {
         if (auto written = build::write_artifacts(flags.output_file, {*artifact}); !written) {
-            return report_error(written.error());
+            return report_failure(written.error());
         }
     }
     fmt::print("{} {}\n", artifact->image_name, flags.push ? artifact->pinned() : artifact->reference);

@@ -5,6 +5,7 @@
 
 #include "minicd/cli/app.hpp"
 #include "minicd/cli/commands.hpp"
+#include "minicd/cli/failure.hpp"
 #include "minicd/cli/registry_flags.hpp"
 #include "minicd/model/image_ref.hpp"
 #include "minicd/util/log.hpp"
@@ -19,18 +20,13 @@ struct ResolveFlags {
     RegistryFlags registry;
 };
 
-int report_error(const util::Error& error) {
-    util::log_error("{}", error.describe());
-    return error.code == util::ErrorCode::input || error.code == util::ErrorCode::usage ? k_exit_usage : k_exit_failed;
-}
-
 int run_resolve(const ResolveFlags& flags) {
     auto ref = model::parse_image_ref(flags.reference);
-    if (!ref) return report_error(ref.error());
+    if (!ref) return report_failure(ref.error());
     auto client = make_registry_client(flags.registry);
-    if (!client) return report_error(client.error());
+    if (!client) return report_failure(client.error());
     auto descriptor = (*client)->resolve(*ref);
-    if (!descriptor) return report_error(descriptor.error());
+    if (!descriptor) return report_failure(descriptor.error());
     if (flags.output == "json") {
         nlohmann::json out = {{"reference", ref->str()},
                               {"mediaType", descriptor->media_type},

@@ -6,6 +6,7 @@
 #include "minicd/build/artifacts.hpp"
 #include "minicd/cli/app.hpp"
 #include "minicd/cli/commands.hpp"
+#include "minicd/cli/failure.hpp"
 #include "minicd/cli/registry_flags.hpp"
 #include "minicd/model/image_ref.hpp"
 #include "minicd/registry/client.hpp"
@@ -33,11 +34,6 @@ struct Promotion {
     model::ImageRef source;
     model::ImageRef destination;
 };
-
-int report_error(const util::Error& error) {
-    util::log_error("{}", error.describe());
-    return error.code == ErrorCode::input || error.code == ErrorCode::usage ? k_exit_usage : k_exit_failed;
-}
 
 bool same_repository(const model::ImageRef& a, const model::ImageRef& b) {
     return a.registry == b.registry && a.repository == b.repository;
@@ -125,9 +121,9 @@ std::string outcome_text(const Promotion& promotion, const registry::PromoteResu
 int run_promote(const PromoteFlags& flags) {
     // Bad arguments and artifact files fail before any registry is contacted.
     auto promotions = plan(flags);
-    if (!promotions) return report_error(promotions.error());
+    if (!promotions) return report_failure(promotions.error());
     auto client = make_registry_client(flags.registry);
-    if (!client) return report_error(client.error());
+    if (!client) return report_failure(client.error());
 
     Json results = Json::array();
     int exit_code = k_exit_ok;
@@ -137,7 +133,7 @@ int run_promote(const PromoteFlags& flags) {
                           ? (*client)->retag(promotion.source, promotion.destination.tag, {.allow_overwrite = flags.allow_overwrite})
                           : (*client)->copy(promotion.source, promotion.destination, {.allow_overwrite = flags.allow_overwrite});
         if (!result) {
-            exit_code = std::max(exit_code, report_error(result.error()));
+            exit_code = std::max(exit_code, report_failure(result.error()));
             results.push_back({{"source", promotion.source.str()},
                                {"destination", promotion.destination.str()},
                                {"error", result.error().describe()}});
