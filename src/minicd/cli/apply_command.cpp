@@ -46,16 +46,6 @@ struct ApplyFlags {
     std::vector<std::string> image_paths;
 };
 
-std::string discovery_cache_dir() {
-    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
-        return std::string(xdg) + "/minicd/discovery";
-    }
-    if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
-        return std::string(home) + "/.cache/minicd/discovery";
-    }
-    return {};
-}
-
 void print_text(const deploy::ApplyResult& result, bool dry_run, long requests) {
     std::map<deploy::Action, int> counts;
     for (const auto& object : result.objects) {
@@ -127,7 +117,7 @@ int run_apply(const ApplyFlags& flags) {
     if (!config) return report_failure(config.error());
     auto client = kube::Client::create(*config);
     if (!client) return report_failure(client.error());
-    kube::Discovery discovery(**client, discovery_cache_dir());
+    kube::Discovery discovery(**client, kube::default_discovery_cache_dir());
 
     deploy::ApplyOptions options{
         .target = {.app = flags.app,

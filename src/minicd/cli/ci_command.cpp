@@ -10,6 +10,7 @@
 #include "minicd/cli/commands.hpp"
 #include "minicd/cli/failure.hpp"
 #include "minicd/config/load.hpp"
+#include "minicd/kube/discovery.hpp"
 #include "minicd/pipeline/ci.hpp"
 #include "minicd/pipeline/plan.hpp"
 #include "minicd/pipeline/preview.hpp"
@@ -33,16 +34,6 @@ struct CiFlags {
     std::string remote = "origin";
     pipeline::BuildSettings build;
 };
-
-std::string cache_dir() {
-    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
-        return std::string(xdg) + "/minicd/discovery";
-    }
-    if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
-        return std::string(home) + "/.cache/minicd/discovery";
-    }
-    return {};
-}
 
 // What git says about HEAD, for CIs that leave things out.
 Result<source::GitHead> git_head(source::Repository& repository) {
@@ -194,7 +185,7 @@ int run_ci(const CiFlags& flags, const std::optional<PreviewRequest>& preview = 
         .force = flags.force,
         .reason = flags.reason,
         .kubeconfig = flags.kubeconfig,
-        .discovery_cache = cache_dir(),
+        .discovery_cache = kube::default_discovery_cache_dir(),
         .build = flags.build,
         .progress =
             [text](const std::string& line) {

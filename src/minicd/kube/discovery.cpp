@@ -411,4 +411,14 @@ void Discovery::save_cache_locked() const {
     }
 }
 
+std::string default_discovery_cache_dir() {
+    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+        return std::string(xdg) + "/minicd/discovery";
+    }
+    if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+        return std::string(home) + "/.cache/minicd/discovery";
+    }
+    return {};
+}
+
 }  // namespace minicd::kube

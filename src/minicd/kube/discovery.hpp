@@ -27,6 +27,10 @@ struct ResourceInfo {
     std::string object_path(std::string_view namespace_, std::string_view name) const;
 };
 
+// Where commands keep the discovery cache: $XDG_CACHE_HOME/minicd/discovery, else
+// ~/.cache/minicd/discovery; "" (no disk cache) when neither variable is set.
+std::string default_discovery_cache_dir();
+
 // Maps apiVersion + kind to resources using the server's discovery documents: aggregated
 // discovery (apidiscovery.k8s.io/v2, falling back to v2beta1 and then /api + /apis), cached on disk
 // per server for `ttl`, refreshed once on a miss. Thread-safe.
