@@ -73,11 +73,21 @@ Result<std::string> expand_label(std::string_view text, const NameValues& values
     return parsed->expand(values.app, values.env, branch_label(values.branch, k_max_label - fixed));
 }
 
+// Whether a label ends the way a hashed one does: 8 hex characters, alone or after a `-`.
+bool looks_hashed(std::string_view label) {
+    if (label.size() < k_hash_length) {
+        return false;
+    }
+    const std::string_view tail = label.substr(label.size() - k_hash_length);
+    const bool hex = std::all_of(tail.begin(), tail.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    return hex && (label.size() == k_hash_length || label[label.size() - k_hash_length - 1] == '-');
+}
+
 }  // namespace
 
 std::string branch_label(std::string_view branch, std::size_t max_length) {
     std::string label = slug(branch);
-    if (label == branch && label.size() <= max_length) {
+    if (label == branch && label.size() <= max_length && !looks_hashed(label)) {
         return label;
     }
     if (max_length < k_hash_length) {

@@ -19,7 +19,9 @@ struct NameValues {
 // character outside [a-z0-9] turned into `-`, runs of `-` collapsed, none at either end. When that
 // changed the name in any way, or it had to be cut, `-` and 8 hex characters of the SHA-256 of
 // the original name follow (just the 8 characters when nothing is left), so `feature/a`,
-// `Feature/A` and `feature-a` never share a label. Empty when max_length < 8 (no room for a hash).
+// `Feature/A` and `feature-a` never share a label. A name that already ends like a hashed one
+// (`-` and 8 hex characters, or is just 8) gets a hash too, so no branch can name itself into
+// another's label. Empty when max_length < 8 (no room for a hash).
 std::string branch_label(std::string_view branch, std::size_t max_length);
 
 // The namespace a template such as "shop-{branch}" or "{app}-{env}" names. Input errors (subject:

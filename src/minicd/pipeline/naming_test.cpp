@@ -51,6 +51,18 @@ TEST(PreviewNamespace, SimilarBranchesNeverShareANamespace) {
     EXPECT_NE(*a, *d);
 }
 
+TEST(PreviewNamespace, ABranchNamedLikeAHashedOneGetsAHashOfItsOwn) {
+    // `feature/a` is shortened to feature-a-951d42dc; a branch of that very name must not land there.
+    const auto hashed = preview_namespace("shop", "feature/a");
+    const auto lookalike = preview_namespace("shop", "feature-a-951d42dc");
+    ASSERT_TRUE(hashed && lookalike);
+    EXPECT_NE(*hashed, *lookalike);
+    EXPECT_TRUE(lookalike->starts_with("shop-feature-a-951d42dc-")) << *lookalike;
+    EXPECT_EQ(branch_label("951d42dc", 63).size(), 17u);  // 8 hex characters alone look hashed too
+    EXPECT_EQ(branch_label("release-v2024abc", 63), "release-v2024abc");  // not all hex: kept as it is
+    EXPECT_EQ(branch_label("fix-deadbeef0", 63), "fix-deadbeef0");        // 9 characters after the dash
+}
+
 TEST(PreviewNamespace, PlainPrefixGetsADash) {
     EXPECT_EQ(preview_namespace("shop", "feature/a").value(), "shop-feature-a-951d42dc");
 }
