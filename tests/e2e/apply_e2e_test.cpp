@@ -210,6 +210,70 @@ data:
     EXPECT_EQ(get(configmap("settings")).status, 200);
 }
 
+TEST_F(Apply, AFailedPruneFailsTheRunAndIsTriedAgainNextTime) {
+    const std::string two = R"(apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: guarded}
+)";
+    ASSERT_EQ(apply(manifests("v1", two), {"--prune"}).exit_code, 0);
+
+    // The API server itself refuses the delete: an admission policy on this namespace only.
+    const std::string policy = "minicd-e2e-no-delete-" + ns();
+    auto made = api(cluster().admin(), Method::post, "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies",
+                    {{"apiVersion", "admissionregistration.k8s.io/v1"},
+                     {"kind", "ValidatingAdmissionPolicy"},
+                     {"metadata", {{"name", policy}}},
+                     {"spec",
+                      {{"failurePolicy", "Fail"},
+                       {"matchConstraints",
+                        {{"resourceRules",
+                          {{{"apiGroups", {""}}, {"apiVersions", {"v1"}}, {"operations", {"DELETE"}}, {"resources", {"configmaps"}}}}}}},
+                       {"validations", {{{"expression", "oldObject.metadata.name != 'guarded'"}, {"message", "guarded by policy"}}}}}}});
+    ASSERT_EQ(made.status, 201) << made.body.dump();
+    auto bound = api(cluster().admin(), Method::post,
+                     "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings",
+                     {{"apiVersion", "admissionregistration.k8s.io/v1"},
+                      {"kind", "ValidatingAdmissionPolicyBinding"},
+                      {"metadata", {{"name", policy}}},
+                      {"spec",
+                       {{"policyName", policy},
+                        {"validationActions", {"Deny"}},
+                        {"matchResources",
+                         {{"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", ns()}}}}}}}}}});
+    ASSERT_EQ(bound.status, 201) << bound.body.dump();
+    const auto unbind = [&] {
+        api(cluster().admin(), Method::delete_, "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/" + policy);
+        api(cluster().admin(), Method::delete_, "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/" + policy);
+    };
+    // Policies take effect a moment after they are made: wait until a dry-run delete is refused.
+    const bool active = eventually(
+        [&] {
+            const long status = api(cluster().admin(), Method::delete_, configmap("guarded") + "?dryRun=All").status;
+            return status == 422 || status == 403;
+        },
+        30s);
+    if (!active) unbind();
+    ASSERT_TRUE(active) << "the admission policy never took effect";
+
+    const std::string one = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n";
+    auto refused = apply(manifests("v2", one), {"--prune"});
+    EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+    EXPECT_EQ(refused.action("ConfigMap", "guarded"), "failed");
+    EXPECT_NE(refused.out.find("could not be pruned"), std::string::npos) << refused.out;
+    EXPECT_EQ(get(configmap("guarded")).status, 200);
+    auto inventory = get(ns_path("/configmaps/minicd-shop-test-inventory"));
+    EXPECT_NE(inventory.body.dump().find("guarded"), std::string::npos) << "a failed prune is not forgotten";
+
+    unbind();
+    auto again = eventually([&] { return apply(manifests("v3", one), {"--prune"}).exit_code == 0; }, 30s);
+    EXPECT_TRUE(again) << "once the policy is gone the next run prunes it";
+    EXPECT_TRUE(eventually([&] { return get(configmap("guarded")).status == 404; }, 30s));
+}
+
 TEST_F(Apply, DryRunShowsTheFieldsThatWouldChangeAndHidesSecretValues) {
     auto secret = [](const std::string& password) {
         return fmt::format("---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {}\n", password);
@@ -307,6 +371,13 @@ spec:
   size: 3
 )",
                                   group);
+    // A dry run cannot have the server check a kind that does not exist yet: it says so, and writes nothing.
+    auto planned = apply(manifests("v1", crd_and_cr), {"--dry-run"});
+    ASSERT_EQ(planned.exit_code, 0) << planned.err << planned.out;
+    EXPECT_EQ(planned.action("CustomResourceDefinition", "widgets." + group), "created");
+    EXPECT_EQ(planned.action("Widget", "first"), "created");
+    EXPECT_EQ(get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets." + group).status, 404);
+
     auto applied = apply(manifests("v1", crd_and_cr));
     ASSERT_EQ(applied.exit_code, 0) << applied.err << applied.out;
     EXPECT_EQ(applied.action("CustomResourceDefinition", "widgets." + group), "created");
@@ -351,6 +422,34 @@ spec:
     EXPECT_EQ(refused.action("Service", "broken"), "failed");
     EXPECT_NE((refused.out + refused.err).find("protocl"), std::string::npos) << refused.out;
     EXPECT_EQ(get(configmap("settings")).status, 404) << "nothing was created";
+}
+
+TEST_F(Apply, RefusedObjectBesideANewCrdLeavesTheCrdUnwritten) {
+    const std::string group = fmt::format("{}.refused.minicd.test", ns());
+    const std::string crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets." + group;
+    auto refused = apply(manifests("v1", fmt::format(R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: gadgets.{0}}}
+spec:
+  group: {0}
+  scope: Namespaced
+  names: {{plural: gadgets, singular: gadget, kind: Gadget}}
+  versions:
+  - {{name: v1, served: true, storage: true, schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: broken}}
+spec:
+  ports: [{{port: 80, protocl: TCP}}]
+)",
+                                                     group)));
+    EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+    EXPECT_EQ(refused.action("Service", "broken"), "failed");
+    EXPECT_NE(refused.report.value("failure", "").find("nothing was changed"), std::string::npos) << refused.out;
+    EXPECT_EQ(get(crd_path).status, 404) << "the CRD waits until everything the server can check passed";
+    EXPECT_EQ(get(ns_path("/configmaps/minicd-shop-test-inventory")).status, 404) << "no intent recorded either";
+    api(cluster().admin(), Method::delete_, crd_path);
 }
 
 TEST_F(Apply, CrashLoopingImageFailsFastNamingTheCause) {

@@ -50,6 +50,8 @@ struct Item {
     bool needs_write = false;     // not provably unchanged: dry-run decides
     bool recreate = false;        // refused for an immutable field, and recreation is allowed
     std::optional<Json> planned;  // what the dry run said the object would become
+    bool checked = false;         // classified, and dry-run when needed
+    bool to_write = false;        // checked, and the dry run says the object would change
     ObjectReport report;
 };
 
@@ -122,6 +124,7 @@ public:
                                                         .wait = m_options.lock_wait});
             if (!taken) return fail(taken.error());
             lock = std::move(*taken);
+            m_lock = lock.get();
         }
         Store store(m_client, m_options.target.namespace_, m_options.target.app, m_options.target.env);
         // What we owned before decides what prune may remove.
@@ -130,15 +133,22 @@ public:
             if (!previous) return fail(previous.error());
             m_previous = std::move(*previous);
         }
+        // Before anything is written, the server checks the foundations and every other object it can
+        // judge already: a refusal there leaves the cluster as it was.
+        if (auto checked = check(true, *namespace_ready, CheckScope::stage); !checked) return fail(checked.error());
+        if (auto checked = check(false, *namespace_ready, CheckScope::before_writes); !checked) return fail(checked.error());
+        if (!m_result.failure.empty()) return record(store);
         // Record intent before writing, so an interrupted run can still prune what it created.
         if (!m_options.dry_run && *namespace_ready) {
             if (auto saved = save_inventory_if_changed(store, with_previous(declared_ids())); !saved) return fail(saved.error());
         }
 
         // Foundations (Namespaces, CRDs) first: what follows may need them to be accepted at all.
-        if (auto done = apply_stage(true, *namespace_ready); !done) return fail(done.error());
+        if (auto done = write_stage(true); !done) return fail(done.error());
         if (!m_result.failure.empty()) return record(store);
-        if (auto done = apply_stage(false, *namespace_ready); !done) return fail(done.error());
+        if (auto done = check(false, *namespace_ready, CheckScope::stage); !done) return fail(done.error());
+        if (!m_result.failure.empty()) return record(store);
+        if (auto done = write_stage(false); !done) return fail(done.error());
         if (!m_result.failure.empty()) return record(store);
 
         // Healthy or not is what the deploy is judged by.
@@ -148,7 +158,7 @@ public:
         }
         // Only a healthy deploy removes what the manifests dropped.
         if (auto pruned = prune(); !pruned) return fail(pruned.error());
-        if (!m_options.dry_run) {
+        if (!m_options.dry_run && !m_lock_lost) {
             if (auto saved = save_inventory_if_changed(store, remaining_ids()); !saved) return fail(saved.error());
         }
         m_result.succeeded = m_result.failure.empty();
@@ -233,11 +243,12 @@ private:
         return {all.begin(), all.end()};
     }
 
-    // Declared objects plus previously owned ones that are still there (not pruned).
+    // Declared objects plus previously owned ones that are still there: kept, or not pruned because
+    // the delete failed (so the next run tries again instead of forgetting them).
     std::vector<ObjectId> remaining_ids() const {
         std::vector<ObjectId> ids = declared_ids();
         for (const auto& report : m_prune_reports) {
-            if (report.action == Action::kept) ids.push_back(report.id);
+            if (report.action == Action::kept || report.action == Action::failed) ids.push_back(report.id);
         }
         std::set<ObjectId> unique(ids.begin(), ids.end());
         return {unique.begin(), unique.end()};
@@ -252,9 +263,30 @@ private:
         return {};
     }
 
+    // The CRD of this apply that defines the kind of `id`; null when there is none.
+    const Item* crd_for(const ObjectId& id) const {
+        auto found = std::find_if(m_items.begin(), m_items.end(), [&](const Item& item) {
+            if (item.desired.id.kind != "CustomResourceDefinition") return false;
+            const Json spec = item.desired.object.body().value("spec", Json::object());
+            return spec.value("group", "") == id.group && spec.value("names", Json::object()).value("kind", "") == id.kind;
+        });
+        return found == m_items.end() ? nullptr : &*found;
+    }
+
+    // In a dry run, a custom resource whose CRD this apply would create: the server cannot check it yet.
+    bool kind_created_by_dry_run(const ObjectId& id) const {
+        const Item* crd = crd_for(id);
+        return m_options.dry_run && crd != nullptr && crd->report.action == Action::created;
+    }
+
     Result<void> resolve_resources(bool foundations) {
         for (auto& item : m_items) {
             if (is_foundation(item.desired.id.kind) != foundations || !item.resource.resource.empty()) continue;
+            if (kind_created_by_dry_run(item.desired.id)) {
+                // Reported as created; the stage below skips it (no resource to list or dry-run against).
+                item.report = {item.desired.id, Action::created, "dry run; not checked: its CustomResourceDefinition is not created yet"};
+                continue;
+            }
             auto resource = resolve_with_lag(item.desired.id);
             if (!resource) return fail(util::make_error(resource.error().code, resource.error().message, item.desired.origin));
             item.resource = *resource;
@@ -281,7 +313,10 @@ private:
     Result<void> read_live(bool foundations) {
         std::map<std::string, std::vector<Item*>> by_collection;
         for (auto& item : m_items) {
-            if (is_foundation(item.desired.id.kind) != foundations || item.live) continue;
+            if (is_foundation(item.desired.id.kind) != foundations || item.live || item.checked ||
+                item.resource.resource.empty()) {
+                continue;
+            }
             by_collection[item.resource.collection_path(item.desired.id.namespace_)].push_back(&item);
         }
         for (auto& [collection, items] : by_collection) {
@@ -338,26 +373,60 @@ private:
         item.needs_write = !same_request || !owns_all_fields(*item.live, desired, render::k_field_manager);
     }
 
-    Result<void> apply_stage(bool foundations, bool namespace_exists) {
-        if (auto resolved = resolve_resources(foundations); !resolved) return resolved;
+    // What a check covers: the whole stage, or (before anything is written) only the objects the
+    // server can judge as things stand: their namespace exists, their kind is served, and no CRD of
+    // this apply defines or redefines it.
+    enum class CheckScope { stage, before_writes };
+
+    // Resolves the objects a before-writes check can cover; the others keep an empty resource.
+    void resolve_judgeable(bool namespace_exists) {
+        for (auto& item : m_items) {
+            const ObjectId& id = item.desired.id;
+            if (is_foundation(id.kind) || !item.resource.resource.empty() || crd_for(id) != nullptr) continue;
+            if (!id.namespace_.empty() && !(namespace_exists && id.namespace_ == m_options.target.namespace_)) continue;
+            if (auto resource = m_discovery.resolve(id.group, id.version, id.kind)) item.resource = *resource;
+        }
+    }
+
+    // Classifies and dry-runs the stage's objects not checked yet, marking what must be written. A
+    // refusal fails the run, and nothing of the stage is written.
+    Result<void> check(bool foundations, bool namespace_exists, CheckScope scope) {
+        if (scope == CheckScope::stage) {
+            if (auto resolved = resolve_resources(foundations); !resolved) return resolved;
+        } else {
+            resolve_judgeable(namespace_exists);
+        }
         if (namespace_exists || foundations) {
             if (auto read = read_live(foundations); !read) return read;
         }
         std::vector<Item*> stage;
+        std::size_t unchanged = 0;
         for (auto& item : m_items) {
-            if (is_foundation(item.desired.id.kind) != foundations) continue;
-            if (item.report.action == Action::created) continue;  // the target namespace, created up front
+            if (is_foundation(item.desired.id.kind) != foundations || item.checked) continue;
+            // The target namespace, created up front, and in a dry run the custom resources of a new CRD.
+            if (item.report.action == Action::created) continue;
+            if (item.resource.resource.empty()) continue;  // left for the check after the foundations
+            item.checked = true;
             classify(item);
-            if (item.needs_write) stage.push_back(&item);
+            if (item.needs_write) {
+                stage.push_back(&item);
+            } else {
+                ++unchanged;
+            }
         }
+        if (stage.empty() && unchanged == 0) return {};
         say(fmt::format("{}: {} to check with the server, {} unchanged", foundations ? "namespaces and CRDs" : "objects",
-                        stage.size(), count_stage(foundations) - stage.size()));
+                        stage.size(), unchanged));
 
-        // Dry-run every write first: if the server refuses any, nothing of this stage is written.
         if (!namespace_exists && !foundations && m_options.dry_run) {
-            for (Item* item : stage) item->report = {item->desired.id, Action::created, "dry run; namespace not created yet"};
-            return {};
+            // Namespaced objects cannot be dry-run in a namespace that does not exist yet.
+            std::erase_if(stage, [](Item* item) {
+                if (item->desired.id.namespace_.empty()) return false;
+                item->report = {item->desired.id, Action::created, "dry run; namespace not created yet"};
+                return true;
+            });
         }
+        // Dry-run every write first: if the server refuses any, nothing of this stage is written.
         std::vector<std::optional<util::Error>> refusals(stage.size());
         util::parallel_for(stage.size(), m_options.concurrency, [&](std::size_t i) { refusals[i] = dry_run(*stage[i]); });
         bool refused = false;
@@ -367,18 +436,27 @@ private:
             stage[i]->report = {stage[i]->desired.id, Action::failed, refusals[i]->message};
         }
         if (refused) {
-            m_result.failure = "the API server refused some objects; nothing was changed";
+            m_result.failure = m_wrote_foundations
+                                   ? "the API server refused some objects; only the namespaces and CRDs were applied"
+                                   : "the API server refused some objects; nothing was changed";
             return {};
         }
-
         // Only what the dry run says would differ is written.
-        std::vector<Item*> writes;
         for (Item* item : stage) {
             if (item->live && item->planned && same_state(*item->planned, *item->live) && !item->recreate) {
                 item->report.action = Action::unchanged;
             } else {
-                writes.push_back(item);
+                item->to_write = true;
             }
+        }
+        return {};
+    }
+
+    // Writes what the checks marked, kinds in order; a dry run only reports it.
+    Result<void> write_stage(bool foundations) {
+        std::vector<Item*> writes;
+        for (auto& item : m_items) {
+            if (is_foundation(item.desired.id.kind) == foundations && item.to_write) writes.push_back(&item);
         }
         if (m_options.dry_run) {
             for (Item* item : writes) {
@@ -388,19 +466,15 @@ private:
             }
             return {};
         }
+        if (writes.empty() || lock_lost()) return {};
         say(fmt::format("applying {} object{}", writes.size(), writes.size() == 1 ? "" : "s"));
         write_in_rank_groups(writes);
+        m_wrote_foundations = m_wrote_foundations || foundations;
         for (Item* item : writes) {
             if (item->report.action == Action::failed) m_result.failure = "some objects could not be applied";
         }
         if (foundations && m_result.failure.empty()) return settle_foundations();
         return {};
-    }
-
-    std::size_t count_stage(bool foundations) const {
-        return static_cast<std::size_t>(std::count_if(m_items.begin(), m_items.end(), [&](const Item& item) {
-            return is_foundation(item.desired.id.kind) == foundations && item.report.action != Action::created;
-        }));
     }
 
     // Returns the refusal, or nothing when the server accepted the dry run (or the refusal is an
@@ -509,6 +583,15 @@ private:
         return {};
     }
 
+    // A deploy whose Lease was taken over (renewals failed past its expiry) must not write further.
+    bool lock_lost() {
+        if (m_lock == nullptr || m_lock->still_held()) return false;
+        m_lock_lost = true;
+        m_result.failure = "the deploy lock was taken over by another run while this one could not renew it; "
+                           "stopped before writing more";
+        return true;
+    }
+
     void note_unreachable(const util::Error& error) {
         if (error.code == ErrorCode::network || error.code == ErrorCode::timeout) m_unreachable.store(true);
     }
@@ -572,9 +655,19 @@ private:
             if (!declared.count(id)) dropped.push_back(id);
         }
         sort_for_delete(dropped);
+        if (!dropped.empty() && m_options.prune && !m_options.dry_run && lock_lost()) {
+            for (const auto& id : dropped) m_prune_reports.push_back({id, Action::failed, "not attempted: the deploy lock was lost"});
+            return {};
+        }
+        std::vector<std::string> failed;
         for (const auto& id : dropped) {
             ObjectReport report = prune_one(id);
+            if (report.action == Action::failed) failed.push_back(fmt::format("{}: {}", report.id.describe(), report.detail));
             if (report.action != Action::kept || !report.detail.empty()) m_prune_reports.push_back(std::move(report));
+        }
+        if (!failed.empty()) {
+            m_result.failure = fmt::format("{} objects could not be pruned (they stay in the inventory for the next run):\n  {}",
+                                           failed.size(), fmt::join(failed, "\n  "));
         }
         return {};
     }
@@ -592,26 +685,42 @@ private:
         if (!resource) return kept(resource.error().message);
         std::string path = resource->object_path(id.namespace_, id.name);
         auto live = m_client.send({.path = path});
-        if (!live) return kept(live.error().message);
+        if (!live) return ObjectReport{id, Action::failed, live.error().describe()};
         if (live->status == 404) return ObjectReport{id, Action::kept, ""};  // already gone: forgotten silently
-        if (!is_success(live->status)) return kept(kube::api_error(*live).message);
+        if (!is_success(live->status)) return ObjectReport{id, Action::failed, kube::api_error(*live).message};
         Json object = Json::parse(live->body, nullptr, false);
         if (annotation(object, render::k_owner_annotation) != m_options.target.owner()) {
             return kept("not annotated as owned by " + m_options.target.owner());
         }
         if (annotation(object, render::k_prune_annotation) == "disabled") return kept("annotated minicd.io/prune: disabled");
         if (m_options.dry_run) return ObjectReport{id, Action::pruned, "dry run"};
+        const std::string uid = object["metadata"].value("uid", "");
         Json options = {{"apiVersion", "v1"},
                         {"kind", "DeleteOptions"},
                         {"propagationPolicy", "Background"},
-                        {"preconditions", {{"uid", object["metadata"].value("uid", "")}}}};
+                        {"preconditions", {{"uid", uid}}}};
         auto deleted = m_client.send({.method = http::Method::delete_, .path = path, .body = options.dump(),
                                       .content_type = "application/json", .replay = kube::Replay::unsafe});
-        if (!deleted) return ObjectReport{id, Action::failed, deleted.error().describe()};
+        // The answer was lost: whether the delete happened is read back, never assumed.
+        if (!deleted) return deletion_settled(id, path, uid) ? ObjectReport{id, Action::pruned, ""}
+                                                             : ObjectReport{id, Action::failed, deleted.error().describe()};
         if (!is_success(deleted->status) && deleted->status != 404) {
             return ObjectReport{id, Action::failed, kube::api_error(*deleted).message};
         }
         return ObjectReport{id, Action::pruned, ""};
+    }
+
+    // After a delete whose outcome is unknown: true when the object `uid` is gone or being deleted.
+    bool deletion_settled(const ObjectId& id, const std::string& path, const std::string& uid) {
+        auto live = m_client.send({.path = path});
+        if (!live) return false;
+        if (live->status == 404) return true;
+        if (!is_success(live->status)) return false;
+        const Json object = Json::parse(live->body, nullptr, false);
+        const Json& metadata = object.value("metadata", Json::object());
+        const bool settled = metadata.value("uid", "") != uid || metadata.contains("deletionTimestamp");
+        if (settled) say(fmt::format("{}: the delete went through although its answer was lost", id.describe()));
+        return settled;
     }
 
     std::string manifest_digest() const {
@@ -650,6 +759,9 @@ private:
     std::vector<ObjectReport> m_prune_reports;
     ApplyResult m_result;
     std::atomic<bool> m_unreachable{false};  // set by the first write that could not reach the server
+    bool m_wrote_foundations = false;        // namespaces or CRDs were written before the last check
+    const DeployLock* m_lock = nullptr;      // held for the whole run; null in dry runs
+    bool m_lock_lost = false;                // found taken over: nothing more is written, the inventory included
 };
 
 }  // namespace
