@@ -111,6 +111,11 @@ int run_apply(const ApplyFlags& flags) {
         auto pinned = pin_built_images(flags.build_artifacts, flags.image_paths, *manifests);
         if (!pinned) return report_failure(pinned.error());
         images = std::move(*pinned);
+    } else {
+        // The release still records the images the manifests pin by digest themselves.
+        auto pinned = digest_pinned_images(flags.image_paths, *manifests);
+        if (!pinned) return report_failure(pinned.error());
+        images = std::move(*pinned);
     }
     // Which cluster, as which user, exactly as kubectl would resolve it.
     auto config = kube::load_rest_config({.path = flags.kubeconfig, .context = flags.context});

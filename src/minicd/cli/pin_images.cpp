@@ -6,6 +6,20 @@
 
 namespace minicd::cli {
 
+namespace {
+
+Result<std::vector<render::ImagePath>> parse_image_paths(const std::vector<std::string>& image_paths) {
+    std::vector<render::ImagePath> paths;
+    for (const auto& text : image_paths) {
+        auto path = render::parse_image_path(text);
+        if (!path) return fail(path.error());
+        paths.push_back(std::move(*path));
+    }
+    return paths;
+}
+
+}  // namespace
+
 Result<std::map<std::string, std::string>> pin_built_images(const std::string& artifacts_file,
                                                             const std::vector<std::string>& image_paths,
                                                             std::vector<source::Manifest>& manifests) {
@@ -17,11 +31,9 @@ Result<std::map<std::string, std::string>> pin_built_images(const std::string& a
         pinning.images.push_back({.image_name = artifact.image_name, .reference = artifact.reference, .digest = artifact.digest});
         pinned[artifact.image_name] = artifact.pinned();
     }
-    for (const auto& text : image_paths) {
-        auto path = render::parse_image_path(text);
-        if (!path) return fail(path.error());
-        pinning.custom_paths.push_back(std::move(*path));
-    }
+    auto paths = parse_image_paths(image_paths);
+    if (!paths) return fail(paths.error());
+    pinning.custom_paths = std::move(*paths);
     auto result = render::pin_images(manifests, pinning);
     if (!result) return fail(result.error());
     for (const auto& replacement : result->replacements) {
@@ -30,6 +42,13 @@ Result<std::map<std::string, std::string>> pin_built_images(const std::string& a
     }
     for (const auto& warning : result->warnings) util::log_warn("{}", warning);
     return pinned;
+}
+
+Result<std::map<std::string, std::string>> digest_pinned_images(const std::vector<std::string>& image_paths,
+                                                                const std::vector<source::Manifest>& manifests) {
+    auto paths = parse_image_paths(image_paths);
+    if (!paths) return fail(paths.error());
+    return render::digest_pinned_images(manifests, *paths);
 }
 
 }  // namespace minicd::cli

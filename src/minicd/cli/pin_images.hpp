@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "minicd/render/images.hpp"
 #include "minicd/source/manifests.hpp"
 #include "minicd/util/result.hpp"
 
@@ -17,5 +18,10 @@ namespace minicd::cli {
 Result<std::map<std::string, std::string>> pin_built_images(const std::string& artifacts_file,
                                                             const std::vector<std::string>& image_paths,
                                                             std::vector<source::Manifest>& manifests);
+
+// The images the manifests already pin by digest (render::digest_pinned_images), for the release
+// record of an apply without build artifacts; `image_paths` as above.
+Result<std::map<std::string, std::string>> digest_pinned_images(const std::vector<std::string>& image_paths,
+                                                                const std::vector<source::Manifest>& manifests);
 
 }  // namespace minicd::cli

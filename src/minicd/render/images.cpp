@@ -215,3 +215,26 @@ Result<PinResult> pin_images(std::vector<source::Manifest>& manifests, const Ima
 }
 
 }  // namespace minicd::render
+
+namespace minicd::render {
+
+std::map<std::string, std::string> digest_pinned_images(const std::vector<source::Manifest>& manifests,
+                                                        const std::vector<ImagePath>& custom_paths) {
+    std::map<std::string, std::string> found;
+    for (const auto& manifest : manifests) {
+        const model::ObjectId id = manifest.object.id();
+        const auto paths = image_paths(id, custom_paths);
+        if (paths.empty()) continue;
+        Json body = manifest.object.body();  // walk() visits mutable values; this copy is only read
+        const Visit visit = [&](Json& value, const std::string&) -> Result<void> {
+            const std::string reference = value.get<std::string>();
+            const auto names = names_of(reference);
+            if (!names.empty() && reference.find('@') != std::string::npos) found.emplace(names.front(), reference);
+            return {};
+        };
+        for (const auto& path : paths) (void)walk(body, path, 0, "", visit);
+    }
+    return found;
+}
+
+}  // namespace minicd::render

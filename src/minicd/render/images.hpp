@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,5 +65,11 @@ struct PinResult {
 // built image's name or its reference's repository. A manifest image that names a declared image
 // that was not built is an input error naming file:line, object and path. Pure: no I/O.
 Result<PinResult> pin_images(std::vector<source::Manifest>& manifests, const ImagePinning& pinning);
+
+// The images the manifests already pin by digest, in the places pin_images looks: the name as
+// written without tag and digest -> the whole reference. References without a digest are left
+// out (a tag says nothing about the bytes that ran). Pure: no I/O.
+std::map<std::string, std::string> digest_pinned_images(const std::vector<source::Manifest>& manifests,
+                                                        const std::vector<ImagePath>& custom_paths = {});
 
 }  // namespace minicd::render

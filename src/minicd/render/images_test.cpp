@@ -206,5 +206,21 @@ TEST(ImagePathSyntax, RejectsMalformedPaths) {
     }
 }
 
+TEST(DigestPinnedImages, ListsOnlyReferencesThatCarryADigest) {
+    std::vector<source::Manifest> manifests = {
+        with_template("apps/v1", "Deployment", k_shop_pinned),
+        with_template("apps/v1", "StatefulSet", "redis:7"),
+        object("batch/v1", "CronJob",
+               Json{{"jobTemplate", {{"spec", {{"template", {{"spec", pod_spec("reg.example/team/worker@" + k_worker_digest)}}}}}}}}),
+        object("v1", "ConfigMap", Json{{"image", "not/a-workload@" + k_digest}}),
+    };
+    const auto found = digest_pinned_images(manifests);
+    const std::map<std::string, std::string> expected = {
+        {"127.0.0.1:5000/apps/shop", k_shop_pinned},
+        {"reg.example/team/worker", "reg.example/team/worker@" + k_worker_digest},
+    };
+    EXPECT_EQ(found, expected);
+}
+
 }  // namespace
 }  // namespace minicd::render
