@@ -109,23 +109,28 @@ environments:
     }
 
     // One CI job as GitHub Actions runs it for `event` at `ref`, on whatever the clone has checked out.
-    Outcome ci(const std::string& event, const std::string& ref, std::vector<std::string> extra = {}) {
+    Outcome ci(const std::string& event, const std::string& ref, std::vector<std::string> extra = {},
+               std::map<std::string, std::string> more_env = {}) {
         std::vector<std::string> argv = {MINICD_BINARY, "ci", "--builder", "buildah", "--insecure-registry",
                                          var("MINICD_TEST_REGISTRY"), "--builder-arg=--root=" + var("MINICD_TEST_BUILDAH_ROOT"),
                                          "--builder-arg=--runroot=" + var("MINICD_TEST_BUILDAH_RUNROOT"),
                                          "--builder-arg=--storage-driver=vfs"};
         argv.insert(argv.end(), extra.begin(), extra.end());
+        std::map<std::string, std::string> env = {{"CI", "true"},
+                                                  {"GITHUB_ACTIONS", "true"},
+                                                  {"GITHUB_EVENT_NAME", event},
+                                                  {"GITHUB_REF", ref},
+                                                  {"GITHUB_SHA", m_clone.run({"rev-parse", "HEAD"})},
+                                                  {"KUBECONFIG", var("KUBECONFIG")},
+                                                  {"CONTAINERS_REGISTRIES_CONF", var("MINICD_TEST_REGISTRIES_CONF")},
+                                                  {"BUILDAH_ISOLATION", "chroot"},
+                                                  {"XDG_CACHE_HOME", m_dir.path("cache")}};
+        for (auto& [key, value] : more_env) env[key] = std::move(value);
+        std::vector<std::string> remove = {"CIRCLECI", "GITLAB_CI", "GITHUB_EVENT_PATH", "GITHUB_HEAD_REF"};
+        std::erase_if(remove, [&](const std::string& key) { return env.count(key) > 0; });
         auto result = util::run_subprocess({.argv = argv,
-                                            .env = {{"CI", "true"},
-                                                    {"GITHUB_ACTIONS", "true"},
-                                                    {"GITHUB_EVENT_NAME", event},
-                                                    {"GITHUB_REF", ref},
-                                                    {"GITHUB_SHA", m_clone.run({"rev-parse", "HEAD"})},
-                                                    {"KUBECONFIG", var("KUBECONFIG")},
-                                                    {"CONTAINERS_REGISTRIES_CONF", var("MINICD_TEST_REGISTRIES_CONF")},
-                                                    {"BUILDAH_ISOLATION", "chroot"},
-                                                    {"XDG_CACHE_HOME", m_dir.path("cache")}},
-                                            .env_remove = {"CIRCLECI", "GITLAB_CI", "GITHUB_EVENT_PATH", "GITHUB_HEAD_REF"},
+                                            .env = env,
+                                            .env_remove = remove,
                                             .working_dir = m_clone.path(),
                                             .timeout = 300s});
         Outcome outcome;
@@ -217,6 +222,53 @@ TEST_F(Pipeline, FeatureBranchGetsAPreviewThatGoesWhenTheBranchIsDeleted) {
         30s));
 }
 
+TEST_F(Pipeline, GitHubDeleteEventTearsThePreviewDownAtOnce) {
+    m_clone.run({"checkout", "--quiet", "-b", "feature/gone"});
+    m_clone.run({"push", "--quiet", "origin", "feature/gone"});
+    ASSERT_EQ(ci("push", "refs/heads/feature/gone").exit_code, 0);
+    auto previews = get(fmt::format("/api/v1/namespaces?labelSelector=minicd.io/preview=true,minicd.io/app={}", m_app));
+    ASSERT_EQ(previews["items"].size(), 1U);
+    const std::string name = previews["items"][0]["metadata"]["name"];
+
+    // GitHub runs `delete` workflows on the default branch; the payload names the deleted ref.
+    m_clone.run({"checkout", "--quiet", "main"});
+    m_clone.run({"push", "--quiet", "origin", "--delete", "feature/gone"});
+    testing::write_file(m_dir.path("event.json"), R"({"ref": "feature/gone", "ref_type": "branch"})");
+    auto run = ci("delete", "refs/heads/main", {}, {{"GITHUB_EVENT_PATH", m_dir.path("event.json")}});
+    ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+    EXPECT_NE(run.out.find("teardown"), std::string::npos) << run.out;
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto reply = api(TestCluster::get().admin(), Method::get, "/api/v1/namespaces/" + name);
+            return reply.status == 404 || reply.body["metadata"].contains("deletionTimestamp");
+        },
+        30s));
+}
+
+TEST_F(Pipeline, MainPushCollectsPreviewsOfDeletedBranchesToo) {
+    m_clone.run({"checkout", "--quiet", "-b", "feature/old"});
+    m_clone.run({"push", "--quiet", "origin", "feature/old"});
+    ASSERT_EQ(ci("push", "refs/heads/feature/old").exit_code, 0);
+    auto previews = get(fmt::format("/api/v1/namespaces?labelSelector=minicd.io/preview=true,minicd.io/app={}", m_app));
+    ASSERT_EQ(previews["items"].size(), 1U);
+    const std::string name = previews["items"][0]["metadata"]["name"];
+
+    // The CI never ran a job for the deletion; the next push to main notices.
+    m_clone.run({"checkout", "--quiet", "main"});
+    m_clone.run({"push", "--quiet", "origin", "--delete", "feature/old"});
+    m_clone.run({"branch", "--quiet", "-D", "feature/old"});
+    m_clone.run({"fetch", "--quiet", "--prune", "origin"});
+    auto run = ci("push", "refs/heads/main");
+    ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+    EXPECT_EQ(image_of(m_app + "-staging").find(m_repository), 0U);
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto reply = api(TestCluster::get().admin(), Method::get, "/api/v1/namespaces/" + name);
+            return reply.status == 404 || reply.body["metadata"].contains("deletionTimestamp");
+        },
+        30s));
+}
+
 TEST_F(Pipeline, MainGoesToStagingAndATagPromotesTheSameDigestToProduction) {
     auto staging = ci("push", "refs/heads/main");
     ASSERT_EQ(staging.exit_code, 0) << staging.out << staging.err;
@@ -259,6 +311,39 @@ TEST_F(Pipeline, TagOffMainThatNeverRanOnStagingIsRefusedUnlessForcedWithAReason
     EXPECT_EQ(digest_of(image_of(m_app + "-production")), registry_digest("v0.2.0"));
 }
 
+TEST_F(Pipeline, TagOffMainIsRefusedEvenWhenItsCommitRanHealthyOnStaging) {
+    // Git Flow with staging on develop: the commit runs on staging, but the tag must be on the main branch.
+    m_clone.run({"checkout", "--quiet", "-b", "develop"});
+    m_clone.write("index.html", "developed\n");
+    m_clone.commit("Develop a change");
+    m_clone.run({"push", "--quiet", "origin", "develop"});
+    auto config = util::read_file(m_clone.path("minicd.yaml")).value_or("");
+    const std::string from = "on: {branch: main}", to = "on: {branch: [main, develop]}";
+    ASSERT_NE(config.find(from), std::string::npos);
+    m_clone.write("minicd.yaml", config.replace(config.find(from), from.size(), to));
+    m_clone.commit("Develop goes to staging too");
+    m_clone.run({"push", "--quiet", "origin", "develop"});
+    ASSERT_EQ(ci("push", "refs/heads/develop").exit_code, 0);
+    tag_and_check_out("v0.4.0");
+
+    auto refused = ci("push", "refs/tags/v0.4.0");
+    EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("which is not on the main branch"), std::string::npos) << refused.err;
+    EXPECT_EQ(refused.err.find("never deployed healthy"), std::string::npos) << refused.err;
+    EXPECT_EQ(registry_digest("v0.4.0"), "");
+
+    // Naming develop as the main branch in minicd.yaml is how such a flow promotes from it.
+    m_clone.run({"checkout", "--quiet", "develop"});
+    m_clone.write("minicd.yaml", "mainBranch: develop\n" + util::read_file(m_clone.path("minicd.yaml")).value_or(""));
+    m_clone.commit("Release from develop");
+    m_clone.run({"push", "--quiet", "origin", "develop"});
+    ASSERT_EQ(ci("push", "refs/heads/develop").exit_code, 0);
+    tag_and_check_out("v0.4.1");
+    auto promoted = ci("push", "refs/tags/v0.4.1");
+    ASSERT_EQ(promoted.exit_code, 0) << promoted.out << promoted.err;
+    EXPECT_EQ(digest_of(image_of(m_app + "-production")), registry_digest("v0.4.1"));
+}
+
 TEST_F(Pipeline, TagOnMainWhoseCommitNeverRanOnStagingIsRefused) {
     ASSERT_EQ(ci("push", "refs/heads/main").exit_code, 0);
     // A second commit reaches main, but its staging deploy never happened.
@@ -291,6 +376,37 @@ TEST_F(Pipeline, ExplainPrintsTheEventAndPlanAndChangesNothing) {
     EXPECT_EQ(registry_digest(short_sha), "") << "--explain pushed an image";
     auto namespaces = get(fmt::format("/api/v1/namespaces?labelSelector=minicd.io/app={}", m_app));
     EXPECT_EQ(namespaces["items"].size(), 0U) << namespaces.dump();
+}
+
+TEST_F(Pipeline, APreviewNeverTakesOverAnotherEnvironmentsNamespace) {
+    // Staging lives in <app>-staging, which is also what a branch named "staging" expands to.
+    ASSERT_EQ(ci("push", "refs/heads/main").exit_code, 0);
+    const std::string staged = image_of(m_app + "-staging");
+    m_clone.run({"checkout", "--quiet", "-b", "staging"});
+    m_clone.write("index.html", "not staging\n");
+    m_clone.commit("A branch named like an environment");
+    m_clone.run({"push", "--quiet", "origin", "staging"});
+
+    auto refused = ci("push", "refs/heads/staging");
+    EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("is not a preview of"), std::string::npos) << refused.err;
+    auto ns = get("/api/v1/namespaces/" + m_app + "-staging");
+    EXPECT_FALSE(ns["metadata"]["labels"].contains("minicd.io/preview")) << ns.dump();
+    EXPECT_FALSE(ns["metadata"].contains("annotations") && ns["metadata"]["annotations"].contains("minicd.io/branch"));
+    EXPECT_EQ(image_of(m_app + "-staging"), staged);
+}
+
+TEST_F(Pipeline, AFixedEnvironmentNeverDeploysIntoAPreviewNamespace) {
+    // The branch "staging" comes first and gets <app>-staging as its preview.
+    m_clone.run({"checkout", "--quiet", "-b", "staging"});
+    m_clone.run({"push", "--quiet", "origin", "staging"});
+    ASSERT_EQ(ci("push", "refs/heads/staging").exit_code, 0);
+    m_clone.run({"checkout", "--quiet", "main"});
+
+    auto refused = ci("push", "refs/heads/main");
+    EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("is the preview namespace of branch \"staging\""), std::string::npos) << refused.err;
+    EXPECT_EQ(status(fmt::format("/api/v1/namespaces/{0}-staging/configmaps/minicd-{0}-staging-releases", m_app)), 404);
 }
 
 TEST_F(Pipeline, WrongClusterIsRefusedBeforeAnyWrite) {

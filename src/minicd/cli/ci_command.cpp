@@ -30,7 +30,7 @@ struct CiFlags {
     bool allow_dirty = false;
     std::string output = "text";
     std::string kubeconfig;
-    std::string main_branch = "main";
+    std::string main_branch;  // "" uses minicd.yaml's mainBranch
     std::string remote = "origin";
     pipeline::BuildSettings build;
 };
@@ -180,7 +180,7 @@ int run_ci(const CiFlags& flags, const std::optional<PreviewRequest>& preview = 
     pipeline::CiOptions options{
         .config_dir = config_dir,
         .repository_dir = repository->path(),
-        .main_branch = flags.main_branch,
+        .main_branch = flags.main_branch.empty() ? config->main_branch : flags.main_branch,
         .remote = flags.remote,
         .force = flags.force,
         .reason = flags.reason,
@@ -231,7 +231,7 @@ Command add_ci_command(CLI::App& app) {
     ci->add_flag("--allow-dirty", flags->allow_dirty, "Build and push from a work tree with uncommitted changes");
     ci->add_option("-o,--output", flags->output, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
     ci->add_option("--kubeconfig", flags->kubeconfig, "Kubeconfig for every environment (default: minicd.yaml's, $KUBECONFIG)");
-    ci->add_option("--main-branch", flags->main_branch, "Branch a release tag must be on")->capture_default_str();
+    ci->add_option("--main-branch", flags->main_branch, "Branch a release tag must be on (default: minicd.yaml's mainBranch, main)");
     ci->add_option("--remote", flags->remote, "Remote whose main branch counts (refs/remotes/<remote>/<main>)")->capture_default_str();
     ci->add_option("--builder", flags->build.builder, "buildah, docker, podman or kaniko (default: minicd.yaml's, else the first found)");
     ci->add_option("--builder-arg", flags->build.builder_args, "Argument given to the builder before its command, e.g. --builder-arg=--storage-driver=vfs");

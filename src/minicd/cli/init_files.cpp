@@ -24,6 +24,7 @@ images:
     dockerfile: Dockerfile
 
 manifests: k8s           # plain YAML or a kustomize directory
+mainBranch: main         # release tags are promoted only from commits on this branch
 
 environments:
   # Every branch but main gets its own namespace and host; its preview goes when the branch does.

@@ -109,6 +109,7 @@ struct Config {
     std::string manifests = "k8s";  // plain YAML directory, file or kustomize directory
     Build build;
     bool allow_tag_overwrite = false;  // pushing a tag that already names another digest is refused
+    std::string main_branch = "main";  // a release tag is promoted only when its commit is on this branch
     std::vector<ImagePath> image_paths;
     std::vector<Environment> environments;  // in file order
 

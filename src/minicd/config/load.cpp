@@ -26,7 +26,7 @@ constexpr std::size_t k_branch_room = 8;  // the hash pipeline/naming.cpp append
 
 // The keys per place in the file; known_keys() hands out the same table.
 const std::map<std::string, std::vector<std::string_view>> k_keys = {
-    {"", {"app", "registry", "images", "manifests", "build", "allowTagOverwrite", "imagePaths", "environments"}},
+    {"", {"app", "registry", "images", "manifests", "build", "allowTagOverwrite", "mainBranch", "imagePaths", "environments"}},
     {"images[]", {"name", "context", "dockerfile", "buildArgs", "target"}},
     {"build", {"builder", "tagLength", "allowDirty"}},
     {"imagePaths[]", {"kind", "group", "path"}},
@@ -587,6 +587,22 @@ private:
         }
         m_check.optional_text(root, "manifests", config.manifests);
         m_check.optional_boolean(root, "allowTagOverwrite", config.allow_tag_overwrite);
+        m_check.optional_text(root, "mainBranch", config.main_branch);
+        if (root.has("mainBranch") && !valid_branch_name(config.main_branch)) {
+            m_check.error(root.child("mainBranch"), "must be a branch name as Git spells it, e.g. main or master (no "
+                                                    "refs/ prefix, spaces, '..' or leading '-')");
+        }
+    }
+
+    static bool valid_branch_name(std::string_view name) {
+        if (name.empty() || name.front() == '-' || name.front() == '/' || name.back() == '/' || name.starts_with("refs/")) {
+            return false;
+        }
+        if (name.find("..") != std::string_view::npos || name.ends_with(".lock")) return false;
+        return std::none_of(name.begin(), name.end(), [](char c) {
+            return static_cast<unsigned char>(c) <= ' ' || c == '~' || c == '^' || c == ':' || c == '?' || c == '*' ||
+                   c == '[' || c == '\\';
+        });
     }
 
     void check_registry(const Node& node, std::string_view registry) {

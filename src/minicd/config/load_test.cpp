@@ -50,6 +50,7 @@ TEST(ConfigLoad, ExampleIsValidAndReadAsWritten) {
     EXPECT_EQ(config.images[0].name, "shop");
     EXPECT_EQ(config.images[0].dockerfile, "Dockerfile");
     EXPECT_EQ(config.manifests, "k8s/");
+    EXPECT_EQ(config.main_branch, "main");
     ASSERT_EQ(config.environments.size(), 3u);
     EXPECT_EQ(config.environments[0].name, "preview");
     EXPECT_EQ(config.environments[1].name, "staging");
@@ -371,6 +372,7 @@ TEST(ConfigLoad, FullFileReadsEveryField) {
         "manifests: deploy/base\n"
         "build: {builder: buildah, tagLength: 12, allowDirty: true}\n"
         "allowTagOverwrite: true\n"
+        "mainBranch: master\n"
         "imagePaths:\n"
         "  - {kind: CronTab, group: stable.example.com, path: spec.image}\n"
         "environments:\n"
@@ -402,6 +404,7 @@ TEST(ConfigLoad, FullFileReadsEveryField) {
     EXPECT_EQ(config.build.tag_length, 12);
     EXPECT_TRUE(config.build.allow_dirty);
     EXPECT_TRUE(config.allow_tag_overwrite);
+    EXPECT_EQ(config.main_branch, "master");
     ASSERT_EQ(config.image_paths.size(), 1u);
     EXPECT_EQ(config.image_paths[0].group, "stable.example.com");
     const Environment& preview = config.environments[0];

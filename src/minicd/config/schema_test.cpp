@@ -229,6 +229,7 @@ TEST(ConfigSchema, AcceptsAFileUsingEveryField) {
         "manifests: deploy\n"
         "build: {builder: buildah, tagLength: 12, allowDirty: true}\n"
         "allowTagOverwrite: false\n"
+        "mainBranch: master\n"
         "imagePaths:\n"
         "  - {kind: CronTab, group: stable.example.com, path: spec.image}\n"
         "environments:\n"
@@ -258,6 +259,16 @@ TEST(ConfigSchema, RejectsWhatTheReaderRejects) {
                                     "    gc: {tokenEnv: ghp_abc123}\n", "    ttl: 7days\n"}) {
         EXPECT_FALSE(check_config(head + extra, "minicd.yaml").valid()) << extra;
         EXPECT_FALSE(schema_problems(head + extra).empty()) << extra;
+    }
+    for (const std::string branch : {"refs/heads/main", "-main", "a..b", "main/", "release lead", "x.lock"}) {
+        const std::string text = "mainBranch: \"" + branch + "\"\n" + head;
+        EXPECT_FALSE(check_config(text, "minicd.yaml").valid()) << branch;
+        EXPECT_FALSE(schema_problems(text).empty()) << branch;
+    }
+    for (const std::string branch : {"master", "release/2024", "trunk"}) {
+        const std::string text = "mainBranch: \"" + branch + "\"\n" + head;
+        EXPECT_TRUE(check_config(text, "minicd.yaml").valid()) << branch;
+        EXPECT_TRUE(schema_problems(text).empty()) << branch;
     }
 }
 

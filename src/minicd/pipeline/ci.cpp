@@ -91,6 +91,16 @@ private:
         return names;
     }
 
+    // True when the run only collects previews in `name` (no deploy, promotion or teardown there).
+    bool only_collected(const std::string& name) const {
+        for (const auto& step : m_plan.steps) {
+            if (step.kind == StepKind::gc) continue;
+            if (step.environment == name) return false;
+            if (step.kind == StepKind::promote && environment(step.environment).promote_from == name) return false;
+        }
+        return true;
+    }
+
     Result<void> guard_clusters() {
         for (const auto& name : clusters_needed()) {
             const auto* found = m_config.find(name);
@@ -98,6 +108,13 @@ private:
             config::Environment environment = *found;
             if (!m_options.kubeconfig.empty()) environment.cluster.kubeconfig = m_options.kubeconfig;
             auto guarded = connect_guarded(environment);
+            if (!guarded && only_collected(name)) {
+                // This job may not reach the preview cluster at all; its previews wait for a run that does.
+                auto error = guarded.error().context(fmt::format("cluster of environment {}", name));
+                progress(fmt::format("cluster of {}: not used, previews are not collected this run: {}", name, error.describe()));
+                m_unguarded.emplace(name, std::move(error));
+                continue;
+            }
             if (!guarded) return fail(guarded.error().context(fmt::format("cluster of environment {}", name)));
             progress(fmt::format("cluster of {}: context {} at {}{}", name, environment.cluster.context,
                                  guarded->report.found.server,
@@ -114,7 +131,11 @@ private:
             case StepKind::build: return build_images();
             case StepKind::promote: return promote(environment(step.environment));
             case StepKind::deploy: return deploy_to(environment(step.environment));
-            case StepKind::gc: return collect(environment(step.environment));
+            case StepKind::gc:
+                if (auto unguarded = m_unguarded.find(step.environment); unguarded != m_unguarded.end()) {
+                    return fail(unguarded->second);
+                }
+                return collect(environment(step.environment));
             case StepKind::teardown: return tear_down(environment(step.environment));
         }
         return fail(ErrorCode::internal, "unknown step");
@@ -144,20 +165,8 @@ private:
                                                   .auth_file = m_options.build.auth_file,
                                                   .cert_dir = m_options.build.cert_dir};
         std::vector<std::string> pushed;
-        for (const auto& image : m_config.images) {
-            const std::string context = relative_to(m_options.config_dir, image.context);
-            std::vector<std::string> build_args;
-            for (const auto& [key, value] : image.build_args) build_args.push_back(key + "=" + value);
-            auto artifact = build::build_image(builder_config,
-                                               {.image_name = image.name,
-                                                .repository = image_repository(m_config, image),
-                                                .tag = m_git.image_tag,
-                                                .context_dir = context,
-                                                .dockerfile = relative_to(context, image.dockerfile),
-                                                .build_args = build_args,
-                                                .target = image.target,
-                                                .push = true},
-                                               resolve);
+        for (const auto& request : build_requests(m_config, m_options.config_dir, m_git.image_tag)) {
+            auto artifact = build::build_image(builder_config, request, resolve);
             if (!artifact) return fail(artifact.error());
             progress(fmt::format("    pushed {}", artifact->pinned()));
             m_images.push_back({.image_name = artifact->image_name, .reference = artifact->reference, .digest = artifact->digest});
@@ -291,36 +300,14 @@ private:
         return paths;
     }
 
-    // A preview namespace is made (or refreshed) with its labels and last-deployed time; other
-    // namespaces are created plain when missing, and left as they are when present.
+    // A preview namespace is made (or refreshed) with its labels and last-deployed time, and never
+    // taken over from something else; other namespaces are created plain when missing.
     Result<void> ensure_namespace(kube::Client& kube, const config::Environment& environment, const std::string& name) {
         if (environment.per_branch()) {
-            model::Json object = preview_namespace_object({.app = m_config.app, .env = environment.name}, name,
-                                                          m_plan.event.branch, Clock::now());
-            auto response = kube.send({.method = http::Method::patch,
-                                       .path = fmt::format("/api/v1/namespaces/{}?fieldManager={}&force=true", name,
-                                                           render::k_field_manager),
-                                       .body = object.dump(),
-                                       .content_type = "application/apply-patch+yaml"});
-            if (!response) return fail(response.error());
-            if (response->status / 100 != 2) return fail(kube::api_error(*response, "namespace " + name));
-            return {};
+            return ensure_preview_namespace(kube, {.app = m_config.app, .env = environment.name}, name, m_plan.event.branch,
+                                            Clock::now());
         }
-        auto response = kube.send({.path = "/api/v1/namespaces/" + name});
-        if (!response) return fail(response.error());
-        if (response->status == 200) return {};
-        if (response->status != 404) return fail(kube::api_error(*response, "namespace " + name));
-        model::Json object = {{"apiVersion", "v1"},
-                              {"kind", "Namespace"},
-                              {"metadata", {{"name", name}, {"labels", {{render::k_managed_by_label, render::k_managed_by_value}}}}}};
-        auto created = kube.send({.method = http::Method::post,
-                                  .path = fmt::format("/api/v1/namespaces?fieldManager={}", render::k_field_manager),
-                                  .body = object.dump(),
-                                  .content_type = "application/json",
-                                  .replay = kube::Replay::unsafe});
-        if (!created) return fail(created.error());
-        if (created->status / 100 != 2 && created->status != 409) return fail(kube::api_error(*created, "namespace " + name));
-        return {};
+        return ensure_environment_namespace(kube, name);
     }
 
     Result<std::string> url_of(const config::Environment& environment) const {
@@ -434,6 +421,7 @@ private:
     const CiOptions& m_options;
     CiReport m_report;
     std::map<std::string, std::unique_ptr<kube::Client>> m_clients;  // by environment, guarded
+    std::map<std::string, util::Error> m_unguarded;  // environments only collected whose cluster failed the guard
     std::unique_ptr<registry::Client> m_registry;                    // made on first use
     std::vector<render::ImagePin> m_images;                          // built by this run
     std::map<std::string, std::vector<render::ImagePin>> m_promoted;  // by environment
@@ -450,6 +438,25 @@ std::string_view to_string(StepStatus status) {
         case StepStatus::skipped: return "skipped";
     }
     return "unknown";
+}
+
+std::vector<build::BuildRequest> build_requests(const config::Config& config, const std::string& config_dir,
+                                                const std::string& tag) {
+    std::vector<build::BuildRequest> requests;
+    for (const auto& image : config.images) {
+        const std::string context = relative_to(config_dir, image.context);
+        std::vector<std::string> build_args;
+        for (const auto& [key, value] : image.build_args) build_args.push_back(key + "=" + value);
+        requests.push_back({.image_name = image.name,
+                            .repository = image_repository(config, image),
+                            .tag = tag,
+                            .context_dir = context,
+                            .dockerfile = relative_to(context, image.dockerfile),
+                            .build_args = std::move(build_args),
+                            .target = image.target,
+                            .push = true});
+    }
+    return requests;
 }
 
 std::optional<deploy::Release> healthy_release(const std::vector<deploy::Release>& releases, std::string_view sha) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "minicd/build/builder.hpp"
 #include "minicd/config/config.hpp"
 #include "minicd/deploy/store.hpp"
 #include "minicd/pipeline/plan.hpp"
@@ -67,6 +68,11 @@ struct CiReport {
     bool succeeded() const { return !error.has_value(); }
 };
 
+// One build request per image of minicd.yaml, pushed as <registry>/<image>:<tag>; contexts are
+// relative to `config_dir` (minicd.yaml's directory), Dockerfiles to their context.
+std::vector<build::BuildRequest> build_requests(const config::Config& config, const std::string& config_dir,
+                                                const std::string& tag);
+
 // The newest release of `sha` whose deploy succeeded (so it ran healthy: minicd waits for health
 // before recording success) and that recorded its images; nullopt when there is none.
 std::optional<deploy::Release> healthy_release(const std::vector<deploy::Release>& releases, std::string_view sha);
@@ -82,7 +88,8 @@ std::string refusal_message(std::string_view environment, const PromotionCheck& 
 
 // Runs the plan's steps in order, stopping at the first failure (gc problems are warnings). Every
 // environment's cluster (and each promoteFrom's) passes the identity guard before anything is
-// written anywhere, the registry included. `git` says which commit is being delivered.
+// written anywhere, the registry included; a cluster the run only collects previews in is skipped
+// (its gc step is a warning) when it fails the guard, so a job without access to it still deploys. `git` says which commit is being delivered.
 CiReport run_ci(const config::Config& config, const Plan& plan, const GitFacts& git, const CiOptions& options);
 
 }  // namespace minicd::pipeline

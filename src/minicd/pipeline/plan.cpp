@@ -43,11 +43,19 @@ std::string promote_description(const config::Environment& environment, const so
 
 void add_gc(Plan& result, const config::Environment& environment) {
     if (!environment.per_branch() || !environment.gc.enabled) return;
+    for (const auto& step : result.steps) {
+        if (step.kind == StepKind::gc && step.environment == environment.name) return;
+    }
     result.steps.push_back({.kind = StepKind::gc,
                             .environment = environment.name,
                             .description = fmt::format("remove previews whose branch is gone{} (at most {} per run)",
                                                        environment.ttl.count() > 0 ? " or that sat idle past the TTL" : "",
                                                        environment.gc.max_deletions)});
+}
+
+// Many CIs cannot run a job when a branch is deleted, so every run collects previews, last.
+void add_gc_everywhere(Plan& result, const config::Config& config) {
+    for (const auto& environment : config.environments) add_gc(result, environment);
 }
 
 }  // namespace
@@ -117,6 +125,7 @@ Plan plan(const config::Config& config, const source::Event& event, const GitFac
                                     .environment = environment->name,
                                     .description = fmt::format("delete the preview namespace of {}", event.branch)});
         }
+        add_gc_everywhere(result, config);
         return result;
     }
 
@@ -133,6 +142,7 @@ Plan plan(const config::Config& config, const source::Event& event, const GitFac
             {.kind = StepKind::deploy, .environment = environment->name, .description = deploy_description(*environment, event)});
         add_gc(result, *environment);
     }
+    add_gc_everywhere(result, config);
     return result;
 }
 

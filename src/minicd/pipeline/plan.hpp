@@ -47,6 +47,8 @@ struct Plan {
 //   per-branch environment with gc enabled;
 // - tag push: the same; an environment with promoteFrom re-tags the promoted digests as the tag;
 // - branch deletion: teardown of each matched per-branch environment;
+// - after the steps of any of these three: gc of every per-branch environment with gc enabled
+//   not collected yet (a CI that cannot run a job on branch deletion still collects previews);
 // - scheduled: gc of every per-branch environment with gc enabled;
 // - anything else, or no environment matching: no steps, with the reason.
 Plan plan(const config::Config& config, const source::Event& event, const GitFacts& git);

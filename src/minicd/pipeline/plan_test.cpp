@@ -100,8 +100,8 @@ TEST(CiPlan, GitHubFlowFeatureBranchBuildsDeploysItsPreviewAndCollects) {
     EXPECT_NE(result.steps[1].description.find("preview of feature/login"), std::string::npos);
 }
 
-TEST(CiPlan, GitHubFlowMainGoesStraightToProduction) {
-    EXPECT_EQ(kinds(plan(load(k_github_flow), push("main"), k_git)), (Steps{"build", "deploy:production"}));
+TEST(CiPlan, GitHubFlowMainGoesStraightToProductionThenCollectsPreviews) {
+    EXPECT_EQ(kinds(plan(load(k_github_flow), push("main"), k_git)), (Steps{"build", "deploy:production", "gc:preview"}));
 }
 
 TEST(CiPlan, PullRequestDeploysItsSourceBranch) {
@@ -129,16 +129,16 @@ TEST(CiPlan, GitFlowFeatureWithGcDisabledHasNoGcStep) {
 
 TEST(CiPlan, GitLabFlowProductionBranchPromotesFromStaging) {
     auto config = load(k_gitlab_flow);
-    EXPECT_EQ(kinds(plan(config, push("main"), k_git)), (Steps{"build", "deploy:staging"}));
+    EXPECT_EQ(kinds(plan(config, push("main"), k_git)), (Steps{"build", "deploy:staging", "gc:review"}));
     auto production = plan(config, push("production"), k_git);
-    EXPECT_EQ(kinds(production), (Steps{"promote:production", "deploy:production"}));
+    EXPECT_EQ(kinds(production), (Steps{"promote:production", "deploy:production", "gc:review"}));
     EXPECT_EQ(production.steps[0].description.find("re-tag"), std::string::npos);
     EXPECT_NE(plan(config, push("feature/x"), k_git).steps[2].description.find("idle past the TTL"), std::string::npos);
 }
 
-TEST(CiPlan, BranchDeletionTearsDownItsPreviewOnly) {
+TEST(CiPlan, BranchDeletionTearsDownItsPreviewThenCollectsTheRest) {
     source::Event event{.kind = source::EventKind::branch_delete, .branch = "feature/a"};
-    EXPECT_EQ(kinds(plan(load(k_github_flow), event, k_git)), (Steps{"teardown:preview"}));
+    EXPECT_EQ(kinds(plan(load(k_github_flow), event, k_git)), (Steps{"teardown:preview", "gc:preview"}));
     event.branch = "main";
     auto nothing = plan(load(k_github_flow), event, k_git);
     EXPECT_TRUE(nothing.steps.empty());

@@ -163,6 +163,107 @@ model::Json preview_namespace_object(const PreviewOwner& owner, std::string_view
                {{render::k_branch_annotation, branch}, {render::k_last_deployed_annotation, format_rfc3339(deployed)}}}}}};
 }
 
+namespace {
+
+// A namespace as the server has it now; nullopt when there is none.
+Result<std::optional<PreviewNamespace>> read_namespace(kube::Client& client, const std::string& name) {
+    auto response = client.send({.method = http::Method::get, .path = namespace_path(name)});
+    if (!response) return fail(response.error());
+    if (response->status == 404) return std::optional<PreviewNamespace>();
+    if (!is_success(response->status)) return fail(kube::api_error(*response, subject_of(name)));
+    return std::optional<PreviewNamespace>(preview_namespace_from_json(model::Json::parse(response->body, nullptr, false)));
+}
+
+// Creates a namespace; false when one of that name appeared meanwhile (409), to be read again.
+Result<bool> create_namespace(kube::Client& client, const model::Json& object, const std::string& name) {
+    auto created = client.send({.method = http::Method::post,
+                                .path = fmt::format("/api/v1/namespaces?fieldManager={}", render::k_field_manager),
+                                .body = object.dump(),
+                                .content_type = "application/json",
+                                .replay = kube::Replay::unsafe});
+    // An unknown outcome is settled by reading again, as is a namespace someone else just made.
+    if (!created || created->status == 409) return false;
+    if (!is_success(created->status)) return fail(kube::api_error(*created, subject_of(name)));
+    return true;
+}
+
+constexpr int k_namespace_attempts = 3;  // a namespace that changes under us this often is left to the next run
+
+}  // namespace
+
+Result<void> ensure_preview_namespace(kube::Client& client, const PreviewOwner& owner, const std::string& name,
+                                      std::string_view branch, Clock::time_point deployed) {
+    for (int attempt = 0; attempt < k_namespace_attempts; ++attempt) {
+        auto found = read_namespace(client, name);
+        if (!found) return fail(found.error());
+        model::Json object = preview_namespace_object(owner, name, branch, deployed);
+        if (!*found) {
+            auto created = create_namespace(client, object, name);
+            if (!created) return fail(created.error());
+            if (*created) return {};
+            continue;
+        }
+        const PreviewNamespace& ns = **found;
+        if (const std::string problem = preview_label_problem(ns, owner); !problem.empty()) {
+            return fail(util::ErrorCode::input,
+                        fmt::format("exists and is not a preview of {}/{} ({}); minicd does not take over a namespace it "
+                                    "did not create as a preview, so nothing was deployed to branch \"{}\"'s preview",
+                                    owner.app, owner.env, problem, branch),
+                        subject_of(name));
+        }
+        if (ns.branch() != branch) {
+            return fail(util::ErrorCode::input,
+                        fmt::format("is the preview of branch \"{}\"; branch \"{}\" maps to the same name, so nothing was "
+                                    "deployed (rename the branch or change the namespace template)",
+                                    ns.branch(), branch),
+                        subject_of(name));
+        }
+        if (ns.terminating) {
+            return fail(util::ErrorCode::api,
+                        "is being deleted (its preview was torn down); run again once it is gone", subject_of(name));
+        }
+        // The resourceVersion makes the apply conditional: a namespace changed since it was checked is checked again.
+        object["metadata"]["resourceVersion"] = ns.resource_version;
+        auto applied = client.send({.method = http::Method::patch,
+                                    .path = fmt::format("{}?fieldManager={}&force=true", namespace_path(name),
+                                                        render::k_field_manager),
+                                    .body = object.dump(),
+                                    .content_type = "application/apply-patch+yaml"});
+        if (!applied) return fail(applied.error());
+        if (applied->status == 409) continue;
+        if (!is_success(applied->status)) return fail(kube::api_error(*applied, subject_of(name)));
+        return {};
+    }
+    return fail(util::ErrorCode::api, "kept changing while it was being checked; run again", subject_of(name));
+}
+
+Result<void> ensure_environment_namespace(kube::Client& client, const std::string& name) {
+    const model::Json object = {
+        {"apiVersion", "v1"},
+        {"kind", "Namespace"},
+        {"metadata", {{"name", name}, {"labels", {{render::k_managed_by_label, render::k_managed_by_value}}}}}};
+    for (int attempt = 0; attempt < k_namespace_attempts; ++attempt) {
+        auto found = read_namespace(client, name);
+        if (!found) return fail(found.error());
+        if (!*found) {
+            auto created = create_namespace(client, object, name);
+            if (!created) return fail(created.error());
+            if (*created) return {};
+            continue;
+        }
+        const auto preview = (*found)->labels.find(std::string(render::k_preview_label));
+        if (preview != (*found)->labels.end() && preview->second == k_preview_value) {
+            return fail(util::ErrorCode::input,
+                        fmt::format("is the preview namespace of branch \"{}\"; an environment with a fixed namespace "
+                                    "must not share it (preview gc deletes it with its branch), so nothing was deployed",
+                                    (*found)->branch()),
+                        subject_of(name));
+        }
+        return {};
+    }
+    return fail(util::ErrorCode::api, "kept changing while it was being checked; run again", subject_of(name));
+}
+
 std::string format_age(std::chrono::seconds age) {
     const long total = std::max<long>(0, static_cast<long>(age.count()));
     const long days = total / 86400;

@@ -58,6 +58,18 @@ std::string preview_label_problem(const PreviewNamespace& ns, const PreviewOwner
 model::Json preview_namespace_object(const PreviewOwner& owner, std::string_view name, std::string_view branch,
                                      Clock::time_point deployed);
 
+// Creates the preview namespace of `branch`, or refreshes its last-deployed time. A namespace of
+// that name that is not already this preview (a label of `owner` or the branch annotation differs,
+// or it is being deleted) is refused with an input error and left untouched: taking it over would
+// let preview gc delete it with everything in it later.
+Result<void> ensure_preview_namespace(kube::Client& client, const PreviewOwner& owner, const std::string& name,
+                                      std::string_view branch, Clock::time_point deployed);
+
+// For an environment with a fixed namespace: creates `name` (labelled managed-by minicd) when it is
+// missing and leaves it as it is otherwise, except that a preview namespace is refused (input
+// error): deploying into it would hand the environment to preview gc.
+Result<void> ensure_environment_namespace(kube::Client& client, const std::string& name);
+
 // A duration as kubectl shows ages: "45s", "12m", "3h20m", "5d4h", "12d"; negative counts as 0.
 std::string format_age(std::chrono::seconds age);
 
