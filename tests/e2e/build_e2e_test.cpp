@@ -8,6 +8,7 @@
 #include <random>
 
 #include "../support/git_repo.hpp"
+#include "minicd/build/artifacts.hpp"
 #include "minicd/build/image_build.hpp"
 #include "minicd/build/tag_policy.hpp"
 #include "minicd/registry/client.hpp"
@@ -239,6 +240,40 @@ TEST_F(BuildThenApply, TheClusterRunsTheBuiltDigestAndTheReleaseRecordsIt) {
     ASSERT_EQ(releases.size(), 1u);
     EXPECT_EQ(releases[0]["images"], Json({{"shop", pinned}}));
     EXPECT_EQ(releases[0]["gitSha"], m_commit);
+}
+
+TEST_F(BuildThenApply, WithoutImageEveryImageOfMinicdYamlGoesIntoOneArtifactFile) {
+    m_repo.write("worker/Dockerfile", fmt::format("FROM {}\nRUN echo worker > /worker\n", var("MINICD_TEST_BASE_IMAGE")));
+    m_repo.write("minicd.yaml", fmt::format(R"(app: shop
+registry: {}
+images:
+  - {{name: shop}}
+  - {{name: worker, context: worker}}
+build: {{tagLength: 10}}
+environments:
+  staging: {{cluster: {{context: admin}}, on: {{branch: main}}, namespace: shop}}
+)",
+                                            m_repository));
+    m_commit = m_repo.commit("a second image");
+    auto args = build_args();
+    // No --image: minicd.yaml says what to build and where to push it.
+    args.erase(args.begin() + 2, args.begin() + 8);
+    args.insert(args.end(), {"-f", m_repo.path("minicd.yaml"), "--output-file", m_dir.path("build.json")});
+    auto built = minicd(args);
+    ASSERT_EQ(built.exit_code, 0) << built.err;
+
+    auto artifacts = build::read_artifacts(m_dir.path("build.json"));
+    ASSERT_TRUE(artifacts) << artifacts.error().describe();
+    ASSERT_EQ(artifacts->size(), 2u);
+    const std::string tag = m_commit.substr(0, 10);
+    EXPECT_EQ((*artifacts)[0].image_name, "shop");
+    EXPECT_EQ((*artifacts)[0].reference, m_repository + "/shop:" + tag);
+    EXPECT_EQ((*artifacts)[1].image_name, "worker");
+    EXPECT_EQ((*artifacts)[1].reference, m_repository + "/worker:" + tag);
+    for (const auto& artifact : *artifacts) {
+        EXPECT_EQ(artifact.digest, ManifestReader().served_digest(artifact.reference)) << artifact.reference;
+    }
+    EXPECT_NE((*artifacts)[0].digest, (*artifacts)[1].digest) << "two different images were built";
 }
 
 TEST_F(BuildThenApply, PushingADirtyTreeFromCiIsRefused) {
