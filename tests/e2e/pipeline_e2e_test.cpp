@@ -390,6 +390,7 @@ TEST_F(Pipeline, APreviewNeverTakesOverAnotherEnvironmentsNamespace) {
     auto refused = ci("push", "refs/heads/staging");
     EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
     EXPECT_NE(refused.err.find("is not a preview of"), std::string::npos) << refused.err;
+    EXPECT_EQ(registry_digest(m_clone.run({"rev-parse", "--short=7", "HEAD"})), "") << "refused before the build";
     auto ns = get("/api/v1/namespaces/" + m_app + "-staging");
     EXPECT_FALSE(ns["metadata"]["labels"].contains("minicd.io/preview")) << ns.dump();
     EXPECT_FALSE(ns["metadata"].contains("annotations") && ns["metadata"]["annotations"].contains("minicd.io/branch"));

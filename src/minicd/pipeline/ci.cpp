@@ -45,6 +45,11 @@ public:
             m_report.error = guarded.error();
             return std::move(m_report);
         }
+        // A namespace this run may not deploy into is refused before anything is written, too.
+        if (auto available = check_namespaces(); !available) {
+            m_report.error = available.error();
+            return std::move(m_report);
+        }
         for (auto& report : m_report.steps) {
             if (m_report.error) break;
             progress(fmt::format("--> {}{}: {}", to_string(report.step.kind),
@@ -298,6 +303,21 @@ private:
             paths.push_back(std::move(*parsed));
         }
         return paths;
+    }
+
+    Result<void> check_namespaces() {
+        for (const auto& step : m_plan.steps) {
+            if (step.kind != StepKind::deploy) continue;
+            const auto& environment = this->environment(step.environment);
+            auto name = namespace_of(environment);
+            if (!name) return fail(name.error());
+            auto checked = environment.per_branch()
+                               ? check_preview_namespace(client(environment.name), {.app = m_config.app, .env = environment.name},
+                                                         *name, m_plan.event.branch)
+                               : check_environment_namespace(client(environment.name), *name);
+            if (!checked) return fail(checked.error());
+        }
+        return {};
     }
 
     // A preview namespace is made (or refreshed) with its labels and last-deployed time, and never

@@ -189,7 +189,60 @@ Result<bool> create_namespace(kube::Client& client, const model::Json& object, c
 
 constexpr int k_namespace_attempts = 3;  // a namespace that changes under us this often is left to the next run
 
+// Why `ns` cannot be (or become) the preview of `branch`; nullopt when it is that preview already.
+std::optional<util::Error> preview_refusal(const PreviewNamespace& ns, const PreviewOwner& owner, std::string_view branch) {
+    if (const std::string problem = preview_label_problem(ns, owner); !problem.empty()) {
+        return util::make_error(util::ErrorCode::input,
+                                fmt::format("exists and is not a preview of {}/{} ({}); minicd does not take over a "
+                                            "namespace it did not create as a preview, so nothing was deployed to branch "
+                                            "\"{}\"'s preview",
+                                            owner.app, owner.env, problem, branch),
+                                subject_of(ns.name));
+    }
+    if (ns.branch() != branch) {
+        return util::make_error(util::ErrorCode::input,
+                                fmt::format("is the preview of branch \"{}\"; branch \"{}\" maps to the same name, so "
+                                            "nothing was deployed (rename the branch or change the namespace template)",
+                                            ns.branch(), branch),
+                                subject_of(ns.name));
+    }
+    if (ns.terminating) {
+        return util::make_error(util::ErrorCode::api, "is being deleted (its preview was torn down); run again once it is gone",
+                                subject_of(ns.name));
+    }
+    return std::nullopt;
+}
+
+// Why an environment with a fixed namespace cannot deploy into `ns`; nullopt when it can.
+std::optional<util::Error> environment_refusal(const PreviewNamespace& ns) {
+    const auto preview = ns.labels.find(std::string(render::k_preview_label));
+    if (preview == ns.labels.end() || preview->second != k_preview_value) return std::nullopt;
+    return util::make_error(util::ErrorCode::input,
+                            fmt::format("is the preview namespace of branch \"{}\"; an environment with a fixed namespace "
+                                        "must not share it (preview gc deletes it with its branch), so nothing was deployed",
+                                        ns.branch()),
+                            subject_of(ns.name));
+}
+
 }  // namespace
+
+Result<void> check_preview_namespace(kube::Client& client, const PreviewOwner& owner, const std::string& name,
+                                     std::string_view branch) {
+    auto found = read_namespace(client, name);
+    if (!found) return fail(found.error());
+    if (!*found) return {};
+    if (auto refusal = preview_refusal(**found, owner, branch)) return fail(*refusal);
+    return {};
+}
+
+Result<void> check_environment_namespace(kube::Client& client, const std::string& name) {
+    auto found = read_namespace(client, name);
+    if (!found) return fail(found.error());
+    if (*found) {
+        if (auto refusal = environment_refusal(**found)) return fail(*refusal);
+    }
+    return {};
+}
 
 Result<void> ensure_preview_namespace(kube::Client& client, const PreviewOwner& owner, const std::string& name,
                                       std::string_view branch, Clock::time_point deployed) {
@@ -203,27 +256,9 @@ Result<void> ensure_preview_namespace(kube::Client& client, const PreviewOwner& 
             if (*created) return {};
             continue;
         }
-        const PreviewNamespace& ns = **found;
-        if (const std::string problem = preview_label_problem(ns, owner); !problem.empty()) {
-            return fail(util::ErrorCode::input,
-                        fmt::format("exists and is not a preview of {}/{} ({}); minicd does not take over a namespace it "
-                                    "did not create as a preview, so nothing was deployed to branch \"{}\"'s preview",
-                                    owner.app, owner.env, problem, branch),
-                        subject_of(name));
-        }
-        if (ns.branch() != branch) {
-            return fail(util::ErrorCode::input,
-                        fmt::format("is the preview of branch \"{}\"; branch \"{}\" maps to the same name, so nothing was "
-                                    "deployed (rename the branch or change the namespace template)",
-                                    ns.branch(), branch),
-                        subject_of(name));
-        }
-        if (ns.terminating) {
-            return fail(util::ErrorCode::api,
-                        "is being deleted (its preview was torn down); run again once it is gone", subject_of(name));
-        }
+        if (auto refusal = preview_refusal(**found, owner, branch)) return fail(*refusal);
         // The resourceVersion makes the apply conditional: a namespace changed since it was checked is checked again.
-        object["metadata"]["resourceVersion"] = ns.resource_version;
+        object["metadata"]["resourceVersion"] = (*found)->resource_version;
         auto applied = client.send({.method = http::Method::patch,
                                     .path = fmt::format("{}?fieldManager={}&force=true", namespace_path(name),
                                                         render::k_field_manager),
@@ -245,21 +280,13 @@ Result<void> ensure_environment_namespace(kube::Client& client, const std::strin
     for (int attempt = 0; attempt < k_namespace_attempts; ++attempt) {
         auto found = read_namespace(client, name);
         if (!found) return fail(found.error());
-        if (!*found) {
-            auto created = create_namespace(client, object, name);
-            if (!created) return fail(created.error());
-            if (*created) return {};
-            continue;
+        if (*found) {
+            if (auto refusal = environment_refusal(**found)) return fail(*refusal);
+            return {};
         }
-        const auto preview = (*found)->labels.find(std::string(render::k_preview_label));
-        if (preview != (*found)->labels.end() && preview->second == k_preview_value) {
-            return fail(util::ErrorCode::input,
-                        fmt::format("is the preview namespace of branch \"{}\"; an environment with a fixed namespace "
-                                    "must not share it (preview gc deletes it with its branch), so nothing was deployed",
-                                    (*found)->branch()),
-                        subject_of(name));
-        }
-        return {};
+        auto created = create_namespace(client, object, name);
+        if (!created) return fail(created.error());
+        if (*created) return {};
     }
     return fail(util::ErrorCode::api, "kept changing while it was being checked; run again", subject_of(name));
 }

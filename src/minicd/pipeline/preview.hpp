@@ -65,6 +65,12 @@ model::Json preview_namespace_object(const PreviewOwner& owner, std::string_view
 Result<void> ensure_preview_namespace(kube::Client& client, const PreviewOwner& owner, const std::string& name,
                                       std::string_view branch, Clock::time_point deployed);
 
+// Read-only versions of the two below, for checks before anything is written: the same refusals,
+// and nothing when the namespace does not exist yet.
+Result<void> check_preview_namespace(kube::Client& client, const PreviewOwner& owner, const std::string& name,
+                                     std::string_view branch);
+Result<void> check_environment_namespace(kube::Client& client, const std::string& name);
+
 // For an environment with a fixed namespace: creates `name` (labelled managed-by minicd) when it is
 // missing and leaves it as it is otherwise, except that a preview namespace is refused (input
 // error): deploying into it would hand the environment to preview gc.
