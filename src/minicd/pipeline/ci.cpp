@@ -305,6 +305,7 @@ private:
         return paths;
     }
 
+    // Read-only: every namespace a deploy step will use must be free for it (see ensure_namespace).
     Result<void> check_namespaces() {
         for (const auto& step : m_plan.steps) {
             if (step.kind != StepKind::deploy) continue;
