@@ -34,6 +34,7 @@ struct ApplyFlags {
     bool prune_namespaces = false;
     bool prune_volumes = false;
     bool wait = true;
+    bool wait_for_addresses = false;
     std::string timeout = "5m";
     std::string lock_wait = "90s";
     bool dry_run = false;
@@ -141,6 +142,7 @@ int run_apply(const ApplyFlags& flags) {
         .lock_wait = std::chrono::duration_cast<std::chrono::seconds>(*lock_wait),
         .git_sha = flags.git_sha,
         .images = images,
+        .assess = {.wait_for_load_balancer = flags.wait_for_addresses},
     };
     if (flags.output == "text") options.progress = [](const std::string& line) { util::log_info("{}", line); };
 
@@ -173,6 +175,8 @@ Command add_apply_command(CLI::App& app) {
     apply->add_flag("--prune-volumes", flags->prune_volumes,
                     "With --prune, also delete PersistentVolumeClaims (and possibly their data) no longer declared");
     apply->add_flag("--wait,!--no-wait", flags->wait, "Wait until every object is ready (default)");
+    apply->add_flag("--wait-for-addresses", flags->wait_for_addresses,
+                    "Also wait until Ingresses and LoadBalancer Services have an address (off: many controllers never publish one)");
     apply->add_option("--timeout", flags->timeout, "How long to wait for readiness")->capture_default_str();
     apply->add_option("--lock-wait", flags->lock_wait, "How long to wait for another deploy of this app/env to finish")
         ->capture_default_str();

@@ -74,6 +74,7 @@ struct Environment {
     std::string promote_from;     // environment whose image digests are promoted; "" builds instead
     bool prune = true;            // delete objects this environment applied before and no longer declares
     std::chrono::seconds timeout{300};  // how long to wait for health
+    bool wait_for_addresses = false;    // health waits for Ingress / LoadBalancer addresses too
     std::string manifests;              // overlay path for this environment; "" uses Config::manifests
     PreviewGc gc;                       // used by environments whose namespace has {branch}
 

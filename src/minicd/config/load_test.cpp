@@ -173,7 +173,7 @@ TEST(ConfigLoad, NearMissKeysGetASuggestion) {
         "\"promoteFrom\"?",
         "minicd.yaml:8:5: environments.staging.Timeout: unknown key \"Timeout\"; did you mean \"timeout\"?",
         "minicd.yaml:9:5: environments.staging.colour: unknown key \"colour\" (known here: cluster, on, namespace, "
-        "host, tls, ttl, promoteFrom, prune, timeout, manifests, gc)",
+        "host, tls, ttl, promoteFrom, prune, timeout, waitForAddresses, manifests, gc)",
     };
     EXPECT_EQ(lines, expected) << joined(lines);
 }

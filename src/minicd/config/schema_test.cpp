@@ -243,6 +243,7 @@ TEST(ConfigSchema, AcceptsAFileUsingEveryField) {
         "    ttl: 7d\n"
         "    prune: true\n"
         "    timeout: 300\n"
+        "    waitForAddresses: false\n"
         "    manifests: deploy/preview\n"
         "    gc: {enabled: true, maxDeletions: 3, branches: remote, remote: origin, tokenEnv: GITHUB_TOKEN}\n";
     ASSERT_TRUE(check_config(k_text, "minicd.yaml").valid());

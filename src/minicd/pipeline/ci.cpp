@@ -386,6 +386,7 @@ private:
             .git_sha = m_git.sha,
             .images = images,
             .release_message = m_forced,
+            .assess = {.wait_for_load_balancer = environment.wait_for_addresses},
             .progress = [this](const std::string& line) { progress("    " + line); },
         };
         auto applied = deploy::apply(kube, discovery, *manifests, apply_options);
