@@ -144,6 +144,16 @@ environments:
     Json get(const std::string& path) { return api(TestCluster::get().admin(), Method::get, path).body; }
     long status(const std::string& path) { return api(TestCluster::get().admin(), Method::get, path).status; }
 
+    // The namespace is gone or being deleted within 30 s.
+    bool goes_away(const std::string& name) {
+        return eventually(
+            [&] {
+                auto reply = api(TestCluster::get().admin(), Method::get, "/api/v1/namespaces/" + name);
+                return reply.status == 404 || reply.body["metadata"].contains("deletionTimestamp");
+            },
+            30s);
+    }
+
     std::string image_of(const std::string& ns) {
         return get("/apis/apps/v1/namespaces/" + ns + "/deployments/web")["spec"]["template"]["spec"]["containers"][0]["image"];
     }
@@ -214,12 +224,7 @@ TEST_F(Pipeline, FeatureBranchGetsAPreviewThatGoesWhenTheBranchIsDeleted) {
     m_clone.run({"fetch", "--quiet", "--prune", "origin"});
     auto gc = ci("schedule", "refs/heads/main");
     ASSERT_EQ(gc.exit_code, 0) << gc.out << gc.err;
-    EXPECT_TRUE(eventually(
-        [&] {
-            auto reply = api(TestCluster::get().admin(), Method::get, "/api/v1/namespaces/" + name);
-            return reply.status == 404 || reply.body["metadata"].contains("deletionTimestamp");
-        },
-        30s));
+    EXPECT_TRUE(goes_away(name));
 }
 
 TEST_F(Pipeline, GitHubDeleteEventTearsThePreviewDownAtOnce) {
@@ -237,12 +242,7 @@ TEST_F(Pipeline, GitHubDeleteEventTearsThePreviewDownAtOnce) {
     auto run = ci("delete", "refs/heads/main", {}, {{"GITHUB_EVENT_PATH", m_dir.path("event.json")}});
     ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
     EXPECT_NE(run.out.find("teardown"), std::string::npos) << run.out;
-    EXPECT_TRUE(eventually(
-        [&] {
-            auto reply = api(TestCluster::get().admin(), Method::get, "/api/v1/namespaces/" + name);
-            return reply.status == 404 || reply.body["metadata"].contains("deletionTimestamp");
-        },
-        30s));
+    EXPECT_TRUE(goes_away(name));
 }
 
 TEST_F(Pipeline, MainPushCollectsPreviewsOfDeletedBranchesToo) {
@@ -261,12 +261,7 @@ TEST_F(Pipeline, MainPushCollectsPreviewsOfDeletedBranchesToo) {
     auto run = ci("push", "refs/heads/main");
     ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
     EXPECT_EQ(image_of(m_app + "-staging").find(m_repository), 0U);
-    EXPECT_TRUE(eventually(
-        [&] {
-            auto reply = api(TestCluster::get().admin(), Method::get, "/api/v1/namespaces/" + name);
-            return reply.status == 404 || reply.body["metadata"].contains("deletionTimestamp");
-        },
-        30s));
+    EXPECT_TRUE(goes_away(name));
 }
 
 TEST_F(Pipeline, MainGoesToStagingAndATagPromotesTheSameDigestToProduction) {
