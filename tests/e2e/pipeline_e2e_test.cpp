@@ -144,6 +144,18 @@ environments:
     Json get(const std::string& path) { return api(TestCluster::get().admin(), Method::get, path).body; }
     long status(const std::string& path) { return api(TestCluster::get().admin(), Method::get, path).status; }
 
+    // Pushes a new branch from the current commit, runs its CI job, returns its preview namespace ("" on failure).
+    std::string preview_of_new_branch(const std::string& branch) {
+        m_clone.run({"checkout", "--quiet", "-b", branch});
+        m_clone.run({"push", "--quiet", "origin", branch});
+        auto run = ci("push", "refs/heads/" + branch);
+        EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+        auto previews = get(fmt::format("/api/v1/namespaces?labelSelector=minicd.io/preview=true,minicd.io/app={}", m_app));
+        EXPECT_EQ(previews["items"].size(), 1U) << previews.dump();
+        if (run.exit_code != 0 || previews["items"].size() != 1) return {};
+        return previews["items"][0]["metadata"]["name"];
+    }
+
     // The namespace is gone or being deleted within 30 s.
     bool goes_away(const std::string& name) {
         return eventually(
@@ -228,12 +240,8 @@ TEST_F(Pipeline, FeatureBranchGetsAPreviewThatGoesWhenTheBranchIsDeleted) {
 }
 
 TEST_F(Pipeline, GitHubDeleteEventTearsThePreviewDownAtOnce) {
-    m_clone.run({"checkout", "--quiet", "-b", "feature/gone"});
-    m_clone.run({"push", "--quiet", "origin", "feature/gone"});
-    ASSERT_EQ(ci("push", "refs/heads/feature/gone").exit_code, 0);
-    auto previews = get(fmt::format("/api/v1/namespaces?labelSelector=minicd.io/preview=true,minicd.io/app={}", m_app));
-    ASSERT_EQ(previews["items"].size(), 1U);
-    const std::string name = previews["items"][0]["metadata"]["name"];
+    const std::string name = preview_of_new_branch("feature/gone");
+    ASSERT_FALSE(name.empty());
 
     // GitHub runs `delete` workflows on the default branch; the payload names the deleted ref.
     m_clone.run({"checkout", "--quiet", "main"});
@@ -246,12 +254,8 @@ TEST_F(Pipeline, GitHubDeleteEventTearsThePreviewDownAtOnce) {
 }
 
 TEST_F(Pipeline, MainPushCollectsPreviewsOfDeletedBranchesToo) {
-    m_clone.run({"checkout", "--quiet", "-b", "feature/old"});
-    m_clone.run({"push", "--quiet", "origin", "feature/old"});
-    ASSERT_EQ(ci("push", "refs/heads/feature/old").exit_code, 0);
-    auto previews = get(fmt::format("/api/v1/namespaces?labelSelector=minicd.io/preview=true,minicd.io/app={}", m_app));
-    ASSERT_EQ(previews["items"].size(), 1U);
-    const std::string name = previews["items"][0]["metadata"]["name"];
+    const std::string name = preview_of_new_branch("feature/old");
+    ASSERT_FALSE(name.empty());
 
     // The CI never ran a job for the deletion; the next push to main notices.
     m_clone.run({"checkout", "--quiet", "main"});
