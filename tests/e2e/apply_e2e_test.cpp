@@ -565,5 +565,256 @@ TEST_F(Apply, ApiServerKilledMidApplyThenRerunConverges) {
     EXPECT_EQ(Json::parse(inventory.body["data"].value("objects", "[]")).size(), static_cast<std::size_t>(k_objects));
 }
 
+
+// --- Ownership: identity, other owners, the inventory, recreation, CRDs ---
+
+// A ConfigMap named `name` with one data key.
+std::string config_map(const std::string& name, const std::string& value = "1") {
+    return fmt::format("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\ndata:\n  value: \"{}\"\n---\n", name, value);
+}
+
+class Ownership : public Apply {
+protected:
+    Outcome apply_as(const std::string& app, const std::string& folder, std::vector<std::string> extra = {}) {
+        std::vector<std::string> args = {"apply", "-f", folder, "-n", ns(), "--app", app, "--env", "t", "-o", "json", "--timeout", "60s"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return minicd(args);
+    }
+    std::string owner_of(const std::string& path) {
+        auto object = get(path).body;
+        return object["metadata"].value("annotations", Json::object()).value("minicd.io/owner", "");
+    }
+    std::string uid_of(const std::string& path) { return get(path).body["metadata"].value("uid", ""); }
+
+    // A CRD of kind Gadget in a group of this test's own, served as v1beta1 and v1 (v1 stored).
+    std::string gadget_crd() {
+        return fmt::format(R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.{0}
+spec:
+  group: {0}
+  scope: Namespaced
+  names: {{plural: gadgets, singular: gadget, kind: Gadget}}
+  versions:
+  - name: v1beta1
+    served: true
+    storage: false
+    schema: {{openAPIV3Schema: {{type: object, properties: {{spec: {{type: object, properties: {{size: {{type: integer}}}}}}}}}}}}
+  - name: v1
+    served: true
+    storage: true
+    schema: {{openAPIV3Schema: {{type: object, properties: {{spec: {{type: object, properties: {{size: {{type: integer}}}}}}}}}}}}
+---
+)",
+                           group());
+    }
+    std::string group() const { return ns() + ".acc.test"; }
+    std::string crd_path() const { return "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets." + group(); }
+    void TearDown() override {
+        api(cluster().admin(), Method::delete_, crd_path());
+        Apply::TearDown();
+    }
+};
+
+TEST_F(Ownership, ACustomResourceReappliedUnderAnotherServedVersionIsNotPruned) {
+    // The CRD is installed by its own apply, as an operator would ship it.
+    ASSERT_EQ(apply_as("crds", manifests("crd", gadget_crd()), {"--no-wait"}).exit_code, 0);
+    auto gadget = [&](const std::string& version) {
+        return fmt::format("apiVersion: {}/{}\nkind: Gadget\nmetadata:\n  name: g1\nspec:\n  size: 3\n", group(), version);
+    };
+    auto first = apply_as("shop", manifests("beta", gadget("v1beta1")), {"--prune", "--no-wait"});
+    ASSERT_EQ(first.exit_code, 0) << first.err << first.out;
+    const std::string path = "/apis/" + group() + "/v1/namespaces/" + ns() + "/gadgets/g1";
+    const std::string uid = uid_of(path);
+    ASSERT_FALSE(uid.empty());
+
+    auto second = apply_as("shop", manifests("stable", gadget("v1")), {"--prune", "--no-wait"});
+    ASSERT_EQ(second.exit_code, 0) << second.err << second.out;
+    for (const auto& object : second.report["objects"]) {
+        EXPECT_NE(object.value("action", ""), "pruned") << "one object under two versions: " << object.dump();
+    }
+    EXPECT_EQ(uid_of(path), uid) << "the Gadget is still the same object";
+    // A third run finds it unchanged: the inventory learned the version it is applied with now.
+    auto third = apply_as("shop", manifests("stable2", gadget("v1")), {"--prune", "--no-wait"});
+    ASSERT_EQ(third.exit_code, 0) << third.err;
+    EXPECT_EQ(third.action("Gadget", "g1"), "unchanged");
+    auto inventory = get(configmap("minicd-shop-t-inventory")).body["data"].value("objects", "");
+    EXPECT_NE(inventory.find("\"version\":\"v1\""), std::string::npos) << inventory;
+}
+
+TEST_F(Ownership, AnotherAppsObjectIsRefusedUntouchedAndNeverPruned) {
+    ASSERT_EQ(apply_as("appa", manifests("a", config_map("shared", "a"))).exit_code, 0);
+    const std::string before = get(configmap("shared")).body["metadata"].value("resourceVersion", "");
+
+    auto refused = apply_as("appb", manifests("b", config_map("mine") + config_map("shared", "b")), {"--prune"});
+    EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+    EXPECT_EQ(refused.action("ConfigMap", "shared"), "refused");
+    EXPECT_NE((refused.out + refused.err).find("minicd app appa/t"), std::string::npos) << refused.out << refused.err;
+    EXPECT_NE((refused.out + refused.err).find("--adopt"), std::string::npos);
+    EXPECT_EQ(get(configmap("shared")).body["metadata"].value("resourceVersion", ""), before) << "not written";
+    EXPECT_EQ(get(configmap("mine")).status, 404) << "a refused deploy writes nothing at all";
+    EXPECT_EQ(get(configmap("minicd-appb-t-inventory")).status, 404) << "nor records it as its own";
+
+    // Dropping it again, appb has nothing of appa's to prune.
+    auto without = apply_as("appb", manifests("b2", config_map("mine")), {"--prune"});
+    ASSERT_EQ(without.exit_code, 0) << without.err;
+    EXPECT_EQ(owner_of(configmap("shared")), "appa/t");
+    EXPECT_EQ(get(configmap("shared")).body["data"].value("value", ""), "a");
+}
+
+TEST_F(Ownership, TwoAppsInOneNamespaceWithDisjointObjectsKeepEachOthers) {
+    ASSERT_EQ(apply_as("appa", manifests("a1", config_map("a1") + config_map("a2")), {"--prune"}).exit_code, 0);
+    ASSERT_EQ(apply_as("appb", manifests("b1", config_map("b1")), {"--prune"}).exit_code, 0);
+    auto a_again = apply_as("appa", manifests("a2", config_map("a1")), {"--prune"});
+    ASSERT_EQ(a_again.exit_code, 0) << a_again.err;
+    EXPECT_EQ(a_again.action("ConfigMap", "a2"), "pruned");
+    EXPECT_EQ(a_again.action("ConfigMap", "b1"), "(not reported)");
+    EXPECT_EQ(get(configmap("b1")).status, 200);
+    EXPECT_TRUE(eventually([&] { return get(configmap("a2")).status == 404; }, 30s));
+}
+
+TEST_F(Ownership, AHelmObjectIsRefusedAndAdoptedOnlyWhenAsked) {
+    auto helm = api(cluster().admin(), Method::post, ns_path("/configmaps"),
+                    {{"apiVersion", "v1"},
+                     {"kind", "ConfigMap"},
+                     {"metadata",
+                      {{"name", "settings"},
+                       {"labels", {{"app.kubernetes.io/managed-by", "Helm"}}},
+                       {"annotations", {{"meta.helm.sh/release-name", "web"}, {"meta.helm.sh/release-namespace", ns()}}}}},
+                     {"data", {{"value", "helm"}}}});
+    ASSERT_EQ(helm.status, 201);
+    auto refused = apply_as("shop", manifests("v1", config_map("settings", "minicd")));
+    EXPECT_EQ(refused.exit_code, 2) << refused.out;
+    EXPECT_EQ(refused.action("ConfigMap", "settings"), "refused");
+    EXPECT_NE((refused.out + refused.err).find("Helm release web"), std::string::npos) << refused.out << refused.err;
+    EXPECT_EQ(get(configmap("settings")).body["data"].value("value", ""), "helm") << "left untouched";
+
+    auto adopted = apply_as("shop", manifests("v2", config_map("settings", "minicd")), {"--adopt"});
+    ASSERT_EQ(adopted.exit_code, 0) << adopted.err << adopted.out;
+    EXPECT_EQ(adopted.action("ConfigMap", "settings"), "adopted");
+    EXPECT_EQ(owner_of(configmap("settings")), "shop/t");
+    EXPECT_EQ(get(configmap("settings")).body["data"].value("value", ""), "minicd");
+}
+
+TEST_F(Ownership, AnUnownedObjectIsAdoptedAndSaysSo) {
+    ASSERT_EQ(api(cluster().admin(), Method::post, ns_path("/configmaps"),
+                  {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "by-hand"}}}})
+                  .status,
+              201);
+    auto adopted = apply_as("shop", manifests("v1", config_map("by-hand")));
+    ASSERT_EQ(adopted.exit_code, 0) << adopted.err;
+    EXPECT_EQ(adopted.action("ConfigMap", "by-hand"), "adopted");
+    EXPECT_EQ(owner_of(configmap("by-hand")), "shop/t");
+}
+
+TEST_F(Ownership, ATamperedInventoryDeletesNothing) {
+    ASSERT_EQ(apply_as("shop", manifests("v1", config_map("own") + config_map("dropped"))).exit_code, 0);
+    // A victim elsewhere that even carries our owner marks, and the target namespace itself.
+    const std::string victim_ns = ns() + "-victim";
+    ASSERT_EQ(api(cluster().admin(), Method::post, "/api/v1/namespaces",
+                  {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", victim_ns}}}})
+                  .status,
+              201);
+    ASSERT_EQ(api(cluster().admin(), Method::post, "/api/v1/namespaces/" + victim_ns + "/configmaps",
+                  {{"apiVersion", "v1"},
+                   {"kind", "ConfigMap"},
+                   {"metadata", {{"name", "victim"}, {"annotations", {{"minicd.io/owner", "shop/t"}}}}}})
+                  .status,
+              201);
+    const std::string inventory_path = configmap("minicd-shop-t-inventory");
+    const Json original = get(inventory_path).body;
+    auto tamper = [&](const Json& entry) {
+        Json entries = Json::parse(original["data"].value("objects", "[]"));
+        entries.push_back(entry);
+        auto patched = api(cluster().admin(), Method::put, inventory_path, [&] {
+            Json whole = get(inventory_path).body;
+            whole["data"]["objects"] = entries.dump();
+            return whole;
+        }());
+        ASSERT_EQ(patched.status, 200) << patched.body.dump();
+    };
+    const std::vector<Json> entries = {
+        {{"group", ""}, {"version", "v1"}, {"kind", "ConfigMap"}, {"namespace", victim_ns}, {"name", "victim"}},
+        {{"group", ""}, {"version", "v1"}, {"kind", "ConfigMap"}, {"namespace", ns()}, {"name", "../../" + victim_ns + "/configmaps/victim"}},
+        {{"group", ""}, {"version", "v1"}, {"kind", "ConfigMap"}, {"namespace", ""}, {"name", "victim"}},
+        {{"group", ""}, {"version", "v1"}, {"kind", "Namespace"}, {"namespace", ns()}, {"name", victim_ns}},
+    };
+    for (const auto& entry : entries) {
+        tamper(entry);
+        auto run = apply_as("shop", manifests("v2", config_map("own")), {"--prune", "--prune-namespaces"});
+        EXPECT_NE(run.exit_code, 0) << entry.dump() << "\n" << run.out;
+        EXPECT_NE((run.out + run.err).find("minicd-shop-t-inventory"), std::string::npos) << run.out << run.err;
+        EXPECT_EQ(get(configmap("dropped")).status, 200) << "an invalid inventory deletes nothing: " << entry.dump();
+        EXPECT_EQ(get("/api/v1/namespaces/" + victim_ns + "/configmaps/victim").status, 200) << entry.dump();
+        EXPECT_EQ(get("/api/v1/namespaces/" + victim_ns).status, 200) << entry.dump();
+    }
+    // Repaired, the inventory works again (and no other test meets it unreadable).
+    Json repaired = get(inventory_path).body;
+    repaired["data"] = original["data"];
+    ASSERT_EQ(api(cluster().admin(), Method::put, inventory_path, repaired).status, 200);
+    auto after = apply_as("shop", manifests("v3", config_map("own")), {"--prune"});
+    EXPECT_EQ(after.exit_code, 0) << after.err << after.out;
+    EXPECT_EQ(after.action("ConfigMap", "dropped"), "pruned");
+    api(cluster().admin(), Method::delete_, "/api/v1/namespaces/" + victim_ns);
+}
+
+TEST_F(Ownership, RecreationNeverDeletesAnotherOwnersObjectOrAVolumeClaim) {
+    ASSERT_EQ(apply_as("appa", manifests("a", two_configmaps_and_a_deployment()), {"--no-wait"}).exit_code, 0);
+    const std::string uid = uid_of(deployment("web"));
+    std::string changed = two_configmaps_and_a_deployment();
+    for (std::size_t at; (at = changed.find("app: web")) != std::string::npos;) changed.replace(at, 8, "app: www");
+    auto taken = apply_as("appb", manifests("b", changed), {"--adopt", "--force-recreate", "--no-wait"});
+    EXPECT_EQ(taken.exit_code, 1) << taken.out;
+    EXPECT_EQ(taken.action("Deployment", "web"), "failed");
+    EXPECT_NE(taken.out.find("will not delete and re-create"), std::string::npos) << taken.out;
+    EXPECT_EQ(uid_of(deployment("web")), uid) << "appa's Deployment was not deleted";
+
+    const std::string claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\nspec:\n"
+                              "  accessModes: [{}]\n  resources: {{requests: {{storage: 1Gi}}}}\n";
+    ASSERT_EQ(apply_as("vol", manifests("c1", fmt::format(fmt::runtime(claim), "ReadWriteOnce")), {"--no-wait"}).exit_code, 0);
+    const std::string claim_uid = uid_of(ns_path("/persistentvolumeclaims/data"));
+    auto recreated = apply_as("vol", manifests("c2", fmt::format(fmt::runtime(claim), "ReadWriteMany")), {"--force-recreate", "--no-wait"});
+    EXPECT_EQ(recreated.exit_code, 1) << recreated.out;
+    EXPECT_NE(recreated.out.find("never re-created"), std::string::npos) << recreated.out;
+    EXPECT_EQ(uid_of(ns_path("/persistentvolumeclaims/data")), claim_uid);
+}
+
+TEST_F(Ownership, CrdsArePrunedOnlyWhenAskedFor) {
+    ASSERT_EQ(apply_as("crds", manifests("v1", gadget_crd() + config_map("keep")), {"--no-wait"}).exit_code, 0);
+    auto kept = apply_as("crds", manifests("v2", config_map("keep")), {"--prune", "--no-wait"});
+    ASSERT_EQ(kept.exit_code, 0) << kept.err << kept.out;
+    EXPECT_EQ(kept.action("CustomResourceDefinition", "gadgets." + group()), "kept");
+    EXPECT_NE(kept.out.find("--prune-crds"), std::string::npos) << kept.out;
+    EXPECT_EQ(get(crd_path()).status, 200);
+
+    auto pruned = apply_as("crds", manifests("v3", config_map("keep")), {"--prune", "--prune-crds", "--no-wait"});
+    ASSERT_EQ(pruned.exit_code, 0) << pruned.err << pruned.out;
+    EXPECT_EQ(pruned.action("CustomResourceDefinition", "gadgets." + group()), "pruned");
+}
+
+TEST_F(Ownership, AClusterScopedObjectAnotherInventoryListsIsNeverPruned) {
+    const std::string role = fmt::format("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n"
+                                         "  name: {}-reader\nrules: []\n---\n", ns());
+    const std::string path = "/apis/rbac.authorization.k8s.io/v1/clusterroles/" + ns() + "-reader";
+    ASSERT_EQ(apply_as("appa", manifests("a", role + config_map("a"))).exit_code, 0);
+    auto adopted = apply_as("appb", manifests("b", role + config_map("b")), {"--adopt"});
+    ASSERT_EQ(adopted.exit_code, 0) << adopted.err << adopted.out;
+    EXPECT_EQ(adopted.action("ClusterRole", ns() + "-reader"), "adopted");
+    auto dropped = apply_as("appb", manifests("b2", config_map("b")), {"--prune"});
+    ASSERT_EQ(dropped.exit_code, 0) << dropped.err << dropped.out;
+    EXPECT_EQ(dropped.action("ClusterRole", ns() + "-reader"), "kept");
+    EXPECT_NE(dropped.out.find("still listed by the inventory of appa/t"), std::string::npos) << dropped.out;
+    EXPECT_EQ(get(path).status, 200);
+    api(cluster().admin(), Method::delete_, path);
+}
+
+TEST_F(Ownership, PruneWithoutAnAppIsRefused) {
+    auto run = minicd({"apply", "-f", manifests("v1", config_map("a")), "-n", ns(), "--prune"});
+    EXPECT_EQ(run.exit_code, 2) << run.out;
+    EXPECT_NE(run.err.find("--prune needs --app"), std::string::npos) << run.err;
+    EXPECT_EQ(get(configmap("a")).status, 404);
+}
+
 }  // namespace
 }  // namespace minicd::e2e

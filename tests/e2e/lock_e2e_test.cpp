@@ -1,10 +1,13 @@
 // The deploy lock against the real kube-apiserver: the first deploy creates the Lease, a second one
-// is refused (or waits) naming the holder, an expired Lease of a dead holder is taken over, renewals
+// is refused (or waits) naming the holder, a dead holder's Lease is taken over once we watched it stay
+// unchanged for its lease duration (never by trusting the holder's clock against ours), renewals
 // keep it alive, and release (explicit or by destructor) deletes only a Lease that is still ours.
 #include <fmt/format.h>
 #include <time.h>
 
+#include <atomic>
 #include <ctime>
+#include <functional>
 #include <thread>
 
 #include "minicd/deploy/lock.hpp"
@@ -19,6 +22,7 @@ using http::Method;
 const std::string k_lease = "minicd-lock-shop-staging";
 const std::string k_first = "ci-runner-7/pid 4242";
 const std::string k_second = "ci-runner-8/pid 99";
+const std::string k_other = "other-runner";
 
 // MicroTime as the API server stores it, for Leases written by hand.
 std::string micro_time(std::chrono::system_clock::time_point time) {
@@ -51,6 +55,45 @@ std::unique_ptr<kube::Client> make_client(const std::string& token = {}) {
     return std::move(*client);
 }
 
+// Another runner keeping its Lease alive from a thread of its own: every 500 ms it writes the
+// renewTime its clock gives (`renew_time`), which changes the resourceVersion as a real renewal does.
+class LiveHolder {
+public:
+    LiveHolder(std::string lease_path, std::function<std::string()> renew_time)
+        : m_lease_path(std::move(lease_path)), m_renew_time(std::move(renew_time)), m_thread([this] { run(); }) {}
+    ~LiveHolder() { stop(); }
+    LiveHolder(const LiveHolder&) = delete;
+    LiveHolder& operator=(const LiveHolder&) = delete;
+
+    void stop() {
+        m_stopping = true;
+        if (m_thread.joinable()) m_thread.join();
+    }
+    int renewals() const { return m_renewals.load(); }
+
+private:
+    void run() {
+        while (!m_stopping) {
+            for (int slice = 0; slice < 5 && !m_stopping; ++slice) std::this_thread::sleep_for(100ms);
+            if (m_stopping) return;
+            // api() throws on a transport failure; a holder that misses one renewal just tries the next.
+            try {
+                auto lease = api(TestCluster::get().admin(), Method::get, m_lease_path);
+                if (lease.status != 200) continue;
+                lease.body["spec"]["renewTime"] = m_renew_time();
+                if (api(TestCluster::get().admin(), Method::put, m_lease_path, lease.body).status == 200) ++m_renewals;
+            } catch (const std::exception&) {
+            }
+        }
+    }
+
+    std::string m_lease_path;
+    std::function<std::string()> m_renew_time;
+    std::atomic<bool> m_stopping{false};
+    std::atomic<int> m_renewals{0};
+    std::thread m_thread;  // last: starts once the members it uses exist
+};
+
 class DeployLock : public ClusterTest {
 protected:
     void SetUp() override {
@@ -77,6 +120,19 @@ protected:
     std::string leases_path() const { return "/apis/coordination.k8s.io/v1/namespaces/" + ns() + "/leases"; }
     std::string lease_path() const { return leases_path() + "/" + k_lease; }
     ApiReply read_lease() { return api(cluster().admin(), Method::get, lease_path()); }
+    // Writes another runner's Lease by hand; an empty `holder` is a Lease given up.
+    ApiReply create_lease(const std::string& holder, int duration_seconds, const std::string& renew_time) {
+        Json spec = {{"leaseDurationSeconds", duration_seconds},
+                     {"acquireTime", renew_time},
+                     {"renewTime", renew_time},
+                     {"leaseTransitions", 0}};
+        if (!holder.empty()) spec["holderIdentity"] = holder;
+        const Json lease = {{"apiVersion", "coordination.k8s.io/v1"},
+                            {"kind", "Lease"},
+                            {"metadata", {{"name", k_lease}}},
+                            {"spec", spec}};
+        return api(cluster().admin(), Method::post, leases_path(), lease);
+    }
     std::string holder_now() {
         auto lease = read_lease();
         return lease.status == 200 ? lease.body["spec"].value("holderIdentity", "") : "";
@@ -142,21 +198,18 @@ TEST_F(DeployLock, SecondAcquireWaitsUntilTheFirstReleases) {
 }
 
 TEST_F(DeployLock, TakesOverTheExpiredLeaseOfADeadHolder) {
+    // Never renewed again: unchanged for its 2s lease duration while we watch, even though we do not wait.
     const std::string long_ago = micro_time(std::chrono::system_clock::now() - 10min);
-    const Json dead = {{"apiVersion", "coordination.k8s.io/v1"},
-                       {"kind", "Lease"},
-                       {"metadata", {{"name", k_lease}}},
-                       {"spec",
-                        {{"holderIdentity", "ci-runner-3/pid 17"},
-                         {"leaseDurationSeconds", 15},
-                         {"acquireTime", long_ago},
-                         {"renewTime", long_ago},
-                         {"leaseTransitions", 0}}}};
-    auto created = api(cluster().admin(), Method::post, leases_path(), dead);
+    auto created = create_lease("ci-runner-3/pid 17", 2, long_ago);
     ASSERT_EQ(created.status, 201) << created.body.dump();
 
+    const auto started = std::chrono::steady_clock::now();
     auto lock = take(options(k_first));
+    const auto took = std::chrono::steady_clock::now() - started;
     ASSERT_NE(lock, nullptr);
+    // Its old renewTime alone proves nothing (its clock may be behind ours): we watched it first.
+    EXPECT_GE(took, 2s);
+    EXPECT_LT(took, 10s);
 
     auto lease = read_lease();
     ASSERT_EQ(lease.status, 200) << lease.body.dump();
@@ -165,6 +218,62 @@ TEST_F(DeployLock, TakesOverTheExpiredLeaseOfADeadHolder) {
     EXPECT_GT(lease.body["spec"].value("renewTime", ""), long_ago);
     // Taken over in place (an update), not deleted and re-created.
     EXPECT_EQ(lease.body["metadata"].value("uid", ""), created.body["metadata"].value("uid", "?"));
+}
+
+TEST_F(DeployLock, TakesOverALeaseGivenUpAtOnce) {
+    auto created = create_lease("", 15, micro_time(std::chrono::system_clock::now()));
+    ASSERT_EQ(created.status, 201) << created.body.dump();
+
+    const auto started = std::chrono::steady_clock::now();
+    auto lock = take(options(k_first));
+    const auto took = std::chrono::steady_clock::now() - started;
+    ASSERT_NE(lock, nullptr);
+    // No holder to watch for: well under the 15s lease duration.
+    EXPECT_LT(took, 5s);
+    EXPECT_EQ(holder_now(), k_first);
+}
+
+TEST_F(DeployLock, ARunnerWhoseClockIsAheadDoesNotTakeOverALiveLease) {
+    // Our clock is 2 minutes ahead of the holder's, so each of its renewals looks 2 minutes old to us.
+    const auto behind_ours = [] { return micro_time(std::chrono::system_clock::now() - 2min); };
+    auto created = create_lease(k_other, 3, behind_ours());
+    ASSERT_EQ(created.status, 201) << created.body.dump();
+    LiveHolder other(lease_path(), behind_ours);
+
+    auto lock = deploy::DeployLock::acquire(*m_client, options(k_second));
+    const int renewals = other.renewals();
+    other.stop();
+
+    ASSERT_FALSE(lock) << "took over a Lease its holder kept renewing";
+    EXPECT_EQ(lock.error().code, util::ErrorCode::api);
+    EXPECT_NE(lock.error().message.find("locked by \"" + k_other + "\""), std::string::npos) << lock.error().describe();
+    EXPECT_NE(lock.error().message.find("renewed"), std::string::npos) << lock.error().describe();
+    EXPECT_GT(renewals, 0);
+    auto lease = read_lease();
+    ASSERT_EQ(lease.status, 200) << lease.body.dump();
+    EXPECT_EQ(lease.body["spec"].value("holderIdentity", ""), k_other);
+    EXPECT_EQ(lease.body["spec"].value("leaseTransitions", -1), 0);
+}
+
+TEST_F(DeployLock, ALeaseWithRenewTimeInTheFutureIsNotTakenOver) {
+    // The holder's clock is 10 minutes ahead of ours; it keeps renewing its 2s lease all along.
+    const auto ahead_of_ours = [] { return micro_time(std::chrono::system_clock::now() + 10min); };
+    auto created = create_lease(k_other, 2, ahead_of_ours());
+    ASSERT_EQ(created.status, 201) << created.body.dump();
+    LiveHolder other(lease_path(), ahead_of_ours);
+
+    auto lock = deploy::DeployLock::acquire(*m_client, options(k_second, 4s));
+    const int renewals = other.renewals();
+    other.stop();
+
+    ASSERT_FALSE(lock) << "took over a Lease its holder kept renewing";
+    EXPECT_NE(lock.error().message.find("locked by \"" + k_other + "\""), std::string::npos) << lock.error().describe();
+    EXPECT_NE(lock.error().message.find("gave up after waiting 4s"), std::string::npos) << lock.error().describe();
+    EXPECT_GT(renewals, 0);
+    auto lease = read_lease();
+    ASSERT_EQ(lease.status, 200) << lease.body.dump();
+    EXPECT_EQ(lease.body["spec"].value("holderIdentity", ""), k_other);
+    EXPECT_EQ(lease.body["spec"].value("leaseTransitions", -1), 0);
 }
 
 TEST_F(DeployLock, ReleaseDeletesTheLease) {

@@ -27,7 +27,7 @@ deploy::Release release(const std::string& sha) {
     return {.git_sha = sha,
             .images = {{"reg.example/web", "reg.example/web@sha256:" + std::string(64, 'a')}},
             .manifest_digest = "sha256:" + std::string(64, 'b'),
-            .outcome = "succeeded",
+            .outcome = deploy::ReleaseOutcome::deployed,
             .message = "deployed " + sha};
 }
 

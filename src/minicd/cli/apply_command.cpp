@@ -33,6 +33,9 @@ struct ApplyFlags {
     bool allow_empty = false;
     bool prune_namespaces = false;
     bool prune_volumes = false;
+    bool prune_crds = false;
+    bool adopt = false;
+    bool app_given = false;  // --app was on the command line: prune needs to know whose objects it removes
     bool wait = true;
     bool wait_for_addresses = false;
     std::string timeout = "5m";
@@ -57,8 +60,9 @@ void print_text(const deploy::ApplyResult& result, bool dry_run, long requests) 
         for (const auto& change : object.changes) fmt::print("    {}\n", diff::describe(change));
     }
     std::vector<std::string> parts;
-    for (auto action : {deploy::Action::created, deploy::Action::configured, deploy::Action::recreated,
-                        deploy::Action::unchanged, deploy::Action::pruned, deploy::Action::kept, deploy::Action::failed}) {
+    for (auto action : {deploy::Action::created, deploy::Action::configured, deploy::Action::adopted,
+                        deploy::Action::recreated, deploy::Action::unchanged, deploy::Action::pruned, deploy::Action::kept,
+                        deploy::Action::refused, deploy::Action::failed}) {
         if (counts[action] > 0) parts.push_back(fmt::format("{} {}", counts[action], deploy::to_string(action)));
     }
     std::string summary = parts.empty() ? "nothing to apply" : fmt::format("{}", fmt::join(parts, ", "));
@@ -66,7 +70,7 @@ void print_text(const deploy::ApplyResult& result, bool dry_run, long requests) 
     if (result.revision > 0) summary += fmt::format("; release {}", result.revision);
     summary += fmt::format("; {} API requests", requests);
     fmt::print("{}\n", summary);
-    if (!result.succeeded) fmt::print(stderr, "error: {}\n", result.failure);
+    if (!result.succeeded()) fmt::print(stderr, "error: {}\n", result.failure);
 }
 
 model::Json changes_json(const std::vector<diff::FieldChange>& changes) {
@@ -91,13 +95,32 @@ void print_json(const deploy::ApplyResult& result, bool dry_run, long requests) 
                            {"detail", object.detail}});
         if (!object.changes.empty()) objects.back()["changes"] = changes_json(object.changes);
     }
-    model::Json out = {{"succeeded", result.succeeded}, {"dryRun", dry_run}, {"objects", objects},
+    model::Json out = {{"succeeded", result.succeeded()}, {"dryRun", dry_run}, {"objects", objects},
                        {"revision", result.revision}, {"requests", requests}};
-    if (!result.succeeded) out["failure"] = result.failure;
+    if (!result.succeeded()) out["failure"] = result.failure;
     fmt::print("{}\n", out.dump(2));
 }
 
+// Exit codes: a refusal to touch someone else's objects is bad input (2), like any refusal before writing.
+int exit_code(deploy::Outcome outcome) {
+    switch (outcome) {
+    case deploy::Outcome::succeeded: return k_exit_ok;
+    case deploy::Outcome::refused: return k_exit_usage;
+    case deploy::Outcome::rejected:
+    case deploy::Outcome::failed: return k_exit_failed;
+    }
+    return k_exit_failed;
+}
+
 int run_apply(const ApplyFlags& flags) {
+    // Two unrelated applies sharing the default app name would prune each other's objects.
+    if (flags.prune && !flags.app_given) {
+        return report_failure(util::make_error(
+            util::ErrorCode::usage,
+            "--prune needs --app (and usually --env): prune deletes what this app/env applied before, so it must "
+            "know whose objects those are; without --app every apply in the namespace would share the owner "
+            "\"default/default\" and delete each other's objects"));
+    }
     auto timeout = util::parse_duration(flags.timeout);
     if (!timeout) return report_failure(timeout.error());
     auto lock_wait = util::parse_duration(flags.lock_wait);
@@ -134,6 +157,8 @@ int run_apply(const ApplyFlags& flags) {
         .allow_empty = flags.allow_empty,
         .allow_prune_namespaces = flags.prune_namespaces,
         .allow_prune_volumes = flags.prune_volumes,
+        .allow_prune_crds = flags.prune_crds,
+        .adopt = flags.adopt ? deploy::Adopt::take : deploy::Adopt::refuse,
         .wait = flags.wait,
         .timeout = std::chrono::duration_cast<std::chrono::seconds>(*timeout),
         .dry_run = flags.dry_run,
@@ -153,7 +178,7 @@ int run_apply(const ApplyFlags& flags) {
     } else {
         print_text(*result, flags.dry_run, (*client)->requests_sent());
     }
-    return result->succeeded ? k_exit_ok : k_exit_failed;
+    return exit_code(result->outcome);
 }
 
 }  // namespace
@@ -166,7 +191,9 @@ Command add_apply_command(CLI::App& app) {
     apply->add_option("--kubeconfig", flags->kubeconfig, "Kubeconfig file (default: $KUBECONFIG or ~/.kube/config)");
     apply->add_option("--context", flags->context, "Kubeconfig context (default: current-context)");
     apply->add_option("-n,--namespace", flags->namespace_, "Target namespace (default: the context's)");
-    apply->add_option("--app", flags->app, "Application name: with --env, names what minicd owns")->capture_default_str();
+    apply->add_option("--app", flags->app, "Application name: with --env, names what minicd owns (required with --prune)")
+        ->capture_default_str()
+        ->each([flags](const std::string&) { flags->app_given = true; });
     apply->add_option("--env", flags->env, "Environment name")->capture_default_str();
     apply->add_flag("--prune", flags->prune, "Delete objects applied before by this app/env and no longer declared");
     apply->add_flag("--allow-empty", flags->allow_empty, "Allow an empty set of manifests (with --prune: delete everything)");
@@ -174,6 +201,11 @@ Command add_apply_command(CLI::App& app) {
                     "With --prune, also delete Namespaces (and everything in them) this app/env no longer declares");
     apply->add_flag("--prune-volumes", flags->prune_volumes,
                     "With --prune, also delete PersistentVolumeClaims (and possibly their data) no longer declared");
+    apply->add_flag("--prune-crds", flags->prune_crds,
+                    "With --prune, also delete CustomResourceDefinitions (and every resource of their kinds, in every "
+                    "namespace) no longer declared");
+    apply->add_flag("--adopt", flags->adopt,
+                    "Take over existing objects that another minicd app/env, Helm, Argo CD or Flux owns (refused otherwise)");
     apply->add_flag("--wait,!--no-wait", flags->wait, "Wait until every object is ready (default)");
     apply->add_flag("--wait-for-addresses", flags->wait_for_addresses,
                     "Also wait until Ingresses and LoadBalancer Services have an address (off: many controllers never publish one)");

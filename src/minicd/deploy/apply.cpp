@@ -15,7 +15,10 @@
 #include "minicd/deploy/changes.hpp"
 #include "minicd/deploy/lock.hpp"
 #include "minicd/deploy/order.hpp"
+#include "minicd/deploy/ownership.hpp"
+#include "minicd/deploy/prune.hpp"
 #include "minicd/deploy/store.hpp"
+#include "minicd/kube/verbs.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/parallel.hpp"
 
@@ -30,9 +33,11 @@ std::string_view to_string(Action action) {
     case Action::created: return "created";
     case Action::configured: return "configured";
     case Action::unchanged: return "unchanged";
+    case Action::adopted: return "adopted";
     case Action::recreated: return "recreated";
     case Action::pruned: return "pruned";
     case Action::kept: return "kept";
+    case Action::refused: return "refused";
     case Action::failed: return "failed";
     }
     return "unknown";
@@ -40,13 +45,20 @@ std::string_view to_string(Action action) {
 
 namespace {
 
-constexpr std::string_view k_apply_query = "?fieldManager=minicd&force=true&fieldValidation=Strict";
+// How much of a live object the LIST returned.
+enum class LiveView {
+    full,
+    metadata,  // CRDs are listed as metadata only: full ones run to hundreds of KB each
+};
 
 // One declared object on its way through the run.
 struct Item {
     render::Desired desired;
     kube::ResourceInfo resource;
-    std::optional<Json> live;     // as the label-selected LIST saw it; nullopt if not found there
+    std::optional<Json> live;     // as the LIST saw it (whoever owns it); nullopt if not found there
+    LiveView live_view = LiveView::full;
+    Ownership ownership;          // from the live object's marks; nobody when it does not exist
+    bool adopt = false;           // exists without being ours, and will be taken over
     bool needs_write = false;     // not provably unchanged: dry-run decides
     bool recreate = false;        // refused for an immutable field, and recreation is allowed
     std::optional<Json> planned;  // what the dry run said the object would become
@@ -54,8 +66,6 @@ struct Item {
     bool to_write = false;        // checked, and the dry run says the object would change
     ObjectReport report;
 };
-
-bool is_success(long status) { return status >= 200 && status < 300; }
 
 // What a dry run would change on a live object, without the hash annotation minicd rewrites on
 // every change (it says nothing a reader can act on).
@@ -66,18 +76,11 @@ std::vector<diff::FieldChange> visible_changes(const Json& live, const Json& pla
     return changes;
 }
 
-std::string annotation(const Json& object, std::string_view key) {
-    auto pointer = Json::json_pointer("/metadata/annotations");
-    if (!object.contains(pointer)) return {};
-    const Json& annotations = object.at(pointer);
-    auto it = annotations.find(std::string(key));
-    return it != annotations.end() && it->is_string() ? it->get<std::string>() : std::string{};
-}
-
 // The API server's words for an immutable field, across kinds and versions.
 bool is_immutable_refusal(const kube::ApiResponse& response) {
     if (response.status != 422) return false;
-    return response.body.find("field is immutable") != std::string::npos ||
+    // "field is immutable", "spec is immutable after creation" (PVCs), "Forbidden: updates to ..." (StatefulSets).
+    return response.body.find(" is immutable") != std::string::npos ||
            response.body.find("Forbidden: updates to") != std::string::npos;
 }
 
@@ -103,6 +106,8 @@ public:
     Run(kube::Client& client, kube::Discovery& discovery, const ApplyOptions& options)
         : m_client(client), m_discovery(discovery), m_options(options) {}
 
+    // The deploy as a script of named steps; every step below returns early on an error, and a
+    // step that stops the run (a refusal, a failed write) goes straight to recording the release.
     Result<ApplyResult> execute(const std::vector<source::Manifest>& manifests) {
         // Names must be valid before anything reaches the cluster.
         if (auto valid = render::validate_target(m_options.target); !valid) return fail(valid.error());
@@ -116,58 +121,99 @@ public:
         // The lock and the inventory live in the target namespace.
         auto namespace_ready = ensure_namespace();
         if (!namespace_ready) return fail(namespace_ready.error());
-        std::unique_ptr<DeployLock> lock;
-        if (!m_options.dry_run && *namespace_ready) {
-            auto taken = DeployLock::acquire(m_client, {.namespace_ = m_options.target.namespace_,
-                                                        .name = "minicd-lock-" + m_options.target.app + "-" + m_options.target.env,
-                                                        .holder = holder_identity(),
-                                                        .wait = m_options.lock_wait});
-            if (!taken) return fail(taken.error());
-            lock = std::move(*taken);
-            m_lock = lock.get();
-        }
+        m_namespace_exists = *namespace_ready;
+        // One deploy of this app/env at a time, from here to the release record.
+        if (auto locked = take_lock(); !locked) return fail(locked.error());
         Store store(m_client, m_options.target.namespace_, m_options.target.app, m_options.target.env);
-        // What we owned before decides what prune may remove.
-        if (*namespace_ready) {
-            auto previous = store.load_inventory();
-            if (!previous) return fail(previous.error());
-            m_previous = std::move(*previous);
-        }
-        // Before anything is written, the server checks the foundations and every other object it can
-        // judge already: a refusal there leaves the cluster as it was.
-        if (auto checked = check(true, *namespace_ready, CheckScope::stage); !checked) return fail(checked.error());
-        if (auto checked = check(false, *namespace_ready, CheckScope::before_writes); !checked) return fail(checked.error());
-        if (!m_result.failure.empty()) return record(store);
+        // What we owned before decides what prune may remove; an edited inventory stops the run here.
+        if (auto loaded = load_previous(store); !loaded) return fail(loaded.error());
+
+        // Plan before any write: ownership and the server's dry run judge the foundations and every
+        // object the server can judge already; a refusal leaves the cluster as it was.
+        if (auto planned = plan(Stage::foundations, CheckScope::stage); !planned) return fail(planned.error());
+        if (auto planned = plan(Stage::objects, CheckScope::before_writes); !planned) return fail(planned.error());
+        if (stopped()) return record(store);
         // Record intent before writing, so an interrupted run can still prune what it created.
-        if (!m_options.dry_run && *namespace_ready) {
-            if (auto saved = save_inventory_if_changed(store, with_previous(declared_ids())); !saved) return fail(saved.error());
-        }
+        if (auto saved = save_intent(store); !saved) return fail(saved.error());
 
         // Foundations (Namespaces, CRDs) first: what follows may need them to be accepted at all.
-        if (auto done = write_stage(true); !done) return fail(done.error());
-        if (!m_result.failure.empty()) return record(store);
-        if (auto done = check(false, *namespace_ready, CheckScope::stage); !done) return fail(done.error());
-        if (!m_result.failure.empty()) return record(store);
-        if (auto done = write_stage(false); !done) return fail(done.error());
-        if (!m_result.failure.empty()) return record(store);
+        if (auto done = write_stage(Stage::foundations); !done) return fail(done.error());
+        if (stopped()) return record(store);
+        if (auto planned = plan(Stage::objects, CheckScope::stage); !planned) return fail(planned.error());
+        if (stopped()) return record(store);
+        if (auto done = write_stage(Stage::objects); !done) return fail(done.error());
+        if (stopped()) return record(store);
 
         // Healthy or not is what the deploy is judged by.
-        if (m_options.wait && !m_options.dry_run) {
-            if (auto waited = wait(); !waited) return fail(waited.error());
-            if (!m_result.failure.empty()) return record(store);
-        }
+        if (auto waited = wait(); !waited) return fail(waited.error());
+        if (stopped()) return record(store);
         // Only a healthy deploy removes what the manifests dropped.
-        if (auto pruned = prune(); !pruned) return fail(pruned.error());
+        if (auto pruned = prune_dropped(store); !pruned) return fail(pruned.error());
         if (!m_options.dry_run && !m_lock_lost) {
             if (auto saved = save_inventory_if_changed(store, remaining_ids()); !saved) return fail(saved.error());
         }
-        m_result.succeeded = m_result.failure.empty();
         return record(store);
     }
 
 private:
+    // Which objects a plan or write step covers: foundations are what the rest needs to be accepted.
+    enum class Stage { foundations, objects };
+    static Stage stage_of(const Item& item) {
+        return is_foundation(item.desired.id.kind) ? Stage::foundations : Stage::objects;
+    }
+
     void say(const std::string& line) const {
         if (m_options.progress) m_options.progress(line);
+    }
+
+    // True once a step ended the run: what is left is recording what happened.
+    bool stopped() const { return m_result.outcome != Outcome::succeeded; }
+
+    // Ends the run with `outcome`; the first reason given is the one reported.
+    void stop(Outcome outcome, std::string why) {
+        if (stopped()) return;
+        m_result.outcome = outcome;
+        m_result.failure = std::move(why);
+    }
+
+    Result<void> take_lock() {
+        if (m_options.dry_run || !m_namespace_exists) return {};
+        auto taken = DeployLock::acquire(m_client, {.namespace_ = m_options.target.namespace_,
+                                                    .name = "minicd-lock-" + m_options.target.app + "-" + m_options.target.env,
+                                                    .holder = holder_identity(),
+                                                    .wait = m_options.lock_wait});
+        if (!taken) return fail(taken.error());
+        m_lock_holder = std::move(*taken);
+        m_lock = m_lock_holder.get();
+        return {};
+    }
+
+    // Reads what we owned before and checks it: entries outside our scope mean it was tampered with.
+    Result<void> load_previous(Store& store) {
+        if (!m_namespace_exists) return {};
+        auto previous = store.load_inventory();
+        if (!previous) return fail(previous.error());
+        m_previous = std::move(*previous);
+        auto inventory = store.inventory_name();
+        if (!inventory) return fail(inventory.error());
+        m_inventory_name = *inventory;
+        return check_inventory(m_previous, dropped_ids(), m_options.target, m_discovery, m_inventory_name);
+    }
+
+    // What the previous inventory lists and the manifests no longer declare.
+    std::vector<ObjectId> dropped_ids() const {
+        std::set<ObjectId> declared;
+        for (const auto& item : m_items) declared.insert(item.desired.id);
+        std::vector<ObjectId> dropped;
+        for (const auto& id : m_previous) {
+            if (!declared.count(id)) dropped.push_back(id);
+        }
+        return dropped;
+    }
+
+    Result<void> save_intent(Store& store) {
+        if (m_options.dry_run || !m_namespace_exists) return {};
+        return save_inventory_if_changed(store, with_previous(declared_ids()));
     }
 
     Result<void> prepare(const std::vector<source::Manifest>& manifests) {
@@ -222,9 +268,11 @@ private:
             auto resolved = m_discovery.resolve("", "v1", "Namespace");
             if (!resolved) return fail(resolved.error());
             item.resource = *resolved;
-            auto applied = server_side_apply(item, false);
+            // Not forced: a namespace someone else created meanwhile is not taken over by this write.
+            auto applied = kube::apply(m_client, item.resource.object_path("", name), item.desired.object.body(),
+                                       render::k_field_manager, kube::DryRun::no, kube::Force::no);
             if (!applied) return fail(applied.error());
-            if (!is_success(applied->status)) return fail(kube::api_error(*applied, item.desired.id.describe()));
+            if (!kube::ok(applied->status)) return fail(kube::api_error(*applied, item.desired.id.describe()));
             item.report.action = applied->status == 201 ? Action::created : Action::configured;
             item.live = Json::parse(applied->body, nullptr, false);
         }
@@ -255,9 +303,9 @@ private:
     }
 
     Result<void> save_inventory_if_changed(Store& store, std::vector<ObjectId> ids) {
-        std::set<ObjectId> wanted(ids.begin(), ids.end());
-        std::set<ObjectId> stored(m_previous.begin(), m_previous.end());
-        if (wanted == stored) return {};
+        // Compared as stored, versions included: an object now applied through another version is
+        // the same object, and the inventory still learns the version to read it back with.
+        if (inventory_text(ids) == inventory_text(m_previous)) return {};
         if (auto saved = store.save_inventory(ids); !saved) return fail(saved.error());
         m_previous = std::move(ids);
         return {};
@@ -279,9 +327,9 @@ private:
         return m_options.dry_run && crd != nullptr && crd->report.action == Action::created;
     }
 
-    Result<void> resolve_resources(bool foundations) {
+    Result<void> resolve_resources(Stage stage) {
         for (auto& item : m_items) {
-            if (is_foundation(item.desired.id.kind) != foundations || !item.resource.resource.empty()) continue;
+            if (stage_of(item) != stage || !item.resource.resource.empty()) continue;
             if (kind_created_by_dry_run(item.desired.id)) {
                 // Reported as created; the stage below skips it (no resource to list or dry-run against).
                 item.report = {item.desired.id, Action::created, "dry run; not checked: its CustomResourceDefinition is not created yet"};
@@ -309,25 +357,26 @@ private:
         return resource;
     }
 
-    // One LIST per resource and namespace, selecting what this target applied.
-    Result<void> read_live(bool foundations) {
+    // One LIST per resource and namespace, of every object there whoever owns it: the ownership
+    // check reads what this LIST returned, at no extra request per object. CRDs come as metadata only.
+    Result<void> read_live(Stage stage) {
         std::map<std::string, std::vector<Item*>> by_collection;
         for (auto& item : m_items) {
-            if (is_foundation(item.desired.id.kind) != foundations || item.live || item.checked ||
-                item.resource.resource.empty()) {
-                continue;
-            }
+            if (stage_of(item) != stage || item.live || item.checked || item.resource.resource.empty()) continue;
             by_collection[item.resource.collection_path(item.desired.id.namespace_)].push_back(&item);
         }
         for (auto& [collection, items] : by_collection) {
-            auto listed = list_all(collection);
+            const LiveView view = is_crd_item(*items.front()) ? LiveView::metadata : LiveView::full;
+            auto listed = kube::list_all(m_client, collection,
+                                         {.view = view == LiveView::metadata ? kube::View::metadata : kube::View::full});
             if (!listed) return fail(listed.error());
             std::map<std::string, Json*> by_name;
             for (auto& object : *listed) by_name[object["metadata"].value("name", "")] = &object;
             for (Item* item : items) {
                 auto found = by_name.find(item->desired.id.name);
                 if (found == by_name.end()) continue;
-                item->live = *found->second;
+                item->live = std::move(*found->second);
+                item->live_view = view;
                 // Items of a LIST carry no kind of their own; health rules need it.
                 (*item->live)["apiVersion"] = item->desired.id.api_version();
                 (*item->live)["kind"] = item->desired.id.kind;
@@ -336,41 +385,51 @@ private:
         return {};
     }
 
-    Result<std::vector<Json>> list_all(const std::string& collection) {
-        std::vector<Json> objects;
-        std::string continue_token;
-        do {
-            std::string path = fmt::format("{}?labelSelector={}&limit=500", collection,
-                                           util::percent_encode(m_options.target.label_selector()));
-            if (!continue_token.empty()) path += "&continue=" + util::percent_encode(continue_token);
-            auto page = m_client.get_json(path);
-            if (!page) return fail(page.error());
-            for (auto& object : (*page)["items"]) objects.push_back(std::move(object));
-            continue_token = (*page)["metadata"].value("continue", "");
-        } while (!continue_token.empty());
-        return objects;
+    static bool is_crd_item(const Item& item) { return item.desired.id.kind == "CustomResourceDefinition"; }
+
+    Result<kube::ApiResponse> server_side_apply(const Item& item, kube::DryRun dry_run) {
+        return kube::apply(m_client, item.resource.object_path(item.desired.id.namespace_, item.desired.id.name),
+                           item.desired.object.body(), render::k_field_manager, dry_run);
     }
 
-    Result<kube::ApiResponse> server_side_apply(const Item& item, bool dry_run) {
-        std::string path = item.resource.object_path(item.desired.id.namespace_, item.desired.id.name);
-        path += k_apply_query;
-        if (dry_run) path += "&dryRun=All";
-        return m_client.send({.method = http::Method::patch,
-                              .path = path,
-                              .body = item.desired.object.body().dump(),
-                              .content_type = "application/apply-patch+yaml",
-                              .replay = kube::Replay::safe});
-    }
-
-    // Unchanged means: the hash of what we asked for last time matches, and nobody took a field from us.
+    // Whose the live object is decides whether we may write it at all; unchanged means the hash of
+    // what we asked for last time matches and nobody took a field from us.
     void classify(Item& item) const {
         if (!item.live) {
             item.needs_write = true;
             return;
         }
+        item.ownership = owner_of(*item.live, m_options.target);
+        if (item.ownership.owner != Owner::us) {
+            item.adopt = true;
+            item.needs_write = true;
+            return;
+        }
         const Json& desired = item.desired.object.body();
-        bool same_request = annotation(*item.live, render::k_hash_annotation) == annotation(desired, render::k_hash_annotation);
+        bool same_request = annotation_of(*item.live, render::k_hash_annotation) == annotation_of(desired, render::k_hash_annotation);
         item.needs_write = !same_request || !owns_all_fields(*item.live, desired, render::k_field_manager);
+    }
+
+    // The objects owned by another app/env or tool, refused unless adoption was asked for. Nothing
+    // is written when any is refused: a partial deploy next to someone else's objects helps nobody.
+    bool refuse_foreign(const std::vector<Item*>& stage) {
+        if (m_options.adopt == Adopt::take) return false;
+        std::vector<std::string> owners;
+        for (Item* item : stage) {
+            const Owner owner = item->ownership.owner;
+            if (owner != Owner::other_app && owner != Owner::other_tool) continue;
+            item->report = {item->desired.id, Action::refused,
+                            fmt::format("owned by {}; to take it over, pass --adopt (then {} prunes it when dropped)",
+                                        item->ownership.who, m_options.target.owner())};
+            owners.push_back(fmt::format("{} is owned by {}", item->desired.id.describe(), item->ownership.who));
+        }
+        if (owners.empty()) return false;
+        stop(Outcome::refused,
+             fmt::format("refusing to take over objects that belong to someone else; nothing was changed:\n  {}\n"
+                         "rename them in the manifests, remove them from their owner first, or pass --adopt to take "
+                         "them over",
+                         fmt::join(owners, "\n  ")));
+        return true;
     }
 
     // What a check covers: the whole stage, or (before anything is written) only the objects the
@@ -379,30 +438,59 @@ private:
     enum class CheckScope { stage, before_writes };
 
     // Resolves the objects a before-writes check can cover; the others keep an empty resource.
-    void resolve_judgeable(bool namespace_exists) {
+    void resolve_judgeable() {
         for (auto& item : m_items) {
             const ObjectId& id = item.desired.id;
             if (is_foundation(id.kind) || !item.resource.resource.empty() || crd_for(id) != nullptr) continue;
-            if (!id.namespace_.empty() && !(namespace_exists && id.namespace_ == m_options.target.namespace_)) continue;
+            if (!id.namespace_.empty() && !(m_namespace_exists && id.namespace_ == m_options.target.namespace_)) continue;
             if (auto resource = m_discovery.resolve(id.group, id.version, id.kind)) item.resource = *resource;
         }
     }
 
-    // Classifies and dry-runs the stage's objects not checked yet, marking what must be written. A
-    // refusal fails the run, and nothing of the stage is written.
-    Result<void> check(bool foundations, bool namespace_exists, CheckScope scope) {
-        if (scope == CheckScope::stage) {
-            if (auto resolved = resolve_resources(foundations); !resolved) return resolved;
-        } else {
-            resolve_judgeable(namespace_exists);
+    // CRDs listed as metadata only are read whole when they are to be written: the dry run's
+    // answer is compared with the whole live object.
+    Result<void> read_whole(const std::vector<Item*>& stage) {
+        std::vector<Item*> partial;
+        for (Item* item : stage) {
+            if (item->live && item->live_view == LiveView::metadata) partial.push_back(item);
         }
-        if (namespace_exists || foundations) {
-            if (auto read = read_live(foundations); !read) return read;
+        std::vector<std::optional<util::Error>> errors(partial.size());
+        util::parallel_for(partial.size(), m_options.concurrency, [&](std::size_t i) {
+            Item& item = *partial[i];
+            auto response = kube::get(m_client, item.resource.object_path(item.desired.id.namespace_, item.desired.id.name));
+            if (!response) {
+                errors[i] = response.error();
+            } else if (!kube::ok(*response)) {
+                errors[i] = kube::api_error(*response, item.desired.id.describe());
+            } else {
+                item.live = Json::parse(response->body, nullptr, false);
+                item.live_view = LiveView::full;
+            }
+        });
+        for (auto& error : errors) {
+            if (error) return fail(std::move(*error));
+        }
+        return {};
+    }
+
+    // Plans the stage's objects not planned yet: reads them live, checks whose they are, and has
+    // the server dry-run every write, marking what must be written. A refusal stops the run, and
+    // nothing of the stage is written.
+    Result<void> plan(Stage stage_kind, CheckScope scope) {
+        if (stopped()) return {};
+        const bool foundations = stage_kind == Stage::foundations;
+        if (scope == CheckScope::stage) {
+            if (auto resolved = resolve_resources(stage_kind); !resolved) return resolved;
+        } else {
+            resolve_judgeable();
+        }
+        if (m_namespace_exists || foundations) {
+            if (auto read = read_live(stage_kind); !read) return read;
         }
         std::vector<Item*> stage;
         std::size_t unchanged = 0;
         for (auto& item : m_items) {
-            if (is_foundation(item.desired.id.kind) != foundations || item.checked) continue;
+            if (stage_of(item) != stage_kind || item.checked) continue;
             // The target namespace, created up front, and in a dry run the custom resources of a new CRD.
             if (item.report.action == Action::created) continue;
             if (item.resource.resource.empty()) continue;  // left for the check after the foundations
@@ -417,8 +505,10 @@ private:
         if (stage.empty() && unchanged == 0) return {};
         say(fmt::format("{}: {} to check with the server, {} unchanged", foundations ? "namespaces and CRDs" : "objects",
                         stage.size(), unchanged));
+        if (refuse_foreign(stage)) return {};
+        if (auto read = read_whole(stage); !read) return read;
 
-        if (!namespace_exists && !foundations && m_options.dry_run) {
+        if (!m_namespace_exists && !foundations && m_options.dry_run) {
             // Namespaced objects cannot be dry-run in a namespace that does not exist yet.
             std::erase_if(stage, [](Item* item) {
                 if (item->desired.id.namespace_.empty()) return false;
@@ -436,9 +526,9 @@ private:
             stage[i]->report = {stage[i]->desired.id, Action::failed, refusals[i]->message};
         }
         if (refused) {
-            m_result.failure = m_wrote_foundations
-                                   ? "the API server refused some objects; only the namespaces and CRDs were applied"
-                                   : "the API server refused some objects; nothing was changed";
+            stop(Outcome::rejected, m_wrote_foundations
+                                        ? "the API server refused some objects; only the namespaces and CRDs were applied"
+                                        : "the API server refused some objects; nothing was changed");
             return {};
         }
         // Only what the dry run says would differ is written.
@@ -452,15 +542,19 @@ private:
         return {};
     }
 
-    // Writes what the checks marked, kinds in order; a dry run only reports it.
-    Result<void> write_stage(bool foundations) {
+    // Writes what the plan marked, kinds in order; a dry run only reports it.
+    Result<void> write_stage(Stage stage) {
+        const bool foundations = stage == Stage::foundations;
         std::vector<Item*> writes;
         for (auto& item : m_items) {
-            if (is_foundation(item.desired.id.kind) == foundations && item.to_write) writes.push_back(&item);
+            if (stage_of(item) == stage && item.to_write) writes.push_back(&item);
         }
         if (m_options.dry_run) {
             for (Item* item : writes) {
-                item->report.action = item->recreate ? Action::recreated : item->live ? Action::configured : Action::created;
+                item->report.action = item->recreate ? Action::recreated
+                                      : item->adopt  ? Action::adopted
+                                      : item->live   ? Action::configured
+                                                     : Action::created;
                 item->report.detail = "dry run";
                 if (item->live && item->planned) item->report.changes = visible_changes(*item->live, *item->planned);
             }
@@ -471,9 +565,9 @@ private:
         write_in_rank_groups(writes);
         m_wrote_foundations = m_wrote_foundations || foundations;
         for (Item* item : writes) {
-            if (item->report.action == Action::failed) m_result.failure = "some objects could not be applied";
+            if (item->report.action == Action::failed) stop(Outcome::failed, "some objects could not be applied");
         }
-        if (foundations && m_result.failure.empty()) return settle_foundations();
+        if (foundations && !stopped()) return settle_foundations();
         return {};
     }
 
@@ -481,25 +575,33 @@ private:
     // immutable field we may recreate).
     std::optional<util::Error> dry_run(Item& item) {
         if (m_unreachable.load()) return util::make_error(ErrorCode::network, "not checked: the API server became unreachable");
-        auto response = server_side_apply(item, true);
+        auto response = server_side_apply(item, kube::DryRun::yes);
         if (!response) {
             note_unreachable(response.error());
             return response.error();
         }
-        if (is_success(response->status)) {
+        if (kube::ok(response->status)) {
             item.planned = Json::parse(response->body, nullptr, false);
             return std::nullopt;
         }
         util::Error error = kube::api_error(*response, item.desired.id.describe());
         if (is_immutable_refusal(*response)) {
-            bool allowed = m_options.force_recreate ||
-                           annotation(item.desired.object.body(), render::k_recreate_annotation) == "true";
-            if (allowed) {
+            bool asked = m_options.force_recreate ||
+                         annotation_of(item.desired.object.body(), render::k_recreate_annotation) == "true";
+            // Deleting is only ever done to our own objects, and a claim re-created would come back empty.
+            if (item.desired.id.kind == "PersistentVolumeClaim" && item.desired.id.group.empty()) {
+                error.message += "; persistent volume claims are never re-created (their data would be lost): "
+                                 "migrate the data to a new claim by hand";
+            } else if (item.ownership.owner != Owner::us) {
+                error.message += fmt::format("; it is not owned by {}, so minicd will not delete and re-create it",
+                                             m_options.target.owner());
+            } else if (asked) {
                 item.recreate = true;
                 return std::nullopt;
+            } else {
+                error.message += fmt::format("; to delete and re-create it, pass --force-recreate or annotate it {}: \"true\"",
+                                             render::k_recreate_annotation);
             }
-            error.message += fmt::format("; to delete and re-create it, pass --force-recreate or annotate it {}: \"true\"",
-                                         render::k_recreate_annotation);
         }
         return error;
     }
@@ -522,38 +624,46 @@ private:
             item.report = {item.desired.id, Action::failed, "not attempted: the API server became unreachable"};
             return;
         }
+        // A lock lost mid-stage stops the writes at once, not at the next stage.
+        if (m_lock != nullptr && !m_lock->still_held()) {
+            item.report = {item.desired.id, Action::failed, "not attempted: the deploy lock was lost"};
+            return;
+        }
         if (item.recreate) {
             if (auto removed = delete_and_wait(item); !removed) {
                 item.report = {item.desired.id, Action::failed, removed.error().message};
                 return;
             }
         }
-        auto response = server_side_apply(item, false);
+        auto response = server_side_apply(item, kube::DryRun::no);
         if (!response) {
             note_unreachable(response.error());
             item.report = {item.desired.id, Action::failed, response.error().describe()};
             return;
         }
-        if (!is_success(response->status)) {
+        if (!kube::ok(response->status)) {
             item.report = {item.desired.id, Action::failed, kube::api_error(*response).message};
             return;
         }
-        item.report.action = item.recreate ? Action::recreated : response->status == 201 ? Action::created : Action::configured;
+        item.report.action = item.recreate            ? Action::recreated
+                             : response->status == 201 ? Action::created
+                             : item.adopt              ? Action::adopted
+                                                       : Action::configured;
         item.live = Json::parse(response->body, nullptr, false);
     }
 
+    // Deletes exactly the object the plan judged ours (uid precondition), then waits until it is gone.
     Result<void> delete_and_wait(const Item& item) {
         std::string path = item.resource.object_path(item.desired.id.namespace_, item.desired.id.name);
-        Json options = {{"apiVersion", "v1"}, {"kind", "DeleteOptions"}, {"propagationPolicy", "Background"}};
-        if (item.live) options["preconditions"] = {{"uid", (*item.live)["metadata"].value("uid", "")}};
+        const std::string uid = item.live ? item.live->value("metadata", Json::object()).value("uid", "") : "";
+        if (uid.empty()) return fail(ErrorCode::internal, "no uid to re-create it safely", item.desired.id.describe());
         say(fmt::format("re-creating {}", item.desired.id.describe()));
-        auto deleted = m_client.send({.method = http::Method::delete_, .path = path, .body = options.dump(),
-                                      .content_type = "application/json", .replay = kube::Replay::unsafe});
+        auto deleted = kube::delete_object(m_client, path, {.uid = uid});
         if (!deleted) return fail(deleted.error());
-        if (!is_success(deleted->status) && deleted->status != 404) return fail(kube::api_error(*deleted));
+        if (!kube::ok(deleted->status) && deleted->status != 404) return fail(kube::api_error(*deleted));
         // Finalizers may keep it a while; a single object, so a short poll is fine here.
         for (int i = 0; i < 600; ++i) {
-            auto current = m_client.send({.path = path});
+            auto current = kube::get(m_client, path, kube::View::metadata);
             if (current && current->status == 404) return {};
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
@@ -561,17 +671,22 @@ private:
     }
 
     // CRDs must be Established before their resources can be used; discovery must then see them.
+    // Only CRDs written now whose kinds this set uses are waited for: nothing else needs them yet.
     Result<void> settle_foundations() {
         std::vector<WaitTarget> crds;
+        bool wrote_crd = false;
         for (const auto& item : m_items) {
-            if (item.desired.id.kind == "CustomResourceDefinition") crds.push_back({item.desired.id, item.resource});
+            if (!is_crd_item(item) || !item.to_write) continue;
+            wrote_crd = true;
+            if (defines_a_declared_kind(item)) crds.push_back({item.desired.id, item.resource});
         }
+        if (wrote_crd) m_discovery.invalidate();
         if (crds.empty()) return {};
         say(fmt::format("waiting for {} CRD{} to be established", crds.size(), crds.size() == 1 ? "" : "s"));
         auto established = wait_for_health(m_client, crds, {.timeout = std::chrono::seconds(60), .assess = m_options.assess});
         if (!established) return fail(established.error());
         if (!established->healthy) {
-            m_result.failure = "CustomResourceDefinitions did not become established";
+            stop(Outcome::failed, "CustomResourceDefinitions did not become established");
             for (const auto& object : established->objects) {
                 if (object.health.state != health::State::current) {
                     mark_failed(object.id, object.health.message);
@@ -583,12 +698,21 @@ private:
         return {};
     }
 
+    // True when an object of this set is of the kind the CRD item defines.
+    bool defines_a_declared_kind(const Item& crd) const {
+        const Json spec = crd.desired.object.body().value("spec", Json::object());
+        const std::string group = spec.value("group", "");
+        const std::string kind = spec.value("names", Json::object()).value("kind", "");
+        return std::any_of(m_items.begin(), m_items.end(),
+                           [&](const Item& item) { return item.desired.id.group == group && item.desired.id.kind == kind; });
+    }
+
     // A deploy whose Lease was taken over (renewals failed past its expiry) must not write further.
     bool lock_lost() {
         if (m_lock == nullptr || m_lock->still_held()) return false;
         m_lock_lost = true;
-        m_result.failure = "the deploy lock was taken over by another run while this one could not renew it; "
-                           "stopped before writing more";
+        stop(Outcome::failed, "the deploy lock was taken over by another run while this one could not renew it; "
+                              "stopped before writing more");
         return true;
     }
 
@@ -602,16 +726,21 @@ private:
         }
     }
 
+    // CRDs are not among the targets: those this set uses were waited for when written, and the
+    // rest are needed by nothing here (watching CRDs would list every CRD of the cluster, whole).
     Result<void> wait() {
+        if (!m_options.wait || m_options.dry_run) return {};
         std::vector<WaitTarget> targets;
         bool wrote = false;
         for (const auto& item : m_items) {
+            if (is_crd_item(item)) continue;
             targets.push_back({item.desired.id, item.resource});
             wrote = wrote || item.report.action != Action::unchanged;
         }
         // Nothing written and everything already healthy as listed: no watch needed.
         if (!wrote && std::all_of(m_items.begin(), m_items.end(), [&](const Item& item) {
-                return item.live && health::assess(*item.live, {}, m_options.assess).state == health::State::current;
+                return is_crd_item(item) ||
+                       (item.live && health::assess(*item.live, {}, m_options.assess).state == health::State::current);
             })) {
             return {};
         }
@@ -637,90 +766,50 @@ private:
                 if (object.health.state == health::State::current) continue;
                 problems.push_back(fmt::format("{}: {}", object.id.describe(), object.health.message));
             }
-            m_result.failure = fmt::format("{} after {}s:\n  {}",
-                                           waited->timed_out ? "not ready before the timeout" : "rollout failed",
-                                           std::chrono::duration_cast<std::chrono::seconds>(waited->elapsed).count(),
-                                           fmt::join(problems, "\n  "));
+            stop(Outcome::failed, fmt::format("{} after {}s:\n  {}",
+                                              waited->timed_out ? "not ready before the timeout" : "rollout failed",
+                                              std::chrono::duration_cast<std::chrono::seconds>(waited->elapsed).count(),
+                                              fmt::join(problems, "\n  ")));
         }
         return {};
     }
 
-    // Deletes what the previous inventory owned and the manifests no longer declare — only objects
-    // that still carry our owner annotation and do not opt out.
-    Result<void> prune() {
-        std::set<ObjectId> declared;
-        for (const auto& item : m_items) declared.insert(item.desired.id);
-        std::vector<ObjectId> dropped;
-        for (const auto& id : m_previous) {
-            if (!declared.count(id)) dropped.push_back(id);
-        }
-        sort_for_delete(dropped);
-        if (!dropped.empty() && m_options.prune && !m_options.dry_run && lock_lost()) {
+    // Deletes what the previous inventory owned and the manifests no longer declare, by prune's rules.
+    Result<void> prune_dropped(Store& store) {
+        std::vector<ObjectId> dropped = dropped_ids();
+        if (dropped.empty()) return {};
+        const bool deleting = m_options.prune && !m_options.dry_run;
+        if (deleting && lock_lost()) {
             for (const auto& id : dropped) m_prune_reports.push_back({id, Action::failed, "not attempted: the deploy lock was lost"});
             return {};
         }
+        auto inventory = store.inventory_name();
+        if (!inventory) return fail(inventory.error());
+        PruneOptions options{.target = m_options.target,
+                             .mode = !m_options.prune ? PruneMode::report
+                                     : m_options.dry_run ? PruneMode::dry_run
+                                                         : PruneMode::remove,
+                             .scope = {.namespaces = m_options.allow_prune_namespaces,
+                                       .volumes = m_options.allow_prune_volumes,
+                                       .crds = m_options.allow_prune_crds},
+                             .inventory = *inventory};
         std::vector<std::string> failed;
-        for (const auto& id : dropped) {
-            ObjectReport report = prune_one(id);
-            if (report.action == Action::failed) failed.push_back(fmt::format("{}: {}", report.id.describe(), report.detail));
-            if (report.action != Action::kept || !report.detail.empty()) m_prune_reports.push_back(std::move(report));
+        for (auto& report : prune(m_client, m_discovery, std::move(dropped), options)) {
+            const Action action = report.action == PruneAction::pruned ? Action::pruned
+                                  : report.action == PruneAction::failed ? Action::failed
+                                                                         : Action::kept;
+            if (action == Action::failed) failed.push_back(fmt::format("{}: {}", report.id.describe(), report.reason));
+            // Already gone is forgotten silently.
+            if (action != Action::kept || !report.reason.empty()) {
+                m_prune_reports.push_back({report.id, action, std::move(report.reason)});
+            }
         }
         if (!failed.empty()) {
-            m_result.failure = fmt::format("{} objects could not be pruned (they stay in the inventory for the next run):\n  {}",
-                                           failed.size(), fmt::join(failed, "\n  "));
+            stop(Outcome::failed,
+                 fmt::format("{} objects could not be pruned (they stay in the inventory for the next run):\n  {}",
+                             failed.size(), fmt::join(failed, "\n  ")));
         }
         return {};
-    }
-
-    ObjectReport prune_one(const ObjectId& id) {
-        auto kept = [&](std::string why) { return ObjectReport{id, Action::kept, std::move(why)}; };
-        if (!m_options.prune) return kept("no longer declared; pass --prune to delete it");
-        if (id.kind == "Namespace" && id.group.empty() && !m_options.allow_prune_namespaces) {
-            return kept("namespaces are never pruned without --prune-namespaces");
-        }
-        if (id.kind == "PersistentVolumeClaim" && !m_options.allow_prune_volumes) {
-            return kept("persistent volume claims are never pruned without --prune-volumes");
-        }
-        auto resource = m_discovery.resolve(id.group, id.version, id.kind);
-        if (!resource) return kept(resource.error().message);
-        std::string path = resource->object_path(id.namespace_, id.name);
-        auto live = m_client.send({.path = path});
-        if (!live) return ObjectReport{id, Action::failed, live.error().describe()};
-        if (live->status == 404) return ObjectReport{id, Action::kept, ""};  // already gone: forgotten silently
-        if (!is_success(live->status)) return ObjectReport{id, Action::failed, kube::api_error(*live).message};
-        Json object = Json::parse(live->body, nullptr, false);
-        if (annotation(object, render::k_owner_annotation) != m_options.target.owner()) {
-            return kept("not annotated as owned by " + m_options.target.owner());
-        }
-        if (annotation(object, render::k_prune_annotation) == "disabled") return kept("annotated minicd.io/prune: disabled");
-        if (m_options.dry_run) return ObjectReport{id, Action::pruned, "dry run"};
-        const std::string uid = object["metadata"].value("uid", "");
-        Json options = {{"apiVersion", "v1"},
-                        {"kind", "DeleteOptions"},
-                        {"propagationPolicy", "Background"},
-                        {"preconditions", {{"uid", uid}}}};
-        auto deleted = m_client.send({.method = http::Method::delete_, .path = path, .body = options.dump(),
-                                      .content_type = "application/json", .replay = kube::Replay::unsafe});
-        // The answer was lost: whether the delete happened is read back, never assumed.
-        if (!deleted) return deletion_settled(id, path, uid) ? ObjectReport{id, Action::pruned, ""}
-                                                             : ObjectReport{id, Action::failed, deleted.error().describe()};
-        if (!is_success(deleted->status) && deleted->status != 404) {
-            return ObjectReport{id, Action::failed, kube::api_error(*deleted).message};
-        }
-        return ObjectReport{id, Action::pruned, ""};
-    }
-
-    // After a delete whose outcome is unknown: true when the object `uid` is gone or being deleted.
-    bool deletion_settled(const ObjectId& id, const std::string& path, const std::string& uid) {
-        auto live = m_client.send({.path = path});
-        if (!live) return false;
-        if (live->status == 404) return true;
-        if (!is_success(live->status)) return false;
-        const Json object = Json::parse(live->body, nullptr, false);
-        const Json& metadata = object.value("metadata", Json::object());
-        const bool settled = metadata.value("uid", "") != uid || metadata.contains("deletionTimestamp");
-        if (settled) say(fmt::format("{}: the delete went through although its answer was lost", id.describe()));
-        return settled;
     }
 
     std::string manifest_digest() const {
@@ -732,18 +821,18 @@ private:
     Result<ApplyResult> finish() {
         for (auto& item : m_items) m_result.objects.push_back(item.report);
         for (auto& report : m_prune_reports) m_result.objects.push_back(report);
-        m_result.succeeded = m_result.failure.empty();
         return std::move(m_result);
     }
 
+    // The release record says how the run ended; a run that lost its lock writes nothing more.
     Result<ApplyResult> record(Store& store) {
-        if (!m_options.dry_run) {
+        if (!m_options.dry_run && !m_lock_lost) {
             Release release{.time = now_rfc3339(),
                             .git_sha = m_options.git_sha,
                             .images = m_options.images,
                             .manifest_digest = manifest_digest(),
-                            .outcome = m_result.failure.empty() ? "succeeded" : "failed",
-                            .message = m_result.failure.empty() ? m_options.release_message : m_result.failure};
+                            .outcome = stopped() ? ReleaseOutcome::failed : ReleaseOutcome::deployed,
+                            .message = stopped() ? m_result.failure : m_options.release_message};
             auto recorded = store.record_release(release);
             if (!recorded) return fail(recorded.error());
             m_result.revision = recorded->revision;
@@ -760,8 +849,11 @@ private:
     ApplyResult m_result;
     std::atomic<bool> m_unreachable{false};  // set by the first write that could not reach the server
     bool m_wrote_foundations = false;        // namespaces or CRDs were written before the last check
-    const DeployLock* m_lock = nullptr;      // held for the whole run; null in dry runs
+    std::unique_ptr<DeployLock> m_lock_holder;  // held from take_lock to the end of the run; released last
+    const DeployLock* m_lock = nullptr;      // m_lock_holder's lock; null in dry runs
     bool m_lock_lost = false;                // found taken over: nothing more is written, the inventory included
+    bool m_namespace_exists = false;         // the target namespace exists (or was created by this run)
+    std::string m_inventory_name;            // our inventory ConfigMap
 };
 
 }  // namespace

@@ -23,9 +23,11 @@ enum class Action {
     created,
     configured,
     unchanged,
+    adopted,    // existed without being ours (nobody's, or taken over with --adopt) and is ours now
     recreated,  // deleted and created again after an immutable-field refusal, as allowed
     pruned,
     kept,       // in the previous inventory, no longer declared, not deleted (see detail)
+    refused,    // owned by another app, environment or tool: not written (see detail)
     failed,
 };
 
@@ -40,12 +42,20 @@ struct ObjectReport {
     std::vector<diff::FieldChange> changes;
 };
 
+// Whether objects owned by another app/env or tool are taken over.
+enum class Adopt {
+    refuse,  // nothing is written; the run stops naming the owner
+    take,    // --adopt: ours from now on, reported as adopted
+};
+
 struct ApplyOptions {
     render::Target target;
     bool prune = false;
     bool allow_empty = false;            // let an empty set of manifests prune everything
     bool allow_prune_namespaces = false;  // Namespaces are never pruned otherwise
     bool allow_prune_volumes = false;     // PersistentVolumeClaims are never pruned otherwise
+    bool allow_prune_crds = false;        // CustomResourceDefinitions (and so all their resources) neither
+    Adopt adopt = Adopt::refuse;
     bool wait = true;
     std::chrono::seconds timeout{300};
     bool dry_run = false;         // report what would change; write nothing
@@ -61,18 +71,28 @@ struct ApplyOptions {
     std::function<void(const std::string&)> progress;  // human progress lines; may be empty
 };
 
+// How a run ended, as a whole.
+enum class Outcome {
+    succeeded,
+    refused,   // an object belongs to someone else: nothing was written (exit 2)
+    rejected,  // the API server refused an object in the dry run: nothing (or only namespaces and CRDs) written
+    failed,    // a write, the rollout, a prune, or the lock failed
+};
+
 struct ApplyResult {
     std::vector<ObjectReport> objects;  // in apply order, pruned and kept last
     std::optional<WaitResult> health;   // when waited
-    bool succeeded = false;
-    std::string failure;  // why not, for people
+    Outcome outcome = Outcome::succeeded;
+    std::string failure;  // why it did not succeed, for people; "" when it did
     int revision = 0;     // release revision recorded (0 in dry runs)
+
+    bool succeeded() const { return outcome == Outcome::succeeded; }
 };
 
-// Makes the target namespace match the manifests: render (labels, namespace) → lock → dry-run
-// every write (nothing is written if any is refused) → apply what changed, in order and in
-// parallel → wait for health → prune what the previous inventory owned and the manifests dropped
-// → record inventory and release. Errors are for input problems and for not being able to start
+// Makes the target namespace match the manifests: render (labels, namespace) → lock → plan (read
+// live state, ownership check, dry-run every write: nothing is written if any is refused) → apply
+// what changed, in order and in parallel → wait for health → prune what the previous inventory
+// owned and the manifests dropped → record inventory and release. Errors are for input problems and for not being able to start
 // (connection, lock held); refusals and unhealthy rollouts are reported in ApplyResult.
 Result<ApplyResult> apply(kube::Client& client, kube::Discovery& discovery, const std::vector<source::Manifest>& manifests,
                           const ApplyOptions& options);

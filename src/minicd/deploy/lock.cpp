@@ -13,6 +13,7 @@ namespace minicd::deploy {
 
 using util::ErrorCode;
 using Clock = std::chrono::system_clock;
+using Steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 namespace {
@@ -20,6 +21,8 @@ namespace {
 const std::string k_managed_by_label = "app.kubernetes.io/managed-by";
 // How often a waiting acquire looks at a live holder's Lease again.
 constexpr std::chrono::seconds k_poll_interval{1};
+// Watching a Lease that looks expired lasts its lease duration plus this, so the last look lands after it.
+constexpr std::chrono::seconds k_confirm_slack{1};
 // A Lease that changes under us settles after a look or two; past this something keeps fighting us.
 constexpr int k_quick_retries = 3;
 // Each failed precondition on delete means a renewal landed that we never heard of; it cannot repeat often.
@@ -61,18 +64,24 @@ long long spec_integer(const model::Json& lease, const char* key) {
 
 std::string holder_of(const model::Json& lease) { return spec_string(lease, "holderIdentity"); }
 
-// When the holder's claim runs out unless renewed; nullopt when it was never renewed (or the time
-// is unreadable), which counts as expired.
-std::optional<Clock::time_point> expiry_of(const model::Json& lease) {
+// Whether the holder's own renewTime plus its lease duration is past by our wall clock (or it was
+// never renewed). Only a hint that the holder may be dead: its clock may simply be behind ours.
+bool looks_expired(const model::Json& lease) {
     auto renewed = kube::parse_rfc3339(spec_string(lease, "renewTime"));
-    if (!renewed) return std::nullopt;
-    return *renewed + std::chrono::seconds(spec_integer(lease, "leaseDurationSeconds"));
+    if (!renewed) return true;
+    return *renewed + std::chrono::seconds(spec_integer(lease, "leaseDurationSeconds")) < Clock::now();
 }
 
-// Someone holds it and has renewed recently enough; an empty holder is a Lease given up.
-bool held_by_someone_live(const model::Json& lease) {
-    auto expires = expiry_of(lease);
-    return !holder_of(lease).empty() && expires && *expires >= Clock::now();
+// What identifies one state of a Lease: any write (a renewal included) changes the resourceVersion.
+std::string record_of(const model::Json& lease) {
+    const auto metadata = lease.value("metadata", model::Json::object());
+    return fmt::format("{}/{}/{}", metadata.value("uid", ""), metadata.value("resourceVersion", ""),
+                       lease.value("spec", model::Json::object()).dump());
+}
+
+// Whole seconds for messages, rounded up so a short wait never reads "0s".
+long long seconds_up(Steady::duration duration) {
+    return std::max<long long>(0, std::chrono::ceil<std::chrono::seconds>(duration).count());
 }
 
 // Our own subject on a transport failure, whose subject is the bare URL.
@@ -95,8 +104,9 @@ Result<std::unique_ptr<DeployLock>> DeployLock::acquire(kube::Client& client, Lo
     options.wait = std::max(options.wait, std::chrono::seconds(0));
     std::unique_ptr<DeployLock> lock(new DeployLock(client, std::move(options)));
 
-    const auto deadline = std::chrono::steady_clock::now() + lock->m_options.wait;
-    bool announced = false;
+    const auto wait_deadline = Steady::now() + lock->m_options.wait;
+    bool announced_wait = false;
+    bool announced_confirm = false;
     int quick_retries = 0;
     for (;;) {
         auto round = lock->take_once();
@@ -109,17 +119,36 @@ Result<std::unique_ptr<DeployLock>> DeployLock::acquire(kube::Client& client, Lo
             return fail(ErrorCode::api, "the Lease kept changing while we tried to take it", lock->subject());
         }
         quick_retries = 0;
-        const auto now = std::chrono::steady_clock::now();
+        // Someone else kept it: a later write of ours is the one that can land.
+        lock->m_writing_since.reset();
+        const Observation& seen = lock->m_observed;
+        const auto duration = lock->lease_duration_of(round->lease);
+        // A fresh process has never watched the Lease; one that looks expired is watched for its lease
+        // duration, even with no wait allowed, unless it already changed (its holder renewed: alive).
+        const bool confirming = seen.changes == 0 && looks_expired(round->lease);
+        auto deadline = wait_deadline;
+        if (confirming) deadline = std::max(deadline, seen.since + duration + k_confirm_slack);
+        const auto now = Steady::now();
         if (now >= deadline) return fail(lock->busy_error(round->lease));
-        // A CI log that stalls silently looks hung; say once whom we are waiting for.
-        if (!announced) {
+        // A CI log that stalls silently looks hung; say once whom we are waiting for, and why.
+        if (confirming && !announced_confirm) {
+            util::log_info("{}: held by \"{}\", whose lease looks expired by our clock; watching it for up to {}s to "
+                           "confirm that the holder is gone before taking over",
+                           lock->subject(), holder_of(round->lease), seconds_up(deadline - now));
+            announced_confirm = true;
+        } else if (!confirming && !announced_wait) {
             util::log_info("{}: held by \"{}\"; waiting up to {}s for it", lock->subject(), holder_of(round->lease),
-                           lock->m_options.wait.count());
-            announced = true;
+                           seconds_up(deadline - now));
+            announced_wait = true;
         }
-        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(k_poll_interval, deadline - now));
+        // Look again each poll interval, and right when the record will have stayed unchanged long enough.
+        auto wake = std::min(now + k_poll_interval, deadline);
+        if (seen.since + duration > now) wake = std::min(wake, seen.since + duration);
+        std::this_thread::sleep_until(wake);
     }
 
+    // Whichever of our writes stored the claim was sent no earlier than this.
+    lock->m_renewed = lock->m_writing_since.value_or(Steady::now());
     lock->m_held = true;
     lock->m_renewer = std::thread([raw = lock.get()] { raw->renew_loop(); });
     return lock;
@@ -142,6 +171,7 @@ Result<void> DeployLock::release() {
 // One attempt: create the Lease, or judge the one already there.
 Result<DeployLock::Round> DeployLock::take_once() {
     const std::string now = micro_time(Clock::now());
+    note_write_sent();
     const model::Json lease = {
         {"apiVersion", "coordination.k8s.io/v1"},
         {"kind", "Lease"},
@@ -191,15 +221,46 @@ Result<DeployLock::Round> DeployLock::judge(model::Json lease) {
         m_lease = std::move(lease);
         return Round{.outcome = Outcome::taken};
     }
-    if (!held_by_someone_live(lease)) return take_over(std::move(lease));
+    // An empty holder is a Lease given up: free at once.
+    if (holder_of(lease).empty()) return take_over(std::move(lease));
+    // Dead only once our own clock saw it unchanged for its lease duration; its renewTime is their clock.
+    if (observe(lease) >= lease_duration_of(lease)) return take_over(std::move(lease));
     return Round{.outcome = Outcome::busy, .lease = std::move(lease)};
 }
 
-// Replaces an expired (or released) holder. Sending back the resourceVersion we read makes this
-// optimistic: if anyone wrote the Lease since, the server answers 409 and they win.
+// How long our monotonic clock has seen `lease` exactly as it is now; any write to it restarts the count.
+Steady::duration DeployLock::observe(const model::Json& lease) {
+    const auto now = Steady::now();
+    std::string record = record_of(lease);
+    if (m_observed.record.empty()) {
+        m_observed = {.record = std::move(record), .first = now, .since = now};
+    } else if (record != m_observed.record) {
+        m_observed.record = std::move(record);
+        m_observed.since = now;
+        ++m_observed.changes;
+    }
+    return now - m_observed.since;
+}
+
+// The Lease's own leaseDurationSeconds; ours when it states none (the API server allows omitting it).
+std::chrono::seconds DeployLock::lease_duration_of(const model::Json& lease) const {
+    const long long stated = spec_integer(lease, "leaseDurationSeconds");
+    return stated >= 1 ? std::chrono::seconds(stated) : m_options.lease_duration;
+}
+
+// Called before each create or takeover is sent; see m_writing_since.
+void DeployLock::note_write_sent() {
+    if (!m_writing_since) m_writing_since = Steady::now();
+}
+
+// Replaces a holder that gave the Lease up or that we watched stay unchanged for its lease duration.
+// Sending back the resourceVersion we read makes this optimistic: if anyone wrote the Lease since
+// (a renewal included), the server answers 409 and they win.
 Result<DeployLock::Round> DeployLock::take_over(model::Json lease) {
     const std::string previous = holder_of(lease);
+    const auto their_duration = lease_duration_of(lease);
     const std::string now = micro_time(Clock::now());
+    note_write_sent();
     const long long transitions = spec_integer(lease, "leaseTransitions");
     auto& spec = lease["spec"];
     spec["holderIdentity"] = m_options.holder;
@@ -219,7 +280,8 @@ Result<DeployLock::Round> DeployLock::take_over(model::Json lease) {
         if (!stored) return fail(stored.error());
         m_lease = std::move(*stored);
         if (!previous.empty()) {
-            util::log_info("{}: took over from \"{}\", whose lease had expired", subject(), previous);
+            util::log_info("{}: took over from \"{}\", whose Lease stayed unchanged for {}s (its lease duration)",
+                           subject(), previous, their_duration.count());
         }
         return Round{.outcome = Outcome::taken};
     }
@@ -239,8 +301,11 @@ Result<DeployLock::Round> DeployLock::look_again(const Result<kube::ApiResponse>
         m_lease = std::move(**current);
         return Round{.outcome = Outcome::taken};
     }
-    if (*current && held_by_someone_live(**current)) return Round{.outcome = Outcome::busy, .lease = std::move(**current)};
-    // Gone, or still expired after someone else's write: start over rather than loop in here.
+    // Someone else's write won: a record we have not watched yet, so theirs until it stays unchanged.
+    if (*current && !holder_of(**current).empty() && observe(**current) < lease_duration_of(**current)) {
+        return Round{.outcome = Outcome::busy, .lease = std::move(**current)};
+    }
+    // Gone, given up, or still the unchanged record our write did not replace: start over rather than loop in here.
     Round round{.outcome = Outcome::retry};
     if (!write) round.unknown = about(write.error(), subject(), "taking over the Lease");
     else if (write->status >= 500) round.unknown = kube::api_error(*write, subject());
@@ -278,19 +343,29 @@ util::Error DeployLock::missing_namespace_error(const kube::ApiResponse& respons
                             subject());
 }
 
+// Names the holder and what our own clock saw; their renewTime is never compared with our clock.
 util::Error DeployLock::busy_error(const model::Json& lease) const {
     std::string since = spec_string(lease, "acquireTime");
     if (since.empty()) since = spec_string(lease, "renewTime");
-    long long left = 0;
-    if (auto expires = expiry_of(lease)) {
-        left = std::max<long long>(0, std::chrono::ceil<std::chrono::seconds>(*expires - Clock::now()).count());
+    const auto now = Steady::now();
+    const auto duration = lease_duration_of(lease);
+    std::string seen;
+    if (m_observed.changes > 0) {
+        seen = fmt::format("its Lease was renewed {} time{} in the {}s we watched it, so that deploy is alive",
+                           m_observed.changes, m_observed.changes == 1 ? "" : "s", seconds_up(now - m_observed.first));
+    } else {
+        const auto unchanged = now - m_observed.since;
+        seen = fmt::format("we saw its Lease unchanged for {}s of its {}s lease duration, so by our clock it expires "
+                           "in {}s unless renewed",
+                           std::chrono::floor<std::chrono::seconds>(unchanged).count(), duration.count(),
+                           seconds_up(duration - unchanged));
     }
     const std::string waited =
         m_options.wait.count() > 0 ? fmt::format("; gave up after waiting {}s", m_options.wait.count()) : "";
     return util::make_error(ErrorCode::api,
-                            fmt::format("environment is locked by \"{}\" since {}; its lease expires in {}s unless "
-                                        "renewed (another deploy of this environment is running{})",
-                                        holder_of(lease), since.empty() ? "an unknown time" : since, left, waited),
+                            fmt::format("environment is locked by \"{}\" since {} (another deploy of this environment "
+                                        "is running); {}{}",
+                                        holder_of(lease), since.empty() ? "an unknown time" : since, seen, waited),
                             subject());
 }
 
@@ -301,6 +376,12 @@ std::string DeployLock::collection_path() const {
 std::string DeployLock::lease_path() const { return collection_path() + "/" + m_options.name; }
 
 std::string DeployLock::subject() const { return fmt::format("lease {}/{}", m_options.namespace_, m_options.name); }
+
+bool DeployLock::still_held() const { return m_held.load() && !lapsed(Steady::now()); }
+
+// Others may take over once they have seen our last stored record unchanged for lease_duration; that
+// record was stored no earlier than m_renewed, so past this point we can no longer count on holding it.
+bool DeployLock::lapsed(Steady::time_point now) const { return m_renewed.load() + m_options.lease_duration < now; }
 
 // A third of the lease leaves two more chances to renew when one fails.
 std::chrono::milliseconds DeployLock::renew_interval() const {
@@ -319,8 +400,18 @@ void DeployLock::renew_loop() {
 
 // Moves renewTime forward under the resourceVersion we last saw; a failure waits for the next tick.
 void DeployLock::renew_once() {
+    const auto sent = Steady::now();
+    // still_held() already says false; renewing now could make it say true again to a deploy that stopped.
+    if (lapsed(sent)) {
+        m_held = false;
+        util::log_warn("{}: lost the deploy lock: not renewed within its {}s lease duration, so another deploy "
+                       "may take it over",
+                       subject(), m_options.lease_duration.count());
+        return;
+    }
+    const std::string renew_time = micro_time(Clock::now());
     model::Json lease = m_lease;
-    lease["spec"]["renewTime"] = micro_time(Clock::now());
+    lease["spec"]["renewTime"] = renew_time;
     lease["spec"]["leaseDurationSeconds"] = m_options.lease_duration.count();
     // A renewal slower than the interval is no use, and release() waits for the one in flight.
     const auto timeout = std::max<std::chrono::milliseconds>(renew_interval(), 1s);
@@ -331,6 +422,7 @@ void DeployLock::renew_once() {
                                   .replay = kube::Replay::unsafe,
                                   .timeout = timeout});
     if (renewed && renewed->status == 200) {
+        m_renewed = sent;
         auto stored = parse_lease(*renewed);
         if (stored) m_lease = std::move(*stored);
         return;
@@ -348,7 +440,9 @@ void DeployLock::renew_once() {
         return;
     }
     if (*current && holder_of(**current) == m_options.holder) {
-        // Ours with a newer resourceVersion: a renewal whose answer we lost did land.
+        // Ours with a newer resourceVersion: a renewal whose answer we lost did land (this one if it
+        // carries our renewTime; an earlier one's time we no longer know, so it does not count).
+        if (spec_string(**current, "renewTime") == renew_time) m_renewed = sent;
         m_lease = std::move(**current);
         return;
     }

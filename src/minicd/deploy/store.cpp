@@ -11,6 +11,7 @@
 #include <thread>
 #include <utility>
 
+#include "minicd/kube/verbs.hpp"
 #include "minicd/render/ownership.hpp"
 #include "minicd/util/log.hpp"
 
@@ -31,30 +32,6 @@ constexpr std::size_t k_max_data_bytes = 900 * 1024;
 // Re-reads after a 409 before giving up; a writer only loses a round when another one won it.
 constexpr int k_conflict_retries = 5;
 constexpr std::size_t k_max_subdomain_length = 253;
-constexpr std::size_t k_max_label_length = 63;
-
-bool is_success(long status) { return status >= 200 && status < 300; }
-
-// RFC 1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric.
-bool is_dns_label(std::string_view text) {
-    if (text.empty() || text.size() > k_max_label_length) return false;
-    auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-    if (!alnum(text.front()) || !alnum(text.back())) return false;
-    return std::all_of(text.begin(), text.end(), [&](char c) { return alnum(c) || c == '-'; });
-}
-
-// RFC 1123 subdomain: dot-separated labels, 253 characters at most (what object names must be).
-bool is_dns_subdomain(std::string_view text) {
-    if (text.empty() || text.size() > k_max_subdomain_length) return false;
-    for (std::size_t start = 0;;) {
-        std::size_t dot = text.find('.', start);
-        if (!is_dns_label(text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start))) {
-            return false;
-        }
-        if (dot == std::string_view::npos) return true;
-        start = dot + 1;
-    }
-}
 
 std::string now_rfc3339() {
     std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -152,6 +129,20 @@ Result<std::vector<Release>> releases_in(const Json& config_map, const std::stri
     return releases;
 }
 
+// Every part of an id goes into a request path: each must be what the API server itself allows
+// there, so an edited inventory cannot steer a request anywhere else ("../..", "%2F", spaces).
+bool is_valid_entry(const model::ObjectId& id) {
+    auto kind_char = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+    auto version_char = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+    bool kind_ok = !id.kind.empty() && id.kind.size() <= k_max_subdomain_length &&
+                   std::all_of(id.kind.begin(), id.kind.end(), kind_char);
+    bool version_ok = !id.version.empty() && id.version.size() <= 63 &&
+                      std::all_of(id.version.begin(), id.version.end(), version_char);
+    bool group_ok = id.group.empty() || kube::is_dns_subdomain(id.group);
+    bool namespace_ok = id.namespace_.empty() || kube::is_dns_label(id.namespace_);
+    return kind_ok && version_ok && group_ok && namespace_ok && kube::is_valid_object_name(id.name);
+}
+
 }  // namespace
 
 Store::Store(kube::Client& client, std::string namespace_, std::string app, std::string env)
@@ -162,7 +153,7 @@ Result<std::string> Store::releases_name() const { return config_map_name(k_rele
 
 Result<std::string> Store::config_map_name(std::string_view role) const {
     // The namespace goes into request paths, so it must be a plain name too.
-    if (!is_dns_label(m_namespace)) {
+    if (!kube::is_dns_label(m_namespace)) {
         return fail(ErrorCode::input, fmt::format("\"{}\" is not a valid namespace name (RFC 1123 label)", m_namespace));
     }
     std::string name = fmt::format("minicd-{}-{}-{}", m_app, m_env, role);
@@ -173,7 +164,7 @@ Result<std::string> Store::config_map_name(std::string_view role) const {
                                 role, name.size(), k_max_subdomain_length),
                     owner());
     }
-    if (!is_dns_subdomain(name)) {
+    if (!kube::is_dns_subdomain(name)) {
         return fail(ErrorCode::input,
                     fmt::format("\"{}\" is not a valid ConfigMap name (RFC 1123 subdomain); app and environment "
                                 "must be lowercase DNS labels",
@@ -210,7 +201,7 @@ Result<std::optional<Json>> Store::read(const std::string& name) {
     auto response = m_client.send({.path = config_map_path(name)});
     if (!response) return fail(response.error().context("reading " + subject(name)));
     if (response->status == 404) return std::optional<Json>{};
-    if (!is_success(response->status)) return fail(kube::api_error(*response, subject(name)));
+    if (!kube::ok(response->status)) return fail(kube::api_error(*response, subject(name)));
     auto config_map = Json::parse(response->body, nullptr, false);
     if (!config_map.is_object()) {
         return fail(ErrorCode::api, "the server answered with something that is not a JSON object", subject(name));
@@ -264,14 +255,9 @@ Result<void> Store::save_inventory(const std::vector<model::ObjectId>& objects) 
     if (!fits) return fail(fits.error());
 
     // Applying the same body twice gives the same result, so the client may replay it.
-    auto response = m_client.send({.method = http::Method::patch,
-                                   .path = fmt::format("{}?fieldManager={}&force=true", config_map_path(*name),
-                                                       render::k_field_manager),
-                                   .body = config_map.dump(),
-                                   .content_type = "application/apply-patch+yaml",
-                                   .replay = kube::Replay::safe});
+    auto response = kube::apply(m_client, config_map_path(*name), config_map, render::k_field_manager, kube::DryRun::no);
     if (!response) return fail(response.error().context("writing " + subject(*name)));
-    if (!is_success(response->status)) return fail(kube::api_error(*response, subject(*name)));
+    if (!kube::ok(response->status)) return fail(kube::api_error(*response, subject(*name)));
     return {};
 }
 
@@ -351,7 +337,7 @@ Result<std::optional<Release>> Store::try_record(const std::string& name, Releas
     if (!response) return fail(response.error().context("writing " + subject(name)));
     // Conflict on update (someone wrote since we read) or AlreadyExists on create (someone created it first).
     if (response->status == 409) return std::optional<Release>{};
-    if (!is_success(response->status)) return fail(kube::api_error(*response, subject(name)));
+    if (!kube::ok(response->status)) return fail(kube::api_error(*response, subject(name)));
     return std::optional<Release>(std::move(release));
 }
 
@@ -365,7 +351,7 @@ std::optional<model::ObjectId> object_id_from_json(const Json& json) {
     bool typed = read_string(json, "group", id.group) && read_string(json, "version", id.version) &&
                  read_string(json, "kind", id.kind) && read_string(json, "namespace", id.namespace_) &&
                  read_string(json, "name", id.name);
-    if (!typed || id.version.empty() || id.kind.empty() || id.name.empty()) return std::nullopt;
+    if (!typed || !is_valid_entry(id)) return std::nullopt;
     return id;
 }
 
@@ -377,7 +363,7 @@ Json to_json(const Release& release) {
             {"gitSha", release.git_sha},
             {"images", std::move(images)},
             {"manifestDigest", release.manifest_digest},
-            {"outcome", release.outcome},
+            {"outcome", std::string(model::to_string(release.outcome))},
             {"message", release.message}};
 }
 
@@ -387,10 +373,15 @@ std::optional<Release> release_from_json(const Json& json) {
     if (!number) return std::nullopt;
     Release release;
     release.revision = *number;
+    std::string outcome;
     bool typed = read_string(json, "time", release.time) && read_string(json, "gitSha", release.git_sha) &&
-                 read_string(json, "manifestDigest", release.manifest_digest) &&
-                 read_string(json, "outcome", release.outcome) && read_string(json, "message", release.message);
+                 read_string(json, "manifestDigest", release.manifest_digest) && read_string(json, "outcome", outcome) &&
+                 read_string(json, "message", release.message);
     if (!typed) return std::nullopt;
+    // A record without an outcome never counts as healthy.
+    auto parsed = outcome.empty() ? std::optional(ReleaseOutcome::failed) : model::parse_release_outcome(outcome);
+    if (!parsed) return std::nullopt;
+    release.outcome = *parsed;
     if (const Json* images = member(json, "images")) {
         if (!images->is_object()) return std::nullopt;
         for (const auto& [image, reference] : images->items()) {

@@ -8,22 +8,13 @@
 
 #include "minicd/kube/client.hpp"
 #include "minicd/model/object.hpp"
+#include "minicd/model/release.hpp"
 #include "minicd/util/result.hpp"
 
 namespace minicd::deploy {
 
-// One deploy of one (app, environment), as recorded after it finished.
-struct Release {
-    int revision = 0;                          // 1, 2, ...; assigned by record_release
-    std::string time;                          // RFC 3339, UTC
-    std::string git_sha;                       // "" when unknown
-    std::map<std::string, std::string> images;  // image name -> pinned reference (name@sha256:...)
-    std::string manifest_digest;               // sha256 of the applied objects, canonical JSON
-    std::string outcome;                       // "succeeded" | "failed"
-    std::string message;                       // why it failed, or a short summary
-
-    friend bool operator==(const Release&, const Release&) = default;
-};
+using model::Release;
+using model::ReleaseOutcome;
 
 // What minicd applied for one (app, environment), kept in the target namespace so prune knows
 // what it owns. Stored in ConfigMaps named "minicd-<app>-<env>-inventory" and
@@ -80,8 +71,10 @@ private:
 // {"group", "version", "kind", "namespace", "name"}, every key present ("" for the core group or
 // a cluster-scoped object).
 model::Json to_json(const model::ObjectId& id);
-// nullopt unless version, kind and name are non-empty strings and group and namespace, when
-// present, are strings.
+// nullopt unless every member that is present is a string and each is what the API server allows
+// in a request path: group "" or a DNS subdomain, version and kind alphanumeric, namespace "" or a
+// DNS label, name a valid object name (no "/", "%", whitespace, "." or ".."). Version, kind and name
+// are required; group and namespace may be absent (read as "").
 std::optional<model::ObjectId> object_id_from_json(const model::Json& json);
 // {revision, time, gitSha, images {name: reference}, manifestDigest, outcome, message}.
 model::Json to_json(const Release& release);

@@ -22,7 +22,7 @@ Release full_release() {
                    .images = {{"reg.example/shop/web", "reg.example/shop/web@sha256:" + std::string(64, 'a')},
                               {"reg.example/shop/worker", "reg.example/shop/worker@sha256:" + std::string(64, 'b')}},
                    .manifest_digest = "sha256:" + std::string(64, 'c'),
-                   .outcome = "failed",
+                   .outcome = ReleaseOutcome::failed,
                    .message = "deploy/web (apps/v1 Deployment) in ns shop: ProgressDeadlineExceeded"};
 }
 
@@ -123,6 +123,33 @@ TEST(StoreSerialization, CorruptInventoryTextIsAnError) {
     }
     EXPECT_NE(parse_inventory(R"([{"version":"v1","kind":"Service","name":"a"},7])").error().message.find("entry 1"),
               std::string::npos);
+}
+
+TEST(StoreSerialization, InventoryEntriesThatCouldSteerARequestElsewhereAreRefused) {
+    for (const char* entry : {
+             R"({"version":"v1","kind":"ConfigMap","namespace":"shop","name":"../../../namespaces/prod"})",
+             R"({"version":"v1","kind":"ConfigMap","namespace":"shop","name":".."})",
+             R"({"version":"v1","kind":"ConfigMap","namespace":"shop","name":"a%2Fb"})",
+             R"({"version":"v1","kind":"ConfigMap","namespace":"shop","name":"a b"})",
+             R"({"version":"v1","kind":"ConfigMap","namespace":"../kube-system","name":"a"})",
+             R"({"version":"v1","kind":"ConfigMap","namespace":"Shop","name":"a"})",
+             R"({"version":"v1/namespaces","kind":"ConfigMap","name":"a"})",
+             R"({"group":"apps/v1/x","version":"v1","kind":"Deployment","name":"a"})",
+             R"({"version":"v1","kind":"Config/Map","name":"a"})",
+         }) {
+        EXPECT_FALSE(object_id_from_json(Json::parse(entry))) << entry;
+    }
+    // RBAC names are not DNS names, and are still valid objects.
+    EXPECT_TRUE(object_id_from_json(Json::parse(
+        R"({"group":"rbac.authorization.k8s.io","version":"v1","kind":"ClusterRole","name":"system:shop:reader"})")));
+}
+
+TEST(StoreSerialization, ReleasesWrittenAsSucceededReadAsDeployed) {
+    auto release = release_from_json(Json::parse(R"({"revision": 3, "outcome": "succeeded"})"));
+    ASSERT_TRUE(release);
+    EXPECT_EQ(release->outcome, ReleaseOutcome::deployed);
+    EXPECT_EQ(to_json(*release)["outcome"], "deployed");
+    EXPECT_FALSE(release_from_json(Json::parse(R"({"revision": 3, "outcome": "great"})")));
 }
 
 TEST(StoreSerialization, ReleasesReadNewestFirst) {

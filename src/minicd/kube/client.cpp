@@ -1,4 +1,5 @@
 #include "minicd/kube/client.hpp"
+#include "minicd/kube/verbs.hpp"
 
 #include <fmt/format.h>
 
@@ -14,7 +15,6 @@ using util::ErrorCode;
 
 namespace {
 
-bool is_success(long status) { return status >= 200 && status < 300; }
 
 // 429 is always safe to repeat: the server refused before doing anything. 5xx may have been
 // partly applied, so only replay-safe requests repeat it.
@@ -123,7 +123,7 @@ Result<ApiResponse> Client::send(const Call& call) {
 Result<model::Json> Client::get_json(std::string_view path) {
     auto response = send({.path = std::string(path)});
     if (!response) return fail(response.error());
-    if (!is_success(response->status)) return fail(api_error(*response, "GET " + std::string(path)));
+    if (!ok(response->status)) return fail(api_error(*response, "GET " + std::string(path)));
     auto parsed = model::Json::parse(response->body, nullptr, false);
     if (parsed.is_discarded()) {
         return fail(ErrorCode::api, "the server answered with something that is not JSON", "GET " + std::string(path));
@@ -174,7 +174,7 @@ Result<void> Client::watch(std::string_view path, const std::function<bool(const
         if (response.error().code == ErrorCode::timeout) return {};
         return fail(response.error());
     }
-    if (!stopped && !is_success(response->status)) {
+    if (!stopped && !ok(response->status)) {
         ApiResponse reply{.status = response->status, .body = pending, .raw = {}, .attempts = 1};
         return fail(api_error(reply, "WATCH " + std::string(path)));
     }

@@ -1,4 +1,5 @@
 #include "minicd/kube/discovery.hpp"
+#include "minicd/kube/verbs.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -276,12 +277,12 @@ std::int64_t unix_seconds_now() {
 
 std::string ResourceInfo::collection_path(std::string_view namespace_) const {
     std::string path = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
-    if (namespaced && !namespace_.empty()) path += "/namespaces/" + std::string(namespace_);
+    if (namespaced && !namespace_.empty()) path += "/namespaces/" + path_segment(namespace_);
     return path + "/" + resource;
 }
 
 std::string ResourceInfo::object_path(std::string_view namespace_, std::string_view name) const {
-    return collection_path(namespace_) + "/" + std::string(name);
+    return collection_path(namespace_) + "/" + path_segment(name);
 }
 
 Discovery::Discovery(Client& client, std::string cache_dir, std::chrono::seconds ttl)
@@ -307,6 +308,16 @@ Result<ResourceInfo> Discovery::resolve(std::string_view group, std::string_view
     return fail(ErrorCode::input,
                 fmt::format("no matches for kind \"{}\" in version \"{}\" (is its CustomResourceDefinition installed?)",
                             kind, api_version));
+}
+
+Result<ResourceInfo> Discovery::resolve_object(const model::ObjectId& id) {
+    auto exact = resolve(id.group, id.version, id.kind);
+    if (exact || exact.error().code != ErrorCode::input) return exact;
+    std::lock_guard lock(m_mutex);
+    for (const auto& [key, info] : m_by_gvk) {
+        if (info.group == id.group && info.kind == id.kind) return info;
+    }
+    return exact;
 }
 
 void Discovery::invalidate() {

@@ -45,6 +45,11 @@ public:
     // its CRD installed?). Failing to fetch discovery is a network or api error.
     Result<ResourceInfo> resolve(std::string_view group, std::string_view version, std::string_view kind);
 
+    // The resource serving the object `id` names: through id.version when that is served, else
+    // through any served version of its group and kind. Identity has no version, so an inventory
+    // entry written as v1beta1 still finds its object after the CRD stopped serving v1beta1.
+    Result<ResourceInfo> resolve_object(const model::ObjectId& id);
+
     // Forget everything (memory and disk), e.g. after a CRD was applied.
     void invalidate();
 

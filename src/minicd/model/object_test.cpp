@@ -33,6 +33,21 @@ TEST(Object, MissingOrNonStringFieldsReadAsEmpty) {
     EXPECT_EQ(Object().id(), ObjectId{});
 }
 
+TEST(ObjectId, TheVersionIsNotPartOfIdentity) {
+    ObjectId beta{.group = "acc.example.com", .version = "v1beta1", .kind = "Gadget", .namespace_ = "ns", .name = "g1"};
+    ObjectId stable = beta;
+    stable.version = "v1";
+    EXPECT_EQ(beta, stable) << "one object, read through two served versions";
+    EXPECT_FALSE(beta < stable);
+    EXPECT_FALSE(stable < beta);
+    ObjectId other_group = stable;
+    other_group.group = "other.example.com";
+    EXPECT_NE(stable, other_group);
+    ObjectId other_namespace = stable;
+    other_namespace.namespace_ = "elsewhere";
+    EXPECT_NE(stable, other_namespace);
+}
+
 TEST(ShortKind, KnownAbbreviationsAndLowercaseFallback) {
     EXPECT_EQ(short_kind("Service"), "svc");
     EXPECT_EQ(short_kind("CustomResourceDefinition"), "crd");

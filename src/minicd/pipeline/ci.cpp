@@ -396,9 +396,11 @@ private:
                                          .url = *url,
                                          .images = images,
                                          .revision = applied->revision,
-                                         .succeeded = applied->succeeded});
-        if (!applied->succeeded) {
-            return fail(ErrorCode::api, fmt::format("deploy to {} failed: {}", environment.name, applied->failure), *namespace_);
+                                         .succeeded = applied->succeeded()});
+        if (!applied->succeeded()) {
+            // Objects of someone else are bad input, like any refusal made before writing.
+            const ErrorCode code = applied->outcome == deploy::Outcome::refused ? ErrorCode::input : ErrorCode::api;
+            return fail(code, fmt::format("deploy to {} failed: {}", environment.name, applied->failure), *namespace_);
         }
         int changed = 0;
         for (const auto& object : applied->objects) changed += object.action != deploy::Action::unchanged ? 1 : 0;
@@ -483,7 +485,7 @@ std::vector<build::BuildRequest> build_requests(const config::Config& config, co
 
 std::optional<deploy::Release> healthy_release(const std::vector<deploy::Release>& releases, std::string_view sha) {
     for (const auto& release : releases) {
-        if (release.git_sha == sha && release.outcome == "succeeded" && !release.images.empty()) return release;
+        if (release.git_sha == sha && release.outcome == deploy::ReleaseOutcome::deployed && !release.images.empty()) return release;
     }
     return std::nullopt;
 }

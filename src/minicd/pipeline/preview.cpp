@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "minicd/kube/exec_plugin.hpp"
+#include "minicd/kube/verbs.hpp"
 #include "minicd/pipeline/naming.hpp"
 #include "minicd/render/ownership.hpp"
 #include "minicd/util/encoding.hpp"
@@ -17,7 +18,6 @@ namespace minicd::pipeline {
 namespace {
 
 constexpr std::string_view k_preview_value = "true";
-constexpr int k_page_size = 500;
 constexpr std::chrono::milliseconds k_poll_interval{500};
 
 std::string string_at(const model::Json& object, const char* pointer) {
@@ -40,25 +40,6 @@ std::map<std::string, std::string> string_map_at(const model::Json& object, cons
 std::string namespace_path(std::string_view name) { return fmt::format("/api/v1/namespaces/{}", name); }
 
 std::string subject_of(std::string_view name) { return fmt::format("namespace {}", name); }
-
-bool is_success(long status) { return status >= 200 && status <= 299; }
-
-// Every item of a collection, following continue tokens.
-Result<std::vector<model::Json>> list_items(kube::Client& client, const std::string& collection, const std::string& selector) {
-    std::vector<model::Json> items;
-    std::string next;
-    do {
-        std::string path = fmt::format("{}?labelSelector={}&limit={}", collection, util::percent_encode(selector), k_page_size);
-        if (!next.empty()) path += "&continue=" + util::percent_encode(next);
-        auto page = client.get_json(path);
-        if (!page) return fail(page.error());
-        if (page->contains("items") && (*page)["items"].is_array()) {
-            for (auto& item : (*page)["items"]) items.push_back(std::move(item));
-        }
-        next = string_at(*page, "/metadata/continue");
-    } while (!next.empty());
-    return items;
-}
 
 // "Type: message" of the namespace conditions that hold, or "Terminating".
 std::string why_still_there(const model::Json& object) {
@@ -170,7 +151,7 @@ Result<std::optional<PreviewNamespace>> read_namespace(kube::Client& client, con
     auto response = client.send({.method = http::Method::get, .path = namespace_path(name)});
     if (!response) return fail(response.error());
     if (response->status == 404) return std::optional<PreviewNamespace>();
-    if (!is_success(response->status)) return fail(kube::api_error(*response, subject_of(name)));
+    if (!kube::ok(response->status)) return fail(kube::api_error(*response, subject_of(name)));
     return std::optional<PreviewNamespace>(preview_namespace_from_json(model::Json::parse(response->body, nullptr, false)));
 }
 
@@ -183,7 +164,7 @@ Result<bool> create_namespace(kube::Client& client, const model::Json& object, c
                                 .replay = kube::Replay::unsafe});
     // An unknown outcome is settled by reading again, as is a namespace someone else just made.
     if (!created || created->status == 409) return false;
-    if (!is_success(created->status)) return fail(kube::api_error(*created, subject_of(name)));
+    if (!kube::ok(created->status)) return fail(kube::api_error(*created, subject_of(name)));
     return true;
 }
 
@@ -266,7 +247,7 @@ Result<void> ensure_preview_namespace(kube::Client& client, const PreviewOwner& 
                                     .content_type = "application/apply-patch+yaml"});
         if (!applied) return fail(applied.error());
         if (applied->status == 409) continue;
-        if (!is_success(applied->status)) return fail(kube::api_error(*applied, subject_of(name)));
+        if (!kube::ok(applied->status)) return fail(kube::api_error(*applied, subject_of(name)));
         return {};
     }
     return fail(util::ErrorCode::api, "kept changing while it was being checked; run again", subject_of(name));
@@ -340,7 +321,7 @@ Result<const config::Environment*> preview_environment(const config::Config& con
 }
 
 Result<std::vector<PreviewNamespace>> list_previews(kube::Client& client, const PreviewOwner& owner) {
-    auto items = list_items(client, "/api/v1/namespaces", owner.label_selector());
+    auto items = kube::list_all(client, "/api/v1/namespaces", {.label_selector = owner.label_selector()});
     if (!items) return fail(items.error().context("listing preview namespaces"));
     std::vector<PreviewNamespace> previews;
     for (const auto& item : *items) {
@@ -383,7 +364,7 @@ Result<TearDown> delete_preview(kube::Client& client, const PreviewNamespace& ns
                                  .replay = kube::Replay::unsafe});
     if (!response) return fail(response.error().context(fmt::format("deleting namespace {}", ns.name)));
     if (response->status == 404) return TearDown::absent;
-    if (!is_success(response->status)) {
+    if (!kube::ok(response->status)) {
         return fail(kube::api_error(*response, subject_of(ns.name))
                         .context(response->status == 409 ? "changed or re-created since it was read; left alone"
                                                          : "deleting"));
@@ -396,7 +377,7 @@ Result<TearDown> tear_down_preview(kube::Client& client, const PreviewOwner& own
     auto response = client.send({.method = http::Method::get, .path = namespace_path(namespace_)});
     if (!response) return fail(response.error());
     if (response->status == 404) return TearDown::absent;
-    if (!is_success(response->status)) return fail(kube::api_error(*response, subject_of(namespace_)));
+    if (!kube::ok(response->status)) return fail(kube::api_error(*response, subject_of(namespace_)));
     const PreviewNamespace ns = preview_namespace_from_json(model::Json::parse(response->body, nullptr, false));
 
     if (const std::string problem = preview_label_problem(ns, owner); !problem.empty()) {
@@ -438,7 +419,7 @@ Result<std::vector<std::string>> wait_until_gone(kube::Client& client, const std
             auto response = client.send({.method = http::Method::get, .path = namespace_path(ns.name)});
             if (!response) return fail(response.error());
             if (response->status == 404) continue;
-            if (!is_success(response->status)) return fail(kube::api_error(*response, subject_of(ns.name)));
+            if (!kube::ok(response->status)) return fail(kube::api_error(*response, subject_of(ns.name)));
             const model::Json object = model::Json::parse(response->body, nullptr, false);
             // A namespace of the same name created since is another one: ours is gone.
             if (string_at(object, "/metadata/uid") != ns.uid) continue;
@@ -474,7 +455,7 @@ Result<PortForward> plan_port_forward(kube::Client& client, const PortForwardReq
         if (!service) return fail(service.error());
         return port_forward_for(request, *service);
     }
-    auto items = list_items(client, services, fmt::format("{}={}", render::k_app_label, owner.app));
+    auto items = kube::list_all(client, services, {.label_selector = fmt::format("{}={}", render::k_app_label, owner.app)});
     if (!items) return fail(items.error());
     if (items->empty()) {
         // An empty list is also what a namespace that does not exist gives; say which it is.
