@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Request counts a run caused, from two scrapes of kube-apiserver's /metrics.
 
-    metrics_delta.py BEFORE AFTER [--rows]
+    metrics_delta.py BEFORE AFTER [--rows] [--applied KIND,KIND,...]
 
 Prints JSON: "total" is every request the server handled between the scrapes (the controllers
 reacting to the new objects included); "client" keeps only the requests an apply client makes
@@ -11,7 +11,9 @@ server-side-apply PATCHes (the server reports them as verb APPLY). "nodeNotReady
 the node lifecycle controller's PUTs to nodes/status and pods/status: non-zero means simulated nodes
 missed heartbeats during the window and pods were marked not ready; "deploymentStatusWrites" counts
 the deployment controller's status updates. The /metrics scrapes themselves
-and health probes are left out of all counts.
+and health probes are left out of all counts. --applied names the resources the run applies (plural
+resource names; default configmaps,services,deployments, the small-objects set); the large-objects set
+adds serviceaccounts, roles, rolebindings and customresourcedefinitions.
 """
 
 import json
@@ -42,7 +44,7 @@ def read(path):
     return counts
 
 
-def is_client(row):
+def is_client(row, applied=k_applied):
     resource, subresource, verb = row.get("resource", ""), row.get("subresource", ""), row.get("verb", "")
     if resource == "":
         # Non-resource paths: discovery (/api, /apis, /openapi/...) and /version.
@@ -51,8 +53,8 @@ def is_client(row):
         return False  # status, binding, ...: controllers and kwok
     if verb == "WATCH" or (verb == "LIST" and resource in k_waited):
         # Watches are counted when they end, so a controller re-opening one can add noise.
-        return resource in k_applied or resource in k_waited
-    if resource in k_applied:
+        return resource in applied or resource in k_waited
+    if resource in applied:
         # Controllers only ever write these through /status (checked above); PUT would be
         # the deployment controller's revision annotation, which we have not seen, but keep it out.
         return verb in k_client_verbs - {"PUT"} or (resource == "configmaps" and verb == "PUT")
@@ -65,9 +67,15 @@ def is_client(row):
 
 
 def main():
-    if len(sys.argv) < 3:
-        sys.exit("usage: metrics_delta.py BEFORE AFTER [--rows]")
-    before, after = read(sys.argv[1]), read(sys.argv[2])
+    args = sys.argv[1:]
+    applied = k_applied
+    if "--applied" in args:
+        at = args.index("--applied")
+        applied = set(args[at + 1].split(","))
+        del args[at:at + 2]
+    if len(args) < 2:
+        sys.exit("usage: metrics_delta.py BEFORE AFTER [--rows] [--applied KIND,KIND,...]")
+    before, after = read(args[0]), read(args[1])
     total = client = apply = dry = node_controller = deployment_status = 0
     rows = []
     for key, value in after.items():
@@ -78,10 +86,10 @@ def main():
         if row.get("resource", "") == "" and row.get("subresource", "") in k_probes:
             continue
         total += delta
-        mine = is_client(row)
+        mine = is_client(row, applied)
         if mine:
             client += delta
-            if row.get("verb") == "APPLY" and row.get("resource") in k_applied:
+            if row.get("verb") == "APPLY" and row.get("resource") in applied:
                 if row.get("dry_run", ""):
                     dry += delta
                 else:
@@ -95,7 +103,7 @@ def main():
         rows.append((delta, mine, row))
     out = {"total": total, "client": client, "apply": apply, "applyDryRun": dry, "nodeNotReadyWrites": node_controller,
            "deploymentStatusWrites": deployment_status}
-    if "--rows" in sys.argv:
+    if "--rows" in args:
         out["rows"] = [
             {"n": n, "client": mine, "verb": r.get("verb"), "resource": r.get("resource") or r.get("subresource"),
              "subresource": r.get("subresource") if r.get("resource") else "", "code": r.get("code"),

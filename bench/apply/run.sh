@@ -3,11 +3,21 @@
 # (the floor), on a real kube-apiserver on loopback. Not a test: it asserts no timings; it records
 # them and prints Markdown tables (bench/apply/RESULTS.md explains the figures).
 #
-#   bench/apply/run.sh                    # N = 100 and 1000, 5 repetitions each
+#   bench/apply/run.sh                    # N = 100 and 1000, then the large objects; 5 repetitions each
 #   BENCH_SIZES="100" BENCH_REPS=3 bench/apply/run.sh
+#   BENCH_SCENARIOS=large BENCH_REPS=3 bench/apply/run.sh   # only the large objects
+#
+# Two scenario sets:
+#   small  gen_manifests.py N: N small ConfigMaps, Services and Deployments; cold apply, no-op re-apply,
+#          apply + wait, and the ssa_floor runs
+#   large  gen_large.py: an install manifest's shape, 59 objects in ~1.9 MB, three CRDs of ~100, 250 and
+#          400 kB (no custom resources of them) and 56 namespaced objects; cold apply (no wait) and no-op
+#          re-apply. CRDs are cluster-scoped: each namespace gets definitions of its own (group
+#          deploy.<namespace>.example.com), and a repetition deletes its CRDs before the next one starts.
 #
 # Environment knobs:
-#   BENCH_SIZES   object counts (default "100 1000")
+#   BENCH_SCENARIOS  scenario sets to run, in this order (default "small large")
+#   BENCH_SIZES   object counts of the small set (default "100 1000")
 #   BENCH_REPS    repetitions per size, each in fresh namespaces (default 5, at least 3)
 #   BENCH_OUT     work and raw-results directory (default /tmp/bench-apply)
 #   MINICD        minicd binary to measure (default: build-bench/src/minicd/minicd, brought up to date
@@ -21,6 +31,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "${here}/../.." && pwd)
 sizes=${BENCH_SIZES:-"100 1000"}
+scenarios=${BENCH_SCENARIOS:-"small large"}
 reps=${BENCH_REPS:-5}
 out=${BENCH_OUT:-/tmp/bench-apply}
 cluster_dir=/tmp/bench-cluster
@@ -33,6 +44,29 @@ wait_sizes=${BENCH_WAIT_SIZES:-"100"}
 export MINICD_TESTENV_NODES=${MINICD_TESTENV_NODES:-12}
 
 log() { printf '[bench-apply %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+# The scenario set being measured: the functions below read it to pick manifests, run names, the
+# kinds whose requests count as the client's and the objects a no-op must leave alone.
+bench_set=small
+selected() { [[ " ${scenarios} " == *" $1 "* ]]; }
+
+manifests_dir() {  # n namespace
+    if [[ "$bench_set" == large ]]; then
+        printf '%s\n' "${out}/gen/large/$2/manifests"
+    else
+        printf '%s\n' "${out}/gen/$1/manifests"
+    fi
+}
+
+run_id() {  # n rep
+    if [[ "$bench_set" == large ]]; then printf 'large-%s\n' "$2"; else printf '%s-%s\n' "$1" "$2"; fi
+}
+
+applied_kinds() {
+    local kinds=configmaps,services,deployments
+    [[ "$bench_set" == large ]] && kinds+=,serviceaccounts,roles,rolebindings,customresourcedefinitions
+    printf '%s\n' "$kinds"
+}
 
 cleanup() {
     local rc=$?
@@ -114,33 +148,43 @@ timed() {
     rss_kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "${prefix}.time")
     user_s=$(awk -F': ' '/User time/ { print $2 }' "${prefix}.time")
     sys_s=$(awk -F': ' '/System time/ { print $2 }' "${prefix}.time")
-    metrics_json=$(python3 "${here}/metrics_delta.py" "${prefix}.before" "${prefix}.after")
+    metrics_json=$(python3 "${here}/metrics_delta.py" "${prefix}.before" "${prefix}.after" --applied "$(applied_kinds)")
 }
 
-# Appends one result line. Args: n rep scenario tool namespace self_requests check
+# Appends one result line (of the set in bench_set). Args: n rep scenario tool namespace self_requests check
 record() {
-    local check=$7 writes
+    local check=$7 writes label="N=$1"
+    [[ "$bench_set" == large ]] && label="large N=$1"
     # Simulated nodes that miss heartbeats get their pods marked not ready for good (kwok's stage does
     # not revisit them): the test cluster's trouble, not the tool's, so it is named in the check.
     writes=$(jq '.nodeNotReadyWrites' <<<"$metrics_json")
     if ((writes > 0)); then
-        "$kubectl" get nodes --no-headers >"${out}/runs/$1-$2-$4-$3.nodes" 2>&1 || true
+        "$kubectl" get nodes --no-headers >"${out}/runs/$(run_id "$1" "$2")-$4-$3.nodes" 2>&1 || true
         check+="; cluster: the node lifecycle controller marked nodes/pods not ready during the run (${writes} writes)"
     fi
-    jq -cn --argjson n "$1" --argjson rep "$2" --arg scenario "$3" --arg tool "$4" --arg ns "$5" \
+    jq -cn --arg set "$bench_set" --argjson n "$1" --argjson rep "$2" --arg scenario "$3" --arg tool "$4" --arg ns "$5" \
         --argjson self "${6:-null}" --arg check "$check" --argjson wall "$wall_ms" --argjson rc "$rc" \
         --argjson rss "${rss_kb:-0}" --argjson user "${user_s:-0}" --argjson sys "${sys_s:-0}" \
         --argjson load "$load1" --argjson metrics "$metrics_json" \
-        '{n: $n, rep: $rep, scenario: $scenario, tool: $tool, ns: $ns, wall_ms: $wall, rc: $rc,
+        '{set: $set, n: $n, rep: $rep, scenario: $scenario, tool: $tool, ns: $ns, wall_ms: $wall, rc: $rc,
           self_requests: $self, metrics: $metrics, rss_kb: $rss, cpu_s: ($user + $sys), load1: $load,
           check: $check}' >>"$results"
-    log "N=$1 rep $2 ${3} ${4}: ${wall_ms} ms, rc ${rc}, requests self ${6:-?} / metrics $(jq -c '[.client, .total]' <<<"$metrics_json"), ${check}"
+    log "${label} rep $2 ${3} ${4}: ${wall_ms} ms, rc ${rc}, requests self ${6:-?} / metrics $(jq -c '[.client, .total]' <<<"$metrics_json"), ${check}"
 }
 
 # resourceVersion of every benchmark object: a no-op re-apply must leave all of them as they were.
 versions() {
-    "$kubectl" get configmaps,services,deployments -n "$1" -l bench=apply \
-        -o jsonpath='{range .items[*]}{.kind}/{.metadata.name} {.metadata.resourceVersion}{"\n"}{end}' | sort
+    local kinds=configmaps,services,deployments format
+    format='{range .items[*]}{.kind}/{.metadata.name} {.metadata.resourceVersion}{"\n"}{end}'
+    [[ "$bench_set" == large ]] && kinds+=,serviceaccounts,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io
+    {
+        "$kubectl" get "$kinds" -n "$1" -l bench=apply -o jsonpath="$format"
+        if [[ "$bench_set" == large ]]; then
+            # Cluster-scoped: this namespace's CRDs are those whose group names the namespace.
+            "$kubectl" get customresourcedefinitions -l bench-set=large -o jsonpath="$format" |
+                grep -F ".${1}.example.com " || true
+        fi
+    } | sort
 }
 
 # Count of objects whose resourceVersion moved; their names go to $3.
@@ -181,30 +225,32 @@ judge_moved() {
 }
 
 minicd_apply() {  # prefix cache namespace n flags...
-    timed "$1" env XDG_CACHE_HOME="$2" "$minicd" apply -f "${out}/gen/$4/manifests" -n "$3" \
-        --app bench --env "n$4" "${@:5}" -o json
+    local environment="n$4"
+    [[ "$bench_set" == large ]] && environment=large
+    timed "$1" env XDG_CACHE_HOME="$2" "$minicd" apply -f "$(manifests_dir "$4" "$3")" -n "$3" \
+        --app bench --env "$environment" "${@:5}" -o json
 }
 
 kubectl_apply() {  # prefix cache namespace n
     timed "$1" "$kubectl" apply --server-side --field-manager=bench --cache-dir "$2" \
-        -f "${out}/gen/$4/manifests" -n "$3"
+        -f "$(manifests_dir "$4" "$3")" -n "$3"
 }
 
 minicd_cold() {
-    local n=$1 rep=$2 ns=$3 prefix="${out}/runs/$1-$2-minicd-cold"
+    local n=$1 rep=$2 ns=$3 prefix="${out}/runs/$(run_id "$1" "$2")-minicd-cold"
     minicd_apply "$prefix" "${out}/cache/minicd-$ns" "$ns" "$n" --no-wait
     record "$n" "$rep" cold minicd "$ns" "$(jq '.requests' "${prefix}.out" 2>/dev/null || echo null)" \
         "$(check_minicd "${prefix}.out" "$n" created)"
 }
 
 kubectl_cold() {
-    local n=$1 rep=$2 ns=$3 prefix="${out}/runs/$1-$2-kubectl-cold"
+    local n=$1 rep=$2 ns=$3 prefix="${out}/runs/$(run_id "$1" "$2")-kubectl-cold"
     kubectl_apply "$prefix" "${out}/cache/kubectl-$ns" "$ns" "$n"
     record "$n" "$rep" cold kubectl "$ns" null "$(check_kubectl "${prefix}.out" "$n")"
 }
 
 minicd_noop() {
-    local n=$1 rep=$2 ns=$3 prefix="${out}/runs/$1-$2-minicd-noop" before after check changed
+    local n=$1 rep=$2 ns=$3 prefix="${out}/runs/$(run_id "$1" "$2")-minicd-noop" before after check changed
     # Controllers finish with the cold apply's objects first, so only the re-apply can move versions.
     settle
     before=$(versions "$ns")
@@ -217,7 +263,7 @@ minicd_noop() {
 }
 
 kubectl_noop() {
-    local n=$1 rep=$2 ns=$3 prefix="${out}/runs/$1-$2-kubectl-noop" before after check changed
+    local n=$1 rep=$2 ns=$3 prefix="${out}/runs/$(run_id "$1" "$2")-kubectl-noop" before after check changed
     settle
     before=$(versions "$ns")
     kubectl_apply "$prefix" "${out}/cache/kubectl-$ns" "$ns" "$n"
@@ -294,16 +340,76 @@ one_repetition() {
     "$kubectl" delete namespace "${spaces[@]}" --wait=true --timeout=600s >/dev/null
 }
 
+# --- The large-objects set ---------------------------------------------------------------------------
+
+# Deletes every CRD of the large set (there are no custom resources, so this is quick) and fails the
+# benchmark if any is left: the next repetition must start without the previous one's definitions.
+remove_large_crds() {
+    local left
+    "$kubectl" delete customresourcedefinitions -l bench-set=large --ignore-not-found --wait=true \
+        --timeout=300s >/dev/null
+    left=$("$kubectl" get customresourcedefinitions -l bench-set=large -o name 2>/dev/null)
+    [[ -z "$left" ]] || { log "CRDs of the large set are still there: ${left//$'\n'/ }"; exit 1; }
+}
+
+# The namespace's copy of gen_large.py's template: "{ns}" (the CRDs' group) becomes the namespace.
+render_large() {  # namespace
+    mkdir -p "${out}/gen/large/$1/manifests"
+    sed "s/{ns}/$1/g" "${out}/gen/large/template/install.yaml" >"${out}/gen/large/$1/manifests/install.yaml"
+}
+
+large_repetition() {
+    local rep=$1 n=$large_n base="bl-r$1" ns
+    local spaces=("${base}-minicd" "${base}-kubectl")
+    remove_large_crds
+    for ns in "${spaces[@]}"; do
+        "$kubectl" create namespace "$ns" >/dev/null
+        render_large "$ns"
+    done
+    bench_set=large
+    # Cold apply, into empty namespaces, CRDs included; who goes first alternates between repetitions.
+    # minicd waits for its CRDs to be Established as part of any apply; kubectl does not.
+    if ((rep % 2 == 1)); then
+        minicd_cold "$n" "$rep" "${base}-minicd"
+        kubectl_cold "$n" "$rep" "${base}-kubectl"
+    else
+        kubectl_cold "$n" "$rep" "${base}-kubectl"
+        minicd_cold "$n" "$rep" "${base}-minicd"
+    fi
+    # Re-apply of the same manifests, with the discovery cache each tool left behind.
+    if ((rep % 2 == 1)); then
+        minicd_noop "$n" "$rep" "${base}-minicd"
+        kubectl_noop "$n" "$rep" "${base}-kubectl"
+    else
+        kubectl_noop "$n" "$rep" "${base}-kubectl"
+        minicd_noop "$n" "$rep" "${base}-minicd"
+    fi
+    bench_set=small
+    log "large rep ${rep}: deleting its namespaces and CRDs"
+    "$kubectl" delete namespace "${spaces[@]}" --wait=true --timeout=600s >/dev/null
+    remove_large_crds
+}
+
 main() {
     ((reps >= 3)) || { log "BENCH_REPS must be at least 3"; exit 2; }
+    local set
+    for set in $scenarios; do
+        [[ "$set" == small || "$set" == large ]] || { log "BENCH_SCENARIOS: unknown set '${set}' (small, large)"; exit 2; }
+    done
     mkdir -p "$out"
     rm -rf "${out}/runs" "${out}/cache" "${out}/gen" "$results"
     mkdir -p "${out}/runs" "${out}/cache"
     kubectl=$(pick_kubectl)
     build_minicd
-    build_floor
     local n
-    for n in $sizes; do python3 "${here}/gen_manifests.py" "$n" "${out}/gen/${n}" >/dev/null; done
+    if selected small; then
+        build_floor
+        for n in $sizes; do python3 "${here}/gen_manifests.py" "$n" "${out}/gen/${n}" >/dev/null; done
+    fi
+    if selected large; then
+        python3 "${here}/gen_large.py" "${out}/gen/large" >/dev/null
+        large_n=$(jq '.objects' "${out}/gen/large/sizes.json")
+    fi
 
     trap cleanup EXIT
     trap 'exit 130' INT TERM
@@ -334,14 +440,25 @@ main() {
         echo "g++: $(g++ --version | head -1)"
         echo "nodes: ${MINICD_TESTENV_NODES} kwok nodes"
         echo "idle requests/10s: $((b - a))"
+        if selected large; then
+            echo "large set: $(jq -c '{objects, bytes, crdBytes, kinds}' "${out}/gen/large/sizes.json")"
+        fi
         echo "load at start: $(cat /proc/loadavg)"
     } >"${out}/machine.txt"
 
     local rep
-    for n in $sizes; do
-        for ((rep = 1; rep <= reps; rep++)); do
-            one_repetition "$n" "$rep"
-        done
+    for set in $scenarios; do
+        if [[ "$set" == small ]]; then
+            for n in $sizes; do
+                for ((rep = 1; rep <= reps; rep++)); do
+                    one_repetition "$n" "$rep"
+                done
+            done
+        else
+            for ((rep = 1; rep <= reps; rep++)); do
+                large_repetition "$rep"
+            done
+        fi
     done
     echo "load at end: $(cat /proc/loadavg)" >>"${out}/machine.txt"
 
