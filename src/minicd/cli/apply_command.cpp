@@ -9,7 +9,7 @@
 #include "minicd/cli/commands.hpp"
 #include "minicd/cli/failure.hpp"
 #include "minicd/cli/pin_images.hpp"
-#include "minicd/deploy/apply.hpp"
+#include "minicd/deploy/deploy.hpp"
 #include "minicd/diff/diff.hpp"
 #include "minicd/kube/client.hpp"
 #include "minicd/kube/discovery.hpp"
@@ -50,11 +50,11 @@ struct ApplyFlags {
     std::vector<std::string> image_paths;
 };
 
-void print_text(const deploy::ApplyResult& result, bool dry_run, long requests) {
+void print_text(const deploy::DeployResult& result, bool dry_run, long requests) {
     std::map<deploy::Action, int> counts;
     for (const auto& object : result.objects) {
         ++counts[object.action];
-        std::string line = fmt::format("{} {}", object.id.describe(), deploy::to_string(object.action));
+        std::string line = fmt::format("{} {}", object.id.describe(), model::to_string(object.action));
         if (!object.detail.empty()) line += ": " + object.detail;
         fmt::print("{}\n", line);
         for (const auto& change : object.changes) fmt::print("    {}\n", diff::describe(change));
@@ -63,7 +63,7 @@ void print_text(const deploy::ApplyResult& result, bool dry_run, long requests) 
     for (auto action : {deploy::Action::created, deploy::Action::configured, deploy::Action::adopted,
                         deploy::Action::recreated, deploy::Action::unchanged, deploy::Action::pruned, deploy::Action::kept,
                         deploy::Action::refused, deploy::Action::failed}) {
-        if (counts[action] > 0) parts.push_back(fmt::format("{} {}", counts[action], deploy::to_string(action)));
+        if (counts[action] > 0) parts.push_back(fmt::format("{} {}", counts[action], model::to_string(action)));
     }
     std::string summary = parts.empty() ? "nothing to apply" : fmt::format("{}", fmt::join(parts, ", "));
     if (dry_run) summary += " (dry run: nothing was changed)";
@@ -84,14 +84,14 @@ model::Json changes_json(const std::vector<diff::FieldChange>& changes) {
     return out;
 }
 
-void print_json(const deploy::ApplyResult& result, bool dry_run, long requests) {
+void print_json(const deploy::DeployResult& result, bool dry_run, long requests) {
     model::Json objects = model::Json::array();
     for (const auto& object : result.objects) {
         objects.push_back({{"apiVersion", object.id.api_version()},
                            {"kind", object.id.kind},
                            {"namespace", object.id.namespace_},
                            {"name", object.id.name},
-                           {"action", deploy::to_string(object.action)},
+                           {"action", model::to_string(object.action)},
                            {"detail", object.detail}});
         if (!object.changes.empty()) objects.back()["changes"] = changes_json(object.changes);
     }
@@ -126,21 +126,16 @@ int run_apply(const ApplyFlags& flags) {
     auto lock_wait = util::parse_duration(flags.lock_wait);
     if (!lock_wait) return report_failure(lock_wait.error());
 
-    // Read every manifest before talking to any cluster: bad input costs nothing.
-    auto manifests = source::load_manifests(flags.files);
-    if (!manifests) return report_failure(manifests.error());
     // Built images are pinned by digest, so the cluster runs exactly what was built and pushed.
-    std::map<std::string, std::string> images;
-    if (!flags.build_artifacts.empty()) {
-        auto pinned = pin_built_images(flags.build_artifacts, flags.image_paths, *manifests);
-        if (!pinned) return report_failure(pinned.error());
-        images = std::move(*pinned);
-    } else {
-        // The release still records the images the manifests pin by digest themselves.
-        auto pinned = digest_pinned_images(flags.image_paths, *manifests);
-        if (!pinned) return report_failure(pinned.error());
-        images = std::move(*pinned);
-    }
+    auto pinning = pinning_from_artifacts(flags.build_artifacts);
+    if (!pinning) return report_failure(pinning.error());
+    auto paths = parse_image_paths(flags.image_paths);
+    if (!paths) return report_failure(paths.error());
+    // Read and render every manifest before talking to any cluster: bad input costs nothing.
+    auto rendered = render::render(
+        {.manifest_paths = flags.files, .pinning = std::move(*pinning), .custom_paths = std::move(*paths)});
+    if (!rendered) return report_failure(rendered.error());
+    log_rendered(*rendered);
     // Which cluster, as which user, exactly as kubectl would resolve it.
     auto config = kube::load_rest_config({.path = flags.kubeconfig, .context = flags.context});
     if (!config) return report_failure(config.error());
@@ -148,7 +143,7 @@ int run_apply(const ApplyFlags& flags) {
     if (!client) return report_failure(client.error());
     kube::Discovery discovery(**client, kube::default_discovery_cache_dir());
 
-    deploy::ApplyOptions options{
+    deploy::DeployOptions options{
         .target = {.app = flags.app,
                    .env = flags.env,
                    .namespace_ = flags.namespace_.empty() ? config->namespace_ : flags.namespace_,
@@ -166,12 +161,12 @@ int run_apply(const ApplyFlags& flags) {
         .concurrency = flags.concurrency,
         .lock_wait = std::chrono::duration_cast<std::chrono::seconds>(*lock_wait),
         .git_sha = flags.git_sha,
-        .images = images,
+        .images = rendered->images,
         .assess = {.wait_for_load_balancer = flags.wait_for_addresses},
     };
     if (flags.output == "text") options.progress = [](const std::string& line) { util::log_info("{}", line); };
 
-    auto result = deploy::apply(**client, discovery, *manifests, options);
+    auto result = deploy::deploy(**client, discovery, rendered->manifests, options);
     if (!result) return report_failure(result.error());
     if (flags.output == "json") {
         print_json(*result, flags.dry_run, (*client)->requests_sent());

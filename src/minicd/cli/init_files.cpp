@@ -42,6 +42,7 @@ environments:
     cluster: {{context: staging}}
     on: {{branch: main}}
     namespace: {0}
+    # adopt: false                       # true takes over objects Helm, Argo CD, Flux or another app owns
 
   # A release tag (on main) deploys the exact digest staging ran healthy, without rebuilding.
   production:

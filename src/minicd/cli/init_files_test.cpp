@@ -28,6 +28,11 @@ TEST(Init, EveryGeneratedMinicdYamlValidates) {
         EXPECT_EQ(checked.config->registry, "ghcr.io/acme");
         EXPECT_EQ(checked.config->environments.size(), 3U);
         EXPECT_EQ(checked.config->find("production")->promote_from, "staging");
+        // Adoption is offered commented out: a new setup never takes over another owner's objects.
+        EXPECT_NE(files[0].text.find("    # adopt: false"), std::string::npos);
+        for (const auto& environment : checked.config->environments) {
+            EXPECT_FALSE(environment.adopt) << environment.name;
+        }
     }
 }
 

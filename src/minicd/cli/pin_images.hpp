@@ -1,27 +1,25 @@
 #pragma once
 
-#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "minicd/render/images.hpp"
-#include "minicd/source/manifests.hpp"
+#include "minicd/render/render.hpp"
 #include "minicd/util/result.hpp"
 
 namespace minicd::cli {
 
-// Pins the images of a build artifact file (minicd build --output-file) in the manifests: every
-// reference to a built image becomes <reference>@<digest>. `image_paths` adds custom-resource
-// places, "<Kind>[.<group>]:<path>" (render::parse_image_path). Each replacement is logged, and
-// built images no manifest uses are warned about. Returns image name -> pinned reference, as the
-// release record keeps them.
-Result<std::map<std::string, std::string>> pin_built_images(const std::string& artifacts_file,
-                                                            const std::vector<std::string>& image_paths,
-                                                            std::vector<source::Manifest>& manifests);
+// The images of a build artifact file (minicd build --output-file), to be pinned by digest
+// wherever manifests name them. An empty file name (no --build-artifacts) gives nullopt: nothing
+// is pinned, and the release records what the manifests pin by digest themselves.
+Result<std::optional<render::ImagePinning>> pinning_from_artifacts(const std::string& artifacts_file);
 
-// The images the manifests already pin by digest (render::digest_pinned_images), for the release
-// record of an apply without build artifacts; `image_paths` as above.
-Result<std::map<std::string, std::string>> digest_pinned_images(const std::vector<std::string>& image_paths,
-                                                                const std::vector<source::Manifest>& manifests);
+// --image-path values, "<Kind>[.<group>]:<path>" (render::parse_image_path): where custom
+// resources keep images.
+Result<std::vector<render::ImagePath>> parse_image_paths(const std::vector<std::string>& image_paths);
+
+// Logs each image reference that was pinned and warns about each render warning.
+void log_rendered(const render::Rendered& rendered);
 
 }  // namespace minicd::cli

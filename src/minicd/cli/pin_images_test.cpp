@@ -8,50 +8,67 @@
 namespace minicd::cli {
 namespace {
 
-using model::Json;
-
 const std::string k_digest = "sha256:" + std::string(64, '7');
 
-class PinBuiltImages : public ::testing::Test {
+class CliPinImages : public ::testing::Test {
 protected:
     void SetUp() override {
         ASSERT_TRUE(build::write_artifacts(
             m_dir.path("build.json"), {{.image_name = "shop", .reference = "reg.example/apps/shop:abc1234", .digest = k_digest}}));
-    }
-    std::vector<source::Manifest> manifests() const {
-        Json rollout = {{"apiVersion", "argoproj.io/v1alpha1"},
-                        {"kind", "Rollout"},
-                        {"metadata", {{"name", "web"}}},
-                        {"spec", {{"template", {{"spec", {{"containers", {{{"name", "main"}, {"image", "shop"}}}}}}}}}}};
-        Json pod = {{"apiVersion", "v1"},
-                    {"kind", "Pod"},
-                    {"metadata", {{"name", "one"}}},
-                    {"spec", {{"containers", {{{"name", "main"}, {"image", "shop:dev"}}}}}}};
-        return {{model::Object(rollout), "k8s/rollout.yaml", 1}, {model::Object(pod), "k8s/pod.yaml", 1}};
+        testing::write_file(m_dir.path("k8s/rollout.yaml"), R"(apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+        - name: main
+          image: shop
+)");
+        testing::write_file(m_dir.path("k8s/pod.yaml"), R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: one
+spec:
+  containers:
+    - name: main
+      image: shop:dev
+)");
     }
 
     testing::TempDir m_dir;
 };
 
-TEST_F(PinBuiltImages, PinsWorkloadsAndConfiguredPathsAndReturnsWhatTheReleaseRecords) {
-    auto objects = manifests();
-    auto pinned = pin_built_images(m_dir.path("build.json"), {"Rollout.argoproj.io:spec.template.spec.containers[].image"},
-                                   objects);
-    ASSERT_TRUE(pinned) << pinned.error().describe();
+TEST_F(CliPinImages, BuildArtifactsPinWorkloadsAndConfiguredPathsAndAreWhatTheReleaseRecords) {
+    auto pinning = pinning_from_artifacts(m_dir.path("build.json"));
+    ASSERT_TRUE(pinning) << pinning.error().describe();
+    ASSERT_TRUE(pinning->has_value());
+    auto paths = parse_image_paths({"Rollout.argoproj.io:spec.template.spec.containers[].image"});
+    ASSERT_TRUE(paths) << paths.error().describe();
+    auto rendered = render::render(
+        {.manifest_paths = {m_dir.path("k8s")}, .pinning = std::move(*pinning), .custom_paths = std::move(*paths)});
+    ASSERT_TRUE(rendered) << rendered.error().describe();
     const std::string expected = "reg.example/apps/shop:abc1234@" + k_digest;
-    EXPECT_EQ(*pinned, (std::map<std::string, std::string>{{"shop", expected}}));
-    EXPECT_EQ(objects[0].object.body()["spec"]["template"]["spec"]["containers"][0]["image"], expected);
-    EXPECT_EQ(objects[1].object.body()["spec"]["containers"][0]["image"], expected);
+    EXPECT_EQ(rendered->images, (std::map<std::string, std::string>{{"shop", expected}}));
+    ASSERT_EQ(rendered->manifests.size(), 2U);
+    EXPECT_EQ(rendered->manifests[0].object.body()["spec"]["containers"][0]["image"], expected);  // pod.yaml sorts first
+    EXPECT_EQ(rendered->manifests[1].object.body()["spec"]["template"]["spec"]["containers"][0]["image"], expected);
 }
 
-TEST_F(PinBuiltImages, ABadImagePathOrArtifactFileIsAnInputError) {
-    auto objects = manifests();
-    auto bad_path = pin_built_images(m_dir.path("build.json"), {"Rollout"}, objects);
+TEST_F(CliPinImages, WithoutBuildArtifactsNothingIsPinned) {
+    auto pinning = pinning_from_artifacts("");
+    ASSERT_TRUE(pinning) << pinning.error().describe();
+    EXPECT_FALSE(pinning->has_value());
+}
+
+TEST_F(CliPinImages, ABadImagePathOrArtifactFileIsAnInputError) {
+    auto bad_path = parse_image_paths({"Rollout"});
     ASSERT_FALSE(bad_path);
     EXPECT_EQ(bad_path.error().code, util::ErrorCode::input);
 
     testing::write_file(m_dir.path("broken.json"), R"({"builds": [{"imageName": "shop"}]})");
-    auto bad_file = pin_built_images(m_dir.path("broken.json"), {}, objects);
+    auto bad_file = pinning_from_artifacts(m_dir.path("broken.json"));
     ASSERT_FALSE(bad_file);
     EXPECT_EQ(bad_file.error().subject, m_dir.path("broken.json"));
 }

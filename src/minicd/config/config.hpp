@@ -75,6 +75,7 @@ struct Environment {
     bool prune = true;            // delete objects this environment applied before and no longer declares
     std::chrono::seconds timeout{300};  // how long to wait for health
     bool wait_for_addresses = false;    // health waits for Ingress / LoadBalancer addresses too
+    bool adopt = false;                 // take over objects another owner holds; off, so nothing is taken over silently
     std::string manifests;              // overlay path for this environment; "" uses Config::manifests
     PreviewGc gc;                       // used by environments whose namespace has {branch}
 

@@ -31,7 +31,8 @@ const std::map<std::string, std::vector<std::string_view>> k_keys = {
     {"build", {"builder", "tagLength", "allowDirty"}},
     {"imagePaths[]", {"kind", "group", "path"}},
     {"environments.*",
-     {"cluster", "on", "namespace", "host", "tls", "ttl", "promoteFrom", "prune", "timeout", "waitForAddresses", "manifests", "gc"}},
+     {"cluster", "on", "namespace", "host", "tls", "ttl", "promoteFrom", "prune", "timeout", "waitForAddresses",
+      "adopt", "manifests", "gc"}},
     {"environments.*.cluster", {"context", "server", "uid", "kubeconfig"}},
     {"environments.*.on", {"branch", "tag"}},
     {"environments.*.tls", {"clusterIssuer", "issuer", "secretName"}},
@@ -771,6 +772,7 @@ private:
         m_check.optional_boolean(node, "prune", environment.prune);
         m_check.optional_duration(node, "timeout", environment.timeout);
         m_check.optional_boolean(node, "waitForAddresses", environment.wait_for_addresses);
+        m_check.optional_boolean(node, "adopt", environment.adopt);
         m_check.optional_text(node, "manifests", environment.manifests);
         if (node.has("gc")) {
             read_gc(node.child("gc"), environment.gc);

@@ -173,7 +173,7 @@ TEST(ConfigLoad, NearMissKeysGetASuggestion) {
         "\"promoteFrom\"?",
         "minicd.yaml:8:5: environments.staging.Timeout: unknown key \"Timeout\"; did you mean \"timeout\"?",
         "minicd.yaml:9:5: environments.staging.colour: unknown key \"colour\" (known here: cluster, on, namespace, "
-        "host, tls, ttl, promoteFrom, prune, timeout, waitForAddresses, manifests, gc)",
+        "host, tls, ttl, promoteFrom, prune, timeout, waitForAddresses, adopt, manifests, gc)",
     };
     EXPECT_EQ(lines, expected) << joined(lines);
 }
@@ -331,6 +331,23 @@ TEST(ConfigLoad, TokenEnvMustBeAVariableNameAndIsNeverEchoed) {
     EXPECT_EQ(lines[0].find(token), std::string::npos);
 }
 
+TEST(ConfigLoad, AdoptIsABooleanReportedWhereItIsWritten) {
+    const std::string head = std::string(k_head) +
+                             "  staging:\n"
+                             "    cluster: {context: stg, server: \"https://stg:6443\"}\n"
+                             "    namespace: shop\n";
+    const CheckedConfig checked = check_config(head + "    adopt: true\n", "minicd.yaml");
+    ASSERT_TRUE(checked.valid()) << joined(reports(head + "    adopt: true\n"));
+    EXPECT_TRUE(checked.config->environments[0].adopt);
+
+    EXPECT_EQ(reports(head + "    adopt: helm\n"),
+              std::vector<std::string>{"minicd.yaml:7:12: environments.staging.adopt: expected true or false, found "
+                                       "text"});
+    EXPECT_EQ(reports(head + "    adopt: 1\n"),
+              std::vector<std::string>{"minicd.yaml:7:12: environments.staging.adopt: expected true or false, found "
+                                       "1"});
+}
+
 TEST(ConfigLoad, EverythingOptionalHasItsDefault) {
     const CheckedConfig checked = check_config(std::string(k_head) +
                                                    "  preview:\n"
@@ -350,6 +367,7 @@ TEST(ConfigLoad, EverythingOptionalHasItsDefault) {
     EXPECT_EQ(preview.ttl, 0s);
     EXPECT_TRUE(preview.prune);
     EXPECT_EQ(preview.timeout, 5min);
+    EXPECT_FALSE(preview.adopt);
     EXPECT_EQ(preview.manifests, "");
     EXPECT_TRUE(preview.gc.enabled);
     EXPECT_EQ(preview.gc.max_deletions, 5);
@@ -385,6 +403,7 @@ TEST(ConfigLoad, FullFileReadsEveryField) {
         "    ttl: 36h\n"
         "    prune: false\n"
         "    timeout: 90\n"
+        "    adopt: true\n"
         "    manifests: deploy/preview\n"
         "    gc: {enabled: true, maxDeletions: 2, branches: refs, remote: upstream}\n",
         "minicd.yaml");
@@ -414,6 +433,7 @@ TEST(ConfigLoad, FullFileReadsEveryField) {
     EXPECT_EQ(preview.ttl, 36h);
     EXPECT_FALSE(preview.prune);
     EXPECT_EQ(preview.timeout, 90s);
+    EXPECT_TRUE(preview.adopt);
     EXPECT_EQ(preview.manifests, "deploy/preview");
     EXPECT_EQ(preview.gc.max_deletions, 2);
     EXPECT_EQ(preview.gc.branches, BranchSource::refs);

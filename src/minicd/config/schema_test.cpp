@@ -244,6 +244,7 @@ TEST(ConfigSchema, AcceptsAFileUsingEveryField) {
         "    prune: true\n"
         "    timeout: 300\n"
         "    waitForAddresses: false\n"
+        "    adopt: false\n"
         "    manifests: deploy/preview\n"
         "    gc: {enabled: true, maxDeletions: 3, branches: remote, remote: origin, tokenEnv: GITHUB_TOKEN}\n";
     ASSERT_TRUE(check_config(k_text, "minicd.yaml").valid());
@@ -252,12 +253,12 @@ TEST(ConfigSchema, AcceptsAFileUsingEveryField) {
 }
 
 TEST(ConfigSchema, RejectsWhatTheReaderRejects) {
-    // Unknown key, both issuers, a pasted token, a bad duration: both must refuse each.
+    // Unknown key, both issuers, a pasted token, a bad duration, adopt as text: both must refuse each.
     const std::string head =
         "app: shop\nregistry: ghcr.io/acme\nenvironments:\n  p:\n    cluster: {context: d}\n"
         "    on: {branch: \"*\"}\n    namespace: shop-{branch}\n    host: \"{branch}.example.com\"\n";
     for (const std::string extra : {"    colour: blue\n", "    tls: {issuer: a, clusterIssuer: b}\n",
-                                    "    gc: {tokenEnv: ghp_abc123}\n", "    ttl: 7days\n"}) {
+                                    "    gc: {tokenEnv: ghp_abc123}\n", "    ttl: 7days\n", "    adopt: helm\n"}) {
         EXPECT_FALSE(check_config(head + extra, "minicd.yaml").valid()) << extra;
         EXPECT_FALSE(schema_problems(head + extra).empty()) << extra;
     }

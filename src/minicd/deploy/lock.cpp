@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "minicd/kube/exec_plugin.hpp"
+#include "minicd/kube/verbs.hpp"
 #include "minicd/util/log.hpp"
 
 namespace minicd::deploy {
@@ -28,7 +29,6 @@ constexpr int k_quick_retries = 3;
 // Each failed precondition on delete means a renewal landed that we never heard of; it cannot repeat often.
 constexpr int k_delete_attempts = 3;
 
-bool is_success(long status) { return status >= 200 && status < 300; }
 
 // An unsafe write is not replayed by the client, so a lost answer or a 5xx leaves us not knowing
 // whether it happened; only reading the Lease back can tell.
@@ -317,7 +317,7 @@ Result<std::optional<model::Json>> DeployLock::read_lease() {
     auto response = m_client.send({.path = lease_path()});
     if (!response) return fail(about(response.error(), subject(), "reading the Lease"));
     if (response->status == 404) return std::optional<model::Json>();
-    if (!is_success(response->status)) return fail(kube::api_error(*response, subject()));
+    if (!kube::ok(response->status)) return fail(kube::api_error(*response, subject()));
     auto lease = parse_lease(*response);
     if (!lease) return fail(lease.error());
     return std::optional<model::Json>(std::move(*lease));
@@ -469,17 +469,9 @@ void DeployLock::stop_renewer() {
 Result<void> DeployLock::delete_lease() {
     for (int attempt = 1;; ++attempt) {
         const auto& metadata = m_lease["metadata"];
-        const model::Json options = {{"apiVersion", "v1"},
-                                     {"kind", "DeleteOptions"},
-                                     {"preconditions",
-                                      {{"uid", metadata.value("uid", "")},
-                                       {"resourceVersion", metadata.value("resourceVersion", "")}}}};
-        auto deleted = m_client.send({.method = http::Method::delete_,
-                                      .path = lease_path(),
-                                      .body = options.dump(),
-                                      .content_type = "application/json",
-                                      .replay = kube::Replay::unsafe});
-        if (deleted && (is_success(deleted->status) || deleted->status == 404)) return {};
+        auto deleted = kube::delete_object(m_client, lease_path(),
+                                           {.uid = metadata.value("uid", ""), .resource_version = metadata.value("resourceVersion", "")});
+        if (deleted && (kube::ok(deleted->status) || deleted->status == 404)) return {};
         if (deleted && deleted->status != 409 && !outcome_unknown(deleted)) {
             return fail(kube::api_error(*deleted, subject()));
         }

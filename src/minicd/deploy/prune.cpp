@@ -1,10 +1,12 @@
 #include "minicd/deploy/prune.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <optional>
 #include <set>
 
+#include "minicd/deploy/deployment.hpp"
 #include "minicd/deploy/order.hpp"
 #include "minicd/deploy/ownership.hpp"
 #include "minicd/deploy/store.hpp"
@@ -78,9 +80,9 @@ public:
     Pruner(kube::Client& client, kube::Discovery& discovery, const PruneOptions& options)
         : m_client(client), m_discovery(discovery), m_options(options), m_others(client, options) {}
 
-    PruneReport prune_one(const ObjectId& id) {
-        auto kept = [&](std::string why) { return PruneReport{id, PruneAction::kept, std::move(why)}; };
-        auto failed = [&](std::string why) { return PruneReport{id, PruneAction::failed, std::move(why)}; };
+    model::Change prune_one(const ObjectId& id) {
+        auto kept = [&](std::string why) { return model::Change{id, model::Action::kept, std::move(why)}; };
+        auto failed = [&](std::string why) { return model::Change{id, model::Action::failed, std::move(why)}; };
         if (m_options.mode == PruneMode::report) return kept("no longer declared; pass --prune to delete it");
         if (is_namespace(id) && !m_options.scope.namespaces) return kept("namespaces are never pruned without --prune-namespaces");
         if (is_volume_claim(id) && !m_options.scope.volumes) {
@@ -111,15 +113,15 @@ public:
         const Json& metadata = object.value("metadata", Json::object());
         kube::Preconditions preconditions{.uid = metadata.value("uid", "")};
         if (preconditions.uid.empty()) return failed("the object has no uid to make a safe delete of");
-        if (m_options.mode == PruneMode::dry_run) return PruneReport{id, PruneAction::pruned, "dry run"};
+        if (m_options.mode == PruneMode::dry_run) return model::Change{id, model::Action::pruned, "dry run"};
         auto deleted = kube::delete_object(m_client, path, preconditions);
         // The answer was lost: whether the delete happened is read back, never assumed.
         if (!deleted) {
-            return settled(id, path, preconditions.uid) ? PruneReport{id, PruneAction::pruned, ""}
+            return settled(id, path, preconditions.uid) ? model::Change{id, model::Action::pruned, ""}
                                                         : failed(deleted.error().describe());
         }
         if (!kube::ok(*deleted) && deleted->status != 404) return failed(kube::api_error(*deleted).message);
-        return PruneReport{id, PruneAction::pruned, ""};
+        return model::Change{id, model::Action::pruned, ""};
     }
 
 private:
@@ -174,14 +176,44 @@ Result<void> check_inventory(const std::vector<ObjectId>& previous, const std::v
     return {};
 }
 
-std::vector<PruneReport> prune(kube::Client& client, kube::Discovery& discovery, std::vector<ObjectId> dropped,
+model::ChangeSet prune(kube::Client& client, kube::Discovery& discovery, std::vector<ObjectId> dropped,
                                const PruneOptions& options) {
     sort_for_delete(dropped);
     Pruner pruner(client, discovery, options);
-    std::vector<PruneReport> reports;
+    model::ChangeSet reports;
     reports.reserve(dropped.size());
     for (const auto& id : dropped) reports.push_back(pruner.prune_one(id));
     return reports;
+}
+
+Result<void> prune_dropped(Deployment& m) {
+    if (m.stopped()) return {};
+    std::vector<ObjectId> dropped = m.dropped_ids();
+    if (dropped.empty()) return {};
+    const bool deleting = m.options.prune && !m.options.dry_run;
+    if (deleting && m.check_lock_lost()) {
+        for (const auto& id : dropped) m.prune_reports.push_back({id, model::Action::failed, "not attempted: the deploy lock was lost"});
+        return {};
+    }
+    PruneOptions options{.target = m.options.target,
+                         .mode = !m.options.prune ? PruneMode::report
+                                 : m.options.dry_run ? PruneMode::dry_run
+                                                     : PruneMode::remove,
+                         .scope = {.namespaces = m.options.allow_prune_namespaces,
+                                   .volumes = m.options.allow_prune_volumes,
+                                   .crds = m.options.allow_prune_crds},
+                         .inventory = m.inventory_name};
+    std::vector<std::string> failed;
+    for (auto& report : prune(m.client, m.discovery, std::move(dropped), options)) {
+        if (report.action == model::Action::failed) failed.push_back(fmt::format("{}: {}", report.id.describe(), report.detail));
+        // Already gone is forgotten silently.
+        if (report.action != model::Action::kept || !report.detail.empty()) m.prune_reports.push_back(std::move(report));
+    }
+    if (!failed.empty()) {
+        m.stop(Outcome::failed, fmt::format("{} objects could not be pruned (they stay in the inventory for the next run):\n  {}",
+                                            failed.size(), fmt::join(failed, "\n  ")));
+    }
+    return {};
 }
 
 }  // namespace minicd::deploy

@@ -5,24 +5,12 @@
 
 #include "minicd/kube/client.hpp"
 #include "minicd/kube/discovery.hpp"
+#include "minicd/model/change_set.hpp"
 #include "minicd/model/object.hpp"
 #include "minicd/render/ownership.hpp"
 #include "minicd/util/result.hpp"
 
 namespace minicd::deploy {
-
-// What prune did, or would do, with one object the previous inventory lists and the manifests dropped.
-enum class PruneAction {
-    pruned,  // deleted (or, in a dry run, would be)
-    kept,    // left in place; `reason` says why ("" when it was already gone)
-    failed,  // the delete was attempted or needed and did not happen: tried again next run
-};
-
-struct PruneReport {
-    model::ObjectId id;
-    PruneAction action = PruneAction::kept;
-    std::string reason;
-};
 
 // Kinds whose deletion takes more than the object with it; each is pruned only when named.
 struct PruneScope {
@@ -51,12 +39,14 @@ struct PruneOptions {
 Result<void> check_inventory(const std::vector<model::ObjectId>& previous, const std::vector<model::ObjectId>& dropped,
                              const render::Target& target, kube::Discovery& discovery, const std::string& inventory);
 
-// Deletes, in reverse apply order, the dropped objects that are ours by every rule: listed in our
+// Deletes, in reverse apply order, the dropped objects that are ours by every rule, and reports
+// each as pruned, kept (with why; "" when it was already gone) or failed (tried again next run).
+// Ours by every rule: listed in our
 // inventory (the caller's `dropped`), annotated as owned by this app/env, not opted out with
 // minicd.io/prune: disabled, of a kind the scope allows, and, for cluster-scoped objects, listed by
 // no other app/env's inventory. Each delete carries the uid precondition of the object judged; an
 // answer that was lost is read back. A failed read or listing deletes nothing it concerns.
-std::vector<PruneReport> prune(kube::Client& client, kube::Discovery& discovery, std::vector<model::ObjectId> dropped,
+model::ChangeSet prune(kube::Client& client, kube::Discovery& discovery, std::vector<model::ObjectId> dropped,
                                const PruneOptions& options);
 
 }  // namespace minicd::deploy

@@ -1,5 +1,7 @@
 #include "minicd/deploy/wait.hpp"
 
+#include <fmt/ranges.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include <thread>
 #include <utility>
 
+#include "minicd/deploy/deployment.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/log.hpp"
 
@@ -551,6 +554,53 @@ Result<WaitResult> wait_for_health(kube::Client& client, const std::vector<WaitT
             while (next_progress <= Clock::now()) next_progress += options.progress_interval;
         }
     }
+}
+
+// CRDs are not among the targets: those this deploy uses were waited for when written, and the
+// rest are needed by nothing here (watching CRDs would list every CRD of the cluster, whole).
+Result<void> await_health(Deployment& m) {
+    if (!m.options.wait || m.options.dry_run || m.stopped()) return {};
+    std::vector<WaitTarget> targets;
+    bool wrote = false;
+    for (const auto& item : m.items) {
+        if (is_crd(item)) continue;
+        targets.push_back({item.desired.id, item.resource});
+        wrote = wrote || item.report.action != Action::unchanged;
+    }
+    // Nothing written and everything already healthy as listed: no watch needed.
+    if (!wrote && std::all_of(m.items.begin(), m.items.end(), [&](const Item& item) {
+            return is_crd(item) ||
+                   (item.live && health::assess(*item.live, {}, m.options.assess).state == health::State::current);
+        })) {
+        return {};
+    }
+    m.say(fmt::format("waiting up to {}s for {} object{} to become ready", m.options.timeout.count(), targets.size(),
+                      targets.size() == 1 ? "" : "s"));
+    WaitOptions options{.timeout = m.options.timeout, .assess = m.options.assess};
+    options.on_progress = [&m](const WaitProgress& progress) {
+        std::string pending;
+        for (std::size_t i = 0; i < progress.not_ready.size() && i < 5; ++i) {
+            const auto& object = progress.not_ready[i];
+            pending += fmt::format("\n  {}: {}", object.id.describe(), object.health.message);
+        }
+        if (progress.not_ready.size() > 5) pending += fmt::format("\n  … and {} more", progress.not_ready.size() - 5);
+        m.say(fmt::format("{}/{} ready after {}s{}", progress.ready, progress.total,
+                          std::chrono::duration_cast<std::chrono::seconds>(progress.elapsed).count(), pending));
+    };
+    auto waited = wait_for_health(m.client, targets, options);
+    if (!waited) return fail(waited.error());
+    m.result.health = *waited;
+    if (!waited->healthy) {
+        std::vector<std::string> problems;
+        for (const auto& object : waited->objects) {
+            if (object.health.state == health::State::current) continue;
+            problems.push_back(fmt::format("{}: {}", object.id.describe(), object.health.message));
+        }
+        m.stop(Outcome::failed, fmt::format("{} after {}s:\n  {}", waited->timed_out ? "not ready before the timeout" : "rollout failed",
+                                            std::chrono::duration_cast<std::chrono::seconds>(waited->elapsed).count(),
+                                            fmt::join(problems, "\n  ")));
+    }
+    return {};
 }
 
 }  // namespace minicd::deploy

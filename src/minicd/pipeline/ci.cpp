@@ -7,7 +7,8 @@
 
 #include "minicd/build/detect.hpp"
 #include "minicd/build/image_build.hpp"
-#include "minicd/deploy/apply.hpp"
+#include "minicd/deploy/deploy.hpp"
+#include "minicd/deploy/record.hpp"
 #include "minicd/kube/discovery.hpp"
 #include "minicd/model/image_ref.hpp"
 #include "minicd/pipeline/guard.hpp"
@@ -17,8 +18,8 @@
 #include "minicd/registry/client.hpp"
 #include "minicd/render/images.hpp"
 #include "minicd/render/preview.hpp"
+#include "minicd/render/render.hpp"
 #include "minicd/source/git.hpp"
-#include "minicd/source/manifests.hpp"
 
 namespace minicd::pipeline {
 
@@ -224,7 +225,7 @@ private:
                 fmt::format("cannot read the release history of {}: {}", from.name, releases.error().describe()));
             return check;
         }
-        check.release = healthy_release(*releases, m_git.sha);
+        check.release = deploy::healthy_release(*releases, m_git.sha);
         if (!check.release) {
             check.problems.push_back(fmt::format("commit {} was never deployed healthy to {} (namespace {}), so there is no "
                                                  "tested image digest to promote to {}",
@@ -345,17 +346,13 @@ private:
         // Read and render everything before the first write to the cluster.
         const std::string manifests_path =
             relative_to(m_options.config_dir, environment.manifests.empty() ? m_config.manifests : environment.manifests);
-        auto manifests = source::load_manifests({manifests_path});
-        if (!manifests) return fail(manifests.error());
         const auto promoted = m_promoted.find(environment.name);
         const auto& pins = promoted != m_promoted.end() ? promoted->second : m_images;
         auto paths = image_paths();
         if (!paths) return fail(paths.error());
         std::vector<std::string> declared;
         for (const auto& image : m_config.images) declared.push_back(image.name);
-        auto pinned = render::pin_images(*manifests, {.images = pins, .declared = declared, .custom_paths = *paths});
-        if (!pinned) return fail(pinned.error());
-        for (const auto& warning : pinned->warnings) progress("    warning: " + warning);
+        std::optional<render::PreviewRouting> preview;
         if (environment.per_branch() && !environment.host.empty()) {
             auto host = host_name(environment.host, {.app = m_config.app, .env = environment.name, .branch = m_plan.event.branch});
             if (!host) return fail(host.error());
@@ -365,21 +362,25 @@ private:
                                          .issuer = environment.tls->issuer,
                                          .secret_name = environment.tls->secret_name};
             }
-            auto routed = render::route_preview(*manifests, {.host = *host, .tls = tls});
-            if (!routed) return fail(routed.error());
-            for (const auto& warning : routed->warnings) progress("    warning: " + warning);
+            preview = render::PreviewRouting{.host = *host, .tls = tls};
         }
+        auto rendered = render::render({.manifest_paths = {manifests_path},
+                                        .pinning = render::ImagePinning{.images = pins, .declared = declared},
+                                        .custom_paths = std::move(*paths),
+                                        .preview = std::move(preview)});
+        if (!rendered) return fail(rendered.error());
+        for (const auto& warning : rendered->warnings) progress("    warning: " + warning);
         auto url = url_of(environment);
         if (!url) return fail(url.error());
 
         kube::Client& kube = client(environment.name);
         if (auto ensured = ensure_namespace(kube, environment, *namespace_); !ensured) return fail(ensured.error());
         kube::Discovery discovery(kube, m_options.discovery_cache);
-        std::map<std::string, std::string> images;
-        for (const auto& pin : pins) images[pin.image_name] = pin.reference + "@" + pin.digest;
-        deploy::ApplyOptions apply_options{
+        const auto& images = rendered->images;
+        deploy::DeployOptions apply_options{
             .target = {.app = m_config.app, .env = environment.name, .namespace_ = *namespace_},
             .prune = environment.prune,
+            .adopt = environment.adopt ? deploy::Adopt::take : deploy::Adopt::refuse,
             .wait = true,
             .timeout = environment.timeout,
             .lock_wait = std::chrono::seconds(90),
@@ -389,7 +390,7 @@ private:
             .assess = {.wait_for_load_balancer = environment.wait_for_addresses},
             .progress = [this](const std::string& line) { progress("    " + line); },
         };
-        auto applied = deploy::apply(kube, discovery, *manifests, apply_options);
+        auto applied = deploy::deploy(kube, discovery, rendered->manifests, apply_options);
         if (!applied) return fail(applied.error());
         m_report.environments.push_back({.environment = environment.name,
                                          .namespace_ = *namespace_,
@@ -481,13 +482,6 @@ std::vector<build::BuildRequest> build_requests(const config::Config& config, co
                             .push = true});
     }
     return requests;
-}
-
-std::optional<deploy::Release> healthy_release(const std::vector<deploy::Release>& releases, std::string_view sha) {
-    for (const auto& release : releases) {
-        if (release.git_sha == sha && release.outcome == deploy::ReleaseOutcome::deployed && !release.images.empty()) return release;
-    }
-    return std::nullopt;
 }
 
 std::string refusal_message(std::string_view environment, const PromotionCheck& check) {

@@ -73,10 +73,6 @@ struct CiReport {
 std::vector<build::BuildRequest> build_requests(const config::Config& config, const std::string& config_dir,
                                                 const std::string& tag);
 
-// The newest release of `sha` whose deploy succeeded (so it ran healthy: minicd waits for health
-// before recording success) and that recorded its images; nullopt when there is none.
-std::optional<deploy::Release> healthy_release(const std::vector<deploy::Release>& releases, std::string_view sha);
-
 // What the promotion checks found. `problems` is empty when promotion may go ahead.
 struct PromotionCheck {
     std::vector<std::string> problems;       // each names the condition that failed

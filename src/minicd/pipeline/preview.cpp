@@ -240,11 +240,7 @@ Result<void> ensure_preview_namespace(kube::Client& client, const PreviewOwner& 
         if (auto refusal = preview_refusal(**found, owner, branch)) return fail(*refusal);
         // The resourceVersion makes the apply conditional: a namespace changed since it was checked is checked again.
         object["metadata"]["resourceVersion"] = (*found)->resource_version;
-        auto applied = client.send({.method = http::Method::patch,
-                                    .path = fmt::format("{}?fieldManager={}&force=true", namespace_path(name),
-                                                        render::k_field_manager),
-                                    .body = object.dump(),
-                                    .content_type = "application/apply-patch+yaml"});
+        auto applied = kube::apply(client, namespace_path(name), object, render::k_field_manager, kube::DryRun::no);
         if (!applied) return fail(applied.error());
         if (applied->status == 409) continue;
         if (!kube::ok(applied->status)) return fail(kube::api_error(*applied, subject_of(name)));
@@ -353,15 +349,7 @@ Result<std::string> preview_url(const config::Config& config, const config::Envi
 }
 
 Result<TearDown> delete_preview(kube::Client& client, const PreviewNamespace& ns) {
-    const model::Json options = {{"apiVersion", "v1"},
-                                 {"kind", "DeleteOptions"},
-                                 {"propagationPolicy", "Background"},
-                                 {"preconditions", {{"uid", ns.uid}, {"resourceVersion", ns.resource_version}}}};
-    auto response = client.send({.method = http::Method::delete_,
-                                 .path = namespace_path(ns.name),
-                                 .body = options.dump(),
-                                 .content_type = "application/json",
-                                 .replay = kube::Replay::unsafe});
+    auto response = kube::delete_object(client, namespace_path(ns.name), {.uid = ns.uid, .resource_version = ns.resource_version});
     if (!response) return fail(response.error().context(fmt::format("deleting namespace {}", ns.name)));
     if (response->status == 404) return TearDown::absent;
     if (!kube::ok(response->status)) {

@@ -8,39 +8,17 @@
 #include <vector>
 
 #include "minicd/deploy/wait.hpp"
-#include "minicd/diff/diff.hpp"
 #include "minicd/health/health.hpp"
 #include "minicd/kube/client.hpp"
 #include "minicd/kube/discovery.hpp"
+#include "minicd/model/change_set.hpp"
 #include "minicd/render/ownership.hpp"
 #include "minicd/source/manifests.hpp"
 #include "minicd/util/result.hpp"
 
 namespace minicd::deploy {
 
-// What happened to one object.
-enum class Action {
-    created,
-    configured,
-    unchanged,
-    adopted,    // existed without being ours (nobody's, or taken over with --adopt) and is ours now
-    recreated,  // deleted and created again after an immutable-field refusal, as allowed
-    pruned,
-    kept,       // in the previous inventory, no longer declared, not deleted (see detail)
-    refused,    // owned by another app, environment or tool: not written (see detail)
-    failed,
-};
-
-std::string_view to_string(Action action);
-
-struct ObjectReport {
-    model::ObjectId id;
-    Action action = Action::unchanged;
-    std::string detail;  // why it failed or was kept; "dry run" markers; never object content
-    // Dry runs only: the fields that would change on an existing object (Secret values masked;
-    // minicd's own bookkeeping annotations left out).
-    std::vector<diff::FieldChange> changes;
-};
+using model::Action;
 
 // Whether objects owned by another app/env or tool are taken over.
 enum class Adopt {
@@ -48,10 +26,10 @@ enum class Adopt {
     take,    // --adopt: ours from now on, reported as adopted
 };
 
-struct ApplyOptions {
+struct DeployOptions {
     render::Target target;
     bool prune = false;
-    bool allow_empty = false;            // let an empty set of manifests prune everything
+    bool allow_empty = false;             // let an empty set of manifests prune everything
     bool allow_prune_namespaces = false;  // Namespaces are never pruned otherwise
     bool allow_prune_volumes = false;     // PersistentVolumeClaims are never pruned otherwise
     bool allow_prune_crds = false;        // CustomResourceDefinitions (and so all their resources) neither
@@ -59,7 +37,7 @@ struct ApplyOptions {
     bool wait = true;
     std::chrono::seconds timeout{300};
     bool dry_run = false;         // report what would change; write nothing
-    bool force_recreate = false;  // delete and re-create objects whose immutable fields changed
+    bool force_recreate = false;  // delete and re-create our objects whose immutable fields changed
     int concurrency = 8;
     std::chrono::seconds lock_wait{0};
     std::string git_sha;
@@ -71,7 +49,7 @@ struct ApplyOptions {
     std::function<void(const std::string&)> progress;  // human progress lines; may be empty
 };
 
-// How a run ended, as a whole.
+// How a deploy ended, as a whole.
 enum class Outcome {
     succeeded,
     refused,   // an object belongs to someone else: nothing was written (exit 2)
@@ -79,9 +57,9 @@ enum class Outcome {
     failed,    // a write, the rollout, a prune, or the lock failed
 };
 
-struct ApplyResult {
-    std::vector<ObjectReport> objects;  // in apply order, pruned and kept last
-    std::optional<WaitResult> health;   // when waited
+struct DeployResult {
+    model::ChangeSet objects;          // in apply order, pruned and kept last
+    std::optional<WaitResult> health;  // when waited
     Outcome outcome = Outcome::succeeded;
     std::string failure;  // why it did not succeed, for people; "" when it did
     int revision = 0;     // release revision recorded (0 in dry runs)
@@ -89,12 +67,13 @@ struct ApplyResult {
     bool succeeded() const { return outcome == Outcome::succeeded; }
 };
 
-// Makes the target namespace match the manifests: render (labels, namespace) → lock → plan (read
-// live state, ownership check, dry-run every write: nothing is written if any is refused) → apply
-// what changed, in order and in parallel → wait for health → prune what the previous inventory
-// owned and the manifests dropped → record inventory and release. Errors are for input problems and for not being able to start
-// (connection, lock held); refusals and unhealthy rollouts are reported in ApplyResult.
-Result<ApplyResult> apply(kube::Client& client, kube::Discovery& discovery, const std::vector<source::Manifest>& manifests,
-                          const ApplyOptions& options);
+// Makes the target namespace match the manifests, as named phases under one lock: render (labels,
+// namespace) → plan (read live state, ownership, dry-run: nothing is written if any object is
+// refused) → apply what changed, in order and in parallel → wait for health → prune what the
+// previous inventory owned and the manifests dropped → record inventory and release. Errors are for
+// input problems and for not being able to start (connection, lock held); refusals and unhealthy
+// rollouts are reported in the result.
+Result<DeployResult> deploy(kube::Client& client, kube::Discovery& discovery, const std::vector<source::Manifest>& manifests,
+                            const DeployOptions& options);
 
 }  // namespace minicd::deploy

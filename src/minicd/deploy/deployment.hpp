@@ -1,0 +1,126 @@
+#pragma once
+
+// Internal to deploy/: the state one deploy carries from phase to phase. Each phase (plan, apply,
+// wait, prune, record) reads and updates it; the driver in deploy.cpp calls them in order.
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "minicd/deploy/deploy.hpp"
+#include "minicd/deploy/lock.hpp"
+#include "minicd/deploy/order.hpp"
+#include "minicd/deploy/ownership.hpp"
+#include "minicd/kube/client.hpp"
+#include "minicd/kube/discovery.hpp"
+#include "minicd/model/change_set.hpp"
+#include "minicd/model/release.hpp"
+#include "minicd/render/ownership.hpp"
+
+namespace minicd::deploy {
+
+// How much of a live object the LIST returned.
+enum class LiveView {
+    full,
+    metadata,  // CRDs are listed as metadata only: full ones run to hundreds of KB each
+};
+
+// Which objects a plan or write step covers: foundations are what the rest needs to be accepted.
+enum class Stage { foundations, objects };
+
+// What a plan covers: the whole stage, or (before anything is written) only the objects the server
+// can judge as things stand: their namespace exists, their kind is served, and no CRD of this
+// deploy defines or redefines it.
+enum class CheckScope { stage, before_writes };
+
+// One declared object on its way through the phases.
+struct Item {
+    render::Desired desired;
+    kube::ResourceInfo resource;
+    std::optional<model::Json> live;  // as the LIST saw it (whoever owns it); nullopt if not found there
+    LiveView live_view = LiveView::full;
+    Ownership ownership;              // from the live object's marks; nobody when it does not exist
+    bool adopt = false;               // exists without being ours, and will be taken over
+    bool needs_write = false;         // not provably unchanged: dry-run decides
+    bool recreate = false;            // refused for an immutable field, and recreation is allowed
+    std::optional<model::Json> planned;  // what the dry run said the object would become
+    bool checked = false;             // classified, and dry-run when needed
+    bool to_write = false;            // checked, and the dry run says the object would change
+    model::Change report;
+};
+
+Stage stage_of(const Item& item);
+bool is_crd(const Item& item);
+
+// What a CustomResourceDefinition defines; empty strings where its spec says nothing readable.
+struct CrdNames {
+    std::string group;
+    std::string kind;
+    bool namespaced = true;  // spec.scope is not "Cluster"
+};
+CrdNames crd_names(const model::Json& crd);
+
+class Deployment {
+public:
+    Deployment(kube::Client& client, kube::Discovery& discovery, const DeployOptions& options)
+        : client(client), discovery(discovery), options(options) {}
+
+    kube::Client& client;
+    kube::Discovery& discovery;
+    const DeployOptions& options;
+
+    std::vector<Item> items;              // in apply order
+    std::vector<model::ObjectId> previous;  // the inventory as stored
+    std::string inventory_name;           // our inventory ConfigMap
+    model::ChangeSet prune_reports;       // what prune did with the dropped objects
+    DeployResult result;
+    std::atomic<bool> unreachable{false};  // set by the first request that could not reach the server
+    bool wrote_foundations = false;        // namespaces or CRDs were written before the last plan
+    bool namespace_exists = false;         // the target namespace exists (or was created by this deploy)
+    const DeployLock* lock = nullptr;      // held for the whole deploy; null in dry runs
+    bool lock_lost = false;                // found taken over: nothing more is written, the inventory included
+
+    void say(const std::string& line) const;
+    // True once a phase ended the deploy: what is left is recording what happened.
+    bool stopped() const { return result.outcome != Outcome::succeeded; }
+    // Ends the deploy with `outcome`; the first reason given is the one reported.
+    void stop(Outcome outcome, std::string why);
+    // A network failure or timeout: further requests would only wait out their retries.
+    void note_unreachable(const util::Error& error);
+    // True (and the deploy stopped) once the Lease was taken over; checked before each write.
+    bool check_lock_lost();
+    void mark_failed(const model::ObjectId& id, const std::string& why);
+
+    std::vector<model::ObjectId> declared_ids() const;
+    // What the previous inventory lists and the manifests no longer declare.
+    std::vector<model::ObjectId> dropped_ids() const;
+    // The CRD of this deploy that defines the kind of `id`; null when there is none.
+    const Item* crd_for(const model::ObjectId& id) const;
+    // True when an object of this deploy is of the kind `crd` defines.
+    bool uses_kind_of(const Item& crd) const;
+};
+
+// The phases, each in its own file; the driver (deploy.cpp) calls them in this order.
+
+// plan.cpp: reads the stage's objects live, checks whose they are, and has the server dry-run every
+// write, marking what must be written. A refusal stops the deploy with nothing of the stage written.
+Result<void> plan(Deployment& deployment, Stage stage, CheckScope scope);
+
+// apply.cpp: creates the target namespace when it is missing and declared; true when it exists now
+// (false only in a dry run that would create it). An input error when it is missing and undeclared.
+Result<bool> ensure_namespace(Deployment& deployment);
+// apply.cpp: writes what the plan marked for the stage, kinds in order; a dry run only reports it.
+// After the foundations, waits for the CRDs this deploy has resources of.
+Result<void> apply_stage(Deployment& deployment, Stage stage);
+
+// wait.cpp: waits until what was deployed is healthy; an unhealthy rollout stops the deploy.
+Result<void> await_health(Deployment& deployment);
+
+// prune.cpp: deletes (or reports) what the previous inventory lists and the manifests dropped.
+Result<void> prune_dropped(Deployment& deployment);
+
+// record.cpp: the release record of the deploy as it ended.
+model::Release release_of(const Deployment& deployment);
+
+}  // namespace minicd::deploy

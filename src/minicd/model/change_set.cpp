@@ -1,0 +1,20 @@
+#include "minicd/model/change_set.hpp"
+
+namespace minicd::model {
+
+std::string_view to_string(Action action) {
+    switch (action) {
+    case Action::created: return "created";
+    case Action::configured: return "configured";
+    case Action::unchanged: return "unchanged";
+    case Action::adopted: return "adopted";
+    case Action::recreated: return "recreated";
+    case Action::pruned: return "pruned";
+    case Action::kept: return "kept";
+    case Action::refused: return "refused";
+    case Action::failed: return "failed";
+    }
+    return "unknown";
+}
+
+}  // namespace minicd::model
