@@ -323,7 +323,7 @@ TEST_F(BuildThenApply, PushesToATlsRegistryWithTheCredentialsMinicdFindsWithoutS
     args.insert(args.end(), {"--registry-ca", ca, "--cert-dir", std::filesystem::path(ca).parent_path().string(),
                              "--output-file", m_dir.path("build.json"), "--log-level", "debug"});
     // CI secrets as minicd reads them; the builder must push with the same account.
-    const std::string prefix = registry::environment_prefix(registry);
+    const std::string prefix = registry::environment_prefix(registry).value_or("");
     auto built = minicd(args, {{prefix + "_USERNAME", user}, {prefix + "_PASSWORD", password}});
     ASSERT_EQ(built.exit_code, 0) << built.err;
     EXPECT_EQ(built.out.find(password), std::string::npos);

@@ -55,7 +55,7 @@ protected:
     }
 
     std::map<std::string, std::string> auth_env(const std::string& password) {
-        std::string prefix = registry::environment_prefix(secured());
+        std::string prefix = registry::environment_prefix(secured()).value_or("");
         return {{prefix + "_USERNAME", var("MINICD_TEST_AUTH_REGISTRY_USER")}, {prefix + "_PASSWORD", password}};
     }
 

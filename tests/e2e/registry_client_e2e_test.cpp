@@ -119,7 +119,7 @@ protected:
                 .credentials = {.docker_config_dir = m_work + "/no-docker-config", .environment = std::move(environment)}};
     }
     std::map<std::string, std::string> auth_env(const std::string& password) {
-        std::string prefix = registry::environment_prefix(secured());
+        std::string prefix = registry::environment_prefix(secured()).value_or("");
         return {{prefix + "_USERNAME", var("MINICD_TEST_AUTH_REGISTRY_USER")}, {prefix + "_PASSWORD", password}};
     }
     std::unique_ptr<Client> client(ClientOptions options) {
@@ -311,7 +311,7 @@ TEST_F(RegistryClient, NoCredentialsForTheAuthRegistrySaysWhereToPutThem) {
     auto registry = client(options());
     auto resolved = registry->resolve(ref(secured() + "/minicd-e2e/anything:v1"));
     ASSERT_FALSE(resolved);
-    EXPECT_NE(resolved.error().describe().find(registry::environment_prefix(secured()) + "_USERNAME"), std::string::npos)
+    EXPECT_NE(resolved.error().describe().find(registry::environment_prefix(secured()).value_or("(none)") + "_USERNAME"), std::string::npos)
         << resolved.error().describe();
 }
 

@@ -3,7 +3,8 @@
 namespace minicd::cli {
 
 const char* const k_registry_credentials_help =
-    "Registry credentials: MINICD_REGISTRY_<HOST>_USERNAME and _PASSWORD (HOST uppercased, other characters as _),\n"
+    "Registry credentials: MINICD_REGISTRY_<HOST>_USERNAME and _PASSWORD (HOST uppercased,\n"
+    "'.' and ':' as _, '-' as __: registry-1.example.com:5000 -> REGISTRY__1_EXAMPLE_COM_5000),\n"
     "or MINICD_REGISTRY_USERNAME and MINICD_REGISTRY_PASSWORD for the hosts in MINICD_REGISTRY_HOSTS,\n"
     "else docker's config.json ($DOCKER_CONFIG or ~/.docker): credHelpers, auths, credsStore.\n"
     "Loopback registries fall back to plain HTTP when they do not speak TLS.";

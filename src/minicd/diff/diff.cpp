@@ -6,6 +6,8 @@
 #include <set>
 #include <string_view>
 
+#include "minicd/util/text.hpp"
+
 namespace minicd::diff {
 
 namespace {
@@ -29,12 +31,8 @@ std::string child_path(const std::string& parent, std::string_view key) {
 }
 
 std::string shown(const Json& value) {
-    std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
-    if (text.size() > k_max_value_chars) {
-        text.resize(k_max_value_chars - 3);
-        text += "...";
-    }
-    return text;
+    // Cut at a character boundary, so the shown value is still valid UTF-8 (JSON output dumps it).
+    return util::shorten_utf8(value.dump(-1, ' ', false, Json::error_handler_t::replace), k_max_value_chars);
 }
 
 // Lists whose items all carry a distinct string `name` are compared item by item by that name, so

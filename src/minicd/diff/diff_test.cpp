@@ -99,5 +99,16 @@ TEST(Diff, LongValuesAreCut) {
     EXPECT_TRUE(changes[0].after.ends_with("..."));
 }
 
+TEST(Diff, LongValuesAreCutBetweenCharactersSoJsonOutputStaysValid) {
+    std::string long_text;
+    for (int i = 0; i < 100; ++i) long_text += "\u00e9";  // two bytes each in UTF-8
+    Json before = {{"data", {{"k", "a"}}}};
+    Json after = {{"data", {{"k", "a" + long_text}}}};
+    auto changes = compare(before, after);
+    ASSERT_EQ(changes.size(), 1U);
+    EXPECT_TRUE(changes[0].after.ends_with("..."));
+    EXPECT_NO_THROW((void)Json(changes[0].after).dump()) << "a split character makes dump() throw";
+}
+
 }  // namespace
 }  // namespace minicd::diff

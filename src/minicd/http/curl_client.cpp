@@ -322,6 +322,16 @@ private:
         curl_easy_setopt(handle, option, &blob);
     }
 
+    // libcurl's own guard behind check_url: the transfer may use only the scheme just checked, and a
+    // redirect libcurl follows only https, or http as well where any host may be plain HTTP (libcurl
+    // cannot tell whether a redirect's host is loopback).
+    static void restrict_protocols(CURL* handle, const UrlParts& url, PlainHttp policy) {
+        const char* own = url.scheme == "http" ? "http" : "https";
+        const char* redirects = policy == PlainHttp::allowed ? "http,https" : "https";
+        curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, own);
+        curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS_STR, redirects);
+    }
+
     void configure_tls(CURL* handle) const {
         const TlsOptions& tls = m_options.tls;
         if (tls.insecure_skip_verify) {
@@ -347,11 +357,18 @@ private:
 
     // Sets up an easy handle for `request` on the calling thread; the event thread only runs it.
     Result<void> prepare(Transfer& transfer, const Request& request, bool streaming) {
+        // Checked before a handle is taken: a refused URL is never handed to libcurl.
+        auto allowed = check_url(request.url, request.plain_http);
+        if (!allowed) {
+            return fail(allowed.error().code, allowed.error().message,
+                        fmt::format("{} {}", to_string(request.method), allowed.error().subject));
+        }
         CURL* handle = acquire();
         if (handle == nullptr) return fail(ErrorCode::internal, "curl_easy_init failed");
         transfer.handle = handle;
         transfer.peak_buffer = &m_peak_buffer;
 
+        restrict_protocols(handle, *allowed, request.plain_http);
         curl_easy_setopt(handle, CURLOPT_SHARE, m_share);
         curl_easy_setopt(handle, CURLOPT_PRIVATE, &transfer);
         // With a server name override the URL carries that name (so SNI and verification use it)

@@ -1,8 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "minicd/http/curl_client.hpp"
 #include "minicd/http/http_client.hpp"
@@ -140,6 +145,81 @@ TEST(CurlClient, ErrorsNeverShowCredentialsFromTheUrl) {
     auto response = client()->send({.url = url});
     ASSERT_FALSE(response);
     EXPECT_EQ(response.error().describe().find("s3cret"), std::string::npos) << response.error().describe();
+}
+
+// A server that records every request target and answers 200, to prove what reached it.
+struct RecordingServer {
+    std::mutex mutex;
+    std::vector<std::string> targets;
+    LocalHttpServer server{[this](const LocalHttpServer::Request& request) {
+        std::lock_guard lock(mutex);
+        targets.push_back(request.target);
+        return LocalHttpServer::Reply{.status = 200, .headers = {}, .body = "reached"};
+    }};
+    std::vector<std::string> seen() {
+        std::lock_guard lock(mutex);
+        return targets;
+    }
+};
+
+TEST(CurlClient, SchemesOtherThanHttpAndHttpsAreNeverFetched) {
+    char path[] = "/tmp/minicd-curl-file-XXXXXX";
+    int fd = ::mkstemp(path);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, "ci-secret-hunter2", 17), 17);
+    ::close(fd);
+    RecordingServer internal;
+    const std::string port = internal.server.url("").substr(std::string("http://127.0.0.1:").size());
+    auto http = client();
+
+    auto file = http->send({.url = std::string("file://") + path, .plain_http = PlainHttp::allowed});
+    ::unlink(path);
+    ASSERT_FALSE(file) << "read a local file: " << file->body;
+    EXPECT_EQ(file.error().code, util::ErrorCode::input);
+    EXPECT_NE(file.error().describe().find("file"), std::string::npos) << file.error().describe();
+    EXPECT_EQ(file.error().describe().find("hunter2"), std::string::npos) << file.error().describe();
+
+    for (const std::string scheme : {"gopher", "dict"}) {
+        auto other = http->send({.url = scheme + "://127.0.0.1:" + port + "/_GET", .plain_http = PlainHttp::allowed});
+        ASSERT_FALSE(other) << scheme;
+        EXPECT_EQ(other.error().code, util::ErrorCode::input) << scheme;
+        EXPECT_NE(other.error().subject.find(scheme + "://127.0.0.1:" + port), std::string::npos) << other.error().describe();
+    }
+    EXPECT_EQ(internal.server.connections_accepted(), 0);
+}
+
+TEST(CurlClient, PlainHttpGoesOnlyWhereTheRequestAllowsIt) {
+    RecordingServer server;
+    auto http = client();
+    auto refused = http->send({.url = server.server.url("/v2/"), .plain_http = PlainHttp::refused});
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, util::ErrorCode::input);
+    EXPECT_EQ(refused.error().subject, "GET " + server.server.url(""));
+    EXPECT_EQ(server.server.connections_accepted(), 0);
+
+    for (auto policy : {PlainHttp::loopback_only, PlainHttp::allowed}) {
+        auto sent = http->send({.url = server.server.url("/v2/"), .plain_http = policy});
+        ASSERT_TRUE(sent) << sent.error().describe();
+        EXPECT_EQ(sent->status, 200);
+    }
+    auto by_default = http->send({.url = server.server.url("/v2/")});
+    ASSERT_TRUE(by_default) << "loopback keeps plain HTTP by default: " << by_default.error().describe();
+}
+
+TEST(CurlClient, PlainHttpToOtherHostsNeedsExplicitPermission) {
+    // The "proxy" is the loopback server, so a request that wrongly goes out still stays on this machine.
+    RecordingServer proxy;
+    auto http = client({.proxy = proxy.server.url("")});
+    for (auto url : {"http://registry.invalid/v2/", "http://127.0.0.1.nip.invalid/token", "http://127.example.invalid/"}) {
+        auto refused = http->send({.url = url, .plain_http = PlainHttp::loopback_only});
+        ASSERT_FALSE(refused) << url;
+        EXPECT_EQ(refused.error().code, util::ErrorCode::input) << url;
+    }
+    EXPECT_EQ(proxy.seen(), std::vector<std::string>{});
+
+    auto allowed = http->send({.url = "http://registry.invalid/v2/", .plain_http = PlainHttp::allowed});
+    ASSERT_TRUE(allowed) << allowed.error().describe();
+    EXPECT_EQ(proxy.seen(), std::vector<std::string>{"http://registry.invalid/v2/"});
 }
 
 // Bytes whose position can be checked: a lost, doubled or reordered chunk shows.

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "minicd/http/url_policy.hpp"
 #include "minicd/util/result.hpp"
 
 namespace minicd::http {
@@ -28,6 +29,9 @@ struct Request {
     std::string body;
     // Zero: the client's default request timeout. Watches pass a long one.
     std::chrono::milliseconds timeout{0};
+    // Where plain http:// may go; https is always allowed and any other scheme never is. A URL the
+    // policy refuses is an input error and is never sent (redirects libcurl follows included).
+    PlainHttp plain_http = PlainHttp::loopback_only;
 };
 
 struct Response {
@@ -69,8 +73,9 @@ struct ClientOptions {
 class HttpClient {
 public:
     virtual ~HttpClient() = default;
-    // An error means no HTTP status was received (connection, TLS, timeout); any status,
-    // including 4xx and 5xx, is a Response for the caller to judge.
+    // An error means no HTTP status was received (connection, TLS, timeout, or an input error for a
+    // URL that request.plain_http refuses); any status, including 4xx and 5xx, is a Response for the
+    // caller to judge.
     virtual Result<Response> send(const Request& request) = 0;
 
     // Like send, but the body is handed to `on_data` as it arrives instead of being kept (watches,

@@ -1,5 +1,6 @@
 #include "minicd/kube/client.hpp"
 #include "minicd/kube/verbs.hpp"
+#include "minicd/util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -76,6 +77,8 @@ Result<std::shared_ptr<http::HttpClient>> Client::http_for(const AuthMaterial& m
 http::Request Client::build(const Call& call, const AuthMaterial& material) const {
     http::Request request{.method = call.method, .url = m_config.server + call.path, .body = call.body,
                           .timeout = call.timeout};
+    // A kubeconfig that names an http:// server asked for plain HTTP to that very server.
+    if (m_config.server.starts_with("http://")) request.plain_http = http::PlainHttp::allowed;
     request.headers.push_back({"Accept", call.accept});
     if (!call.content_type.empty()) request.headers.push_back({"Content-Type", call.content_type});
     if (!material.bearer_token.empty()) request.headers.push_back({"Authorization", "Bearer " + material.bearer_token});
@@ -185,12 +188,17 @@ util::Error api_error(const ApiResponse& response, std::string subject) {
     auto status = model::Json::parse(response.body, nullptr, false);
     std::string message;
     std::string reason;
-    if (status.is_object() && status.value("kind", "") == "Status") {
-        message = status.value("message", "");
-        reason = status.value("reason", "");
+    // A Status of the wrong shape is read as no Status at all, never thrown on.
+    auto text = [&](const char* key) {
+        auto found = status.find(key);
+        return found != status.end() && found->is_string() ? found->get<std::string>() : std::string{};
+    };
+    if (status.is_object() && text("kind") == "Status") {
+        message = text("message");
+        reason = text("reason");
     }
     if (message.empty()) {
-        message = response.body.substr(0, 200);
+        message = util::shorten_utf8(response.body, 200);
         if (message.empty()) message = "no details given";
     }
     std::string detail = reason.empty() ? fmt::format("HTTP {}", response.status)

@@ -373,7 +373,8 @@ TEST_F(ExecPlugin, InvalidExpirationTimestampIsAnError) {
         CredentialSource(config_for(plugin(k_v1, R"({"token": "t", "expirationTimestamp": "tomorrow"})"))).current();
     ASSERT_FALSE(material);
     EXPECT_EQ(material.error().message,
-              "exec plugin of user \"ci\" returned an invalid expirationTimestamp \"tomorrow\"");
+              "exec plugin of user \"ci\" returned a status.expirationTimestamp that is not an RFC 3339 time "
+              "(2024-05-01T12:00:00Z)");
 }
 
 TEST_F(ExecPlugin, InteractiveModeAlwaysIsRefusedWithoutRunningThePlugin) {

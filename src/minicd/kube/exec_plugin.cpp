@@ -26,6 +26,10 @@ constexpr auto k_exec_timeout = std::chrono::seconds(60);
 // How much of a failing plugin's stderr goes into the error.
 constexpr std::size_t k_stderr_tail_lines = 5;
 constexpr std::size_t k_stderr_tail_chars = 2000;
+// The ExecCredential versions an error may name (v1alpha1 only to say it is the wrong one).
+constexpr std::string_view k_exec_v1 = "client.authentication.k8s.io/v1";
+constexpr std::string_view k_exec_v1beta1 = "client.authentication.k8s.io/v1beta1";
+constexpr std::string_view k_exec_v1alpha1 = "client.authentication.k8s.io/v1alpha1";
 
 
 // The last lines of a plugin's stderr, bounded, for an error message.
@@ -127,45 +131,95 @@ Result<std::string> exec_info(const RestConfig& config) {
     info["apiVersion"] = exec.api_version;
     info["kind"] = "ExecCredential";
     info["spec"] = std::move(spec);
-    return info.dump();
+    // A server name that is not UTF-8 cannot travel in JSON; replaced, since dump() would throw.
+    return info.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-std::string string_at(const Json& object, const char* key) {
-    auto it = object.find(key);
-    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+// Reads string members of the plugin's JSON and keeps the first wrong type. Absent or null is
+// nullopt; any other type is an error naming the member and the type, never the value (the secret).
+class StringMembers {
+public:
+    std::optional<std::string> read(const Json& object, std::string_view parent, const char* key) {
+        auto it = object.find(key);
+        if (it == object.end() || it->is_null()) return std::nullopt;
+        if (!it->is_string()) {
+            note(fmt::format("returned {}{} of type {}; it must be a string", parent, key, it->type_name()));
+            return std::nullopt;
+        }
+        return it->get<std::string>();
+    }
+
+    void note(std::string problem) {
+        if (!m_problem) m_problem = std::move(problem);
+    }
+
+    const std::optional<std::string>& problem() const { return m_problem; }
+
+private:
+    std::optional<std::string> m_problem;
+};
+
+// The plugin's apiVersion as an error may name it: a known version by name, anything else not,
+// since the plugin's output is not ours to print.
+std::string describe_api_version(const std::string& value) {
+    if (value.empty()) return "no apiVersion";
+    if (value == k_exec_v1 || value == k_exec_v1beta1 || value == k_exec_v1alpha1) {
+        return fmt::format("apiVersion \"{}\"", value);
+    }
+    return "an unknown apiVersion";
 }
 
-// Reads the plugin's stdout. Messages never quote it: it holds the credential.
+// Text that does not even open a JSON object is no broken ExecCredential: no position is worth giving.
+bool opens_json_object(std::string_view text) {
+    auto first = text.find_first_not_of(" \t\r\n");
+    return first != std::string_view::npos && text[first] == '{';
+}
+
+// Reads the plugin's stdout. Messages never quote it: it holds the credential. Every member is
+// type-checked, so no output can make nlohmann throw (on a worker thread, that would terminate).
 Result<ExecCredential> parse_exec_output(const std::string& out, const ExecConfig& exec, const std::string& who) {
     auto bad = [&](std::string message) { return fail(ErrorCode::subprocess, who + " " + message, exec.command); };
-    Json document = Json::parse(out, nullptr, false);
-    if (document.is_discarded() || !document.is_object()) return bad("did not print an ExecCredential JSON object");
-    std::string api_version = string_at(document, "apiVersion");
+    if (!opens_json_object(out)) return bad("did not print an ExecCredential JSON object");
+    auto document = parse_credential_json(out);
+    if (!document) return bad("printed invalid JSON at " + document.error().message);
+    if (!document->is_object()) return bad("did not print an ExecCredential JSON object");
+
+    StringMembers members;
+    const std::string api_version = members.read(*document, "", "apiVersion").value_or("");
+    const std::string kind = members.read(*document, "", "kind").value_or("");
+    if (members.problem()) return bad(*members.problem());
     if (api_version != exec.api_version) {
-        return bad(fmt::format("returned apiVersion \"{}\", but the kubeconfig asks for \"{}\"", api_version,
+        return bad(fmt::format("returned {}, but the kubeconfig asks for \"{}\"", describe_api_version(api_version),
                                exec.api_version));
     }
-    if (std::string kind = string_at(document, "kind"); kind != "ExecCredential") {
-        return bad(fmt::format("returned kind \"{}\", expected \"ExecCredential\"", kind));
+    if (kind != "ExecCredential") {
+        return bad(fmt::format("returned {}, expected \"ExecCredential\"", kind.empty() ? "no kind" : "another kind"));
     }
-    auto status = document.find("status");
-    if (status == document.end() || !status->is_object()) return bad("returned no status");
+    auto status = document->find("status");
+    if (status == document->end() || status->is_null()) return bad("returned no status");
+    if (!status->is_object()) {
+        return bad(fmt::format("returned status of type {}; it must be an object", status->type_name()));
+    }
 
     ExecCredential credential;
-    credential.material.bearer_token = string_at(*status, "token");
-    credential.material.client_cert_pem = string_at(*status, "clientCertificateData");
-    credential.material.client_key_pem = string_at(*status, "clientKeyData");
+    credential.material.bearer_token = members.read(*status, "status.", "token").value_or("");
+    credential.material.client_cert_pem = members.read(*status, "status.", "clientCertificateData").value_or("");
+    credential.material.client_key_pem = members.read(*status, "status.", "clientKeyData").value_or("");
+    // Absent or null means no expiry; "" is a time that does not parse, as in client-go.
+    const std::optional<std::string> expiry = members.read(*status, "status.", "expirationTimestamp");
+    if (members.problem()) return bad(*members.problem());
+
     if (credential.material.client_cert_pem.empty() != credential.material.client_key_pem.empty()) {
         return bad("returned only one of clientCertificateData and clientKeyData; both are needed");
     }
     if (credential.material.bearer_token.empty() && credential.material.client_cert_pem.empty()) {
         return bad("returned neither a token nor a client certificate and key");
     }
-    if (auto expiry = status->find("expirationTimestamp"); expiry != status->end() && !expiry->is_null()) {
-        std::optional<TimePoint> parsed;
-        if (expiry->is_string()) parsed = parse_rfc3339(expiry->get<std::string>());
-        if (!parsed) return bad(fmt::format("returned an invalid expirationTimestamp {}", expiry->dump()));
-        credential.expires = parsed;
+    if (expiry) {
+        credential.expires = parse_rfc3339(*expiry);
+        if (!credential.expires) {
+            return bad("returned a status.expirationTimestamp that is not an RFC 3339 time (2024-05-01T12:00:00Z)");
+        }
     }
     return credential;
 }

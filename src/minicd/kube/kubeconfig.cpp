@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -28,6 +29,9 @@ using util::ErrorCode;
 
 constexpr std::string_view k_exec_v1 = "client.authentication.k8s.io/v1";
 constexpr std::string_view k_exec_v1beta1 = "client.authentication.k8s.io/v1beta1";
+constexpr std::string_view k_exec_group = "client.authentication.k8s.io/";
+// Longer than any Kubernetes version name ("v1beta1", "v2alpha3"); bounds what an error may quote.
+constexpr std::size_t k_max_version_length = 12;
 
 // One named cluster, user or context, with the file that defined it (relative paths resolve
 // against that file's folder, and errors name it).
@@ -67,30 +71,147 @@ bool is_regular_file(const std::string& path) {
 }
 
 
+// How a value's type reads in an error, in the words of a YAML kubeconfig; never the value itself.
+std::string_view type_words(const Json& value) {
+    if (value.is_object()) return "a mapping";
+    if (value.is_array()) return "a list";
+    if (value.is_string()) return "a string";
+    if (value.is_boolean()) return "true or false";
+    if (value.is_number()) return "a number";
+    if (value.is_null()) return "null";
+    return "binary data";
+}
+
+// nlohmann's description of a JSON syntax error, reduced to fixed words. Only the part before
+// "; last read: '...'" is looked at, so the quoted bytes (a secret, here) cannot steer the choice.
+std::string_view json_mistake(std::string_view what) {
+    what = what.substr(0, what.find("; last read:"));
+    struct Mistake {
+        std::string_view marker;  // a fragment of nlohmann's message; the first one found wins
+        std::string_view says;
+    };
+    static constexpr Mistake k_mistakes[] = {
+        {"control character", "a string holds a raw control character such as a line break; it must be escaped"},
+        {"ill-formed UTF-8", "a string holds bytes that are not UTF-8"},
+        {"missing closing quote", "a string has no closing quote"},
+        {"invalid string", "a string holds an invalid escape sequence"},
+        {"unexpected end of input", "the text ends before the JSON value does"},
+        {"expected end of input", "more text follows the JSON value"},
+        {"number overflow", "a number is too large"},
+        {"invalid number", "a number is malformed"},
+        {"invalid literal", "a bare word that is not true, false or null (text needs quotes)"},
+    };
+    for (const auto& mistake : k_mistakes) {
+        if (what.find(mistake.marker) != std::string_view::npos) return mistake.says;
+    }
+    return "syntax error";
+}
+
+// Reads JSON only to find its first syntax error, where it is and what kind. nlohmann reports every
+// error here, number overflow included, which Json::parse would throw as out_of_range: no exception.
+class SyntaxCheck final : public nlohmann::json_sax<Json> {
+public:
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override { return true; }
+    bool key(string_t&) override { return true; }
+    bool end_object() override { return true; }
+    bool start_array(std::size_t) override { return true; }
+    bool end_array() override { return true; }
+    // `last_token` is the content around the error: deliberately unused.
+    bool parse_error(std::size_t position, const std::string& /*last_token*/, const Json::exception& error) override {
+        m_offset = position > 0 ? position - 1 : 0;
+        m_mistake = json_mistake(error.what());
+        return false;
+    }
+
+    std::size_t offset() const { return m_offset; }  // 0-based, of the byte where reading failed
+    std::string_view mistake() const { return m_mistake; }
+
+private:
+    std::size_t m_offset = 0;
+    std::string_view m_mistake = "syntax error";  // points into json_mistake's table
+};
+
+// parse_yaml puts the line into the subject ("<file>:12"); 0 when it is not there.
+int yaml_error_line(std::string_view subject, std::string_view file) {
+    if (subject.size() <= file.size() + 1 || !subject.starts_with(file) || subject[file.size()] != ':') return 0;
+    const std::string_view digits = subject.substr(file.size() + 1);
+    int line = 0;
+    auto [end, problem] = std::from_chars(digits.data(), digits.data() + digits.size(), line);
+    return problem == std::errc() && end == digits.data() + digits.size() ? line : 0;
+}
+
+// The YAML reader's message reduced to fixed words: it may quote a scalar, an anchor, a tag or a
+// key, and in a kubeconfig any of them can be a secret out of place (a token starting with '*').
+std::string_view yaml_mistake(std::string_view message) {
+    // The one message that starts with the scalar itself.
+    if (message.ends_with("is not a number JSON can hold")) {
+        return "a number JSON cannot hold (quote it to keep it text)";
+    }
+    struct Mistake {
+        std::string_view prefix;  // how parse_yaml's message starts; the first match wins
+        std::string_view says;
+    };
+    static constexpr Mistake k_mistakes[] = {
+        {"invalid YAML: a tab after ':'", "a tab after ':' in an explicit-key (?) block; use spaces"},
+        {"invalid document separator", "only a comment may follow ---"},
+        {"duplicate key", "a key appears twice in one mapping"},
+        {"unknown anchor", "an alias (a value starting with *) names no anchor; quote the value if it is text"},
+        {"anchor \"", "an anchor's value contains itself"},
+        {"unsupported map key", "a mapping key must be text or a number"},
+        {"mapping keys must be scalars", "mapping keys must be scalars"},
+        {"nesting deeper than", "nesting is too deep"},
+        {"document contains excessive aliasing", "too much aliasing"},
+        {"map merge requires", "a merge (<<) needs a mapping or a list of mappings"},
+        {"a second document follows", "a second document follows '...' without a --- line"},
+        {"!!binary", "!!binary values are not supported (write the base64 text without the tag)"},
+        {"cannot decode", "a value does not fit its !! tag"},
+        {"cannot create", "the YAML reader could not start"},
+        {"cannot start", "the YAML reader could not start"},
+    };
+    for (const auto& mistake : k_mistakes) {
+        if (message.starts_with(mistake.prefix)) return mistake.says;
+    }
+    return "syntax error";
+}
+
+// A YAML reader error as a credential file may show it: the file, the line and a fixed description.
+util::Error yaml_error_without_content(const util::Error& error, const std::string& file) {
+    const int line = yaml_error_line(error.subject, file);
+    const std::string where = line > 0 ? fmt::format("line {}: ", line) : std::string();
+    const std::string_view what =
+        error.code == ErrorCode::input ? "not a valid YAML kubeconfig" : "cannot read the kubeconfig as YAML";
+    return util::make_error(error.code, fmt::format("{}: {}{}", what, where, yaml_mistake(error.message)), file);
+}
+
+// The text after a UTF-8 byte order mark, which editors on Windows like to add.
+std::string_view without_bom(std::string_view text) {
+    constexpr std::string_view k_bom = "\xEF\xBB\xBF";
+    return text.starts_with(k_bom) ? text.substr(k_bom.size()) : text;
+}
+
 // kubectl accepts JSON kubeconfigs too; JSON is read directly, everything else goes through the YAML
-// reader, which applies the same scalar rules as the Kubernetes machinery.
+// reader, which applies the same scalar rules as the Kubernetes machinery. Errors point at a line
+// but never quote the file: it holds tokens and keys.
 Result<Json> parse_document(const std::string& text, const std::string& file) {
-    auto first = text.find_first_not_of(" \t\r\n");
+    const std::string_view content = without_bom(text);
+    auto first = content.find_first_not_of(" \t\r\n");
     // client-go reads an empty file as an empty configuration (kubectl creates such files).
-    if (first == std::string::npos) return Json(nullptr);
-    if (text[first] == '{') {
-        try {
-            return Json::parse(text);
-        } catch (const Json::parse_error& error) {
-            std::string what = error.what();
-            // Drop nlohmann's "[json.exception.parse_error.101] " prefix; the rest names line and column.
-            if (auto end = what.find("] "); what.starts_with("[json.exception") && end != std::string::npos) {
-                what.erase(0, end + 2);
-            }
-            return fail(ErrorCode::input, "not a valid JSON kubeconfig: " + what, file);
-        }
+    if (first == std::string_view::npos) return Json(nullptr);
+    // '[' too: a list is no kubeconfig, but the YAML reader's messages for JSON quote the text.
+    if (content[first] == '{' || content[first] == '[') {
+        auto document = parse_credential_json(content);
+        if (!document) return fail(ErrorCode::input, "not a valid JSON kubeconfig: " + document.error().message, file);
+        return document;
     }
-    auto documents = source::parse_yaml(text, file);
-    if (!documents) {
-        util::Error error = documents.error();
-        if (error.subject.empty()) error.subject = file;
-        return fail(std::move(error));
-    }
+    auto documents = source::parse_yaml(content, file);
+    if (!documents) return fail(yaml_error_without_content(documents.error(), file));
     if (documents->empty()) return Json(nullptr);
     if (documents->size() > 1) {
         return fail(ErrorCode::input, fmt::format("expected one YAML document, found {}", documents->size()), file);
@@ -108,7 +229,7 @@ public:
         const Json* value = find(key);
         if (value == nullptr) return {};
         if (!value->is_string()) {
-            note(fmt::format("{} must be a string", key));
+            note(fmt::format("{} must be a string, not {}", key, type_words(*value)));
             return {};
         }
         return value->get<std::string>();
@@ -118,7 +239,7 @@ public:
         const Json* value = find(key);
         if (value == nullptr) return false;
         if (!value->is_boolean()) {
-            note(fmt::format("{} must be true or false", key));
+            note(fmt::format("{} must be true or false, not {}", key, type_words(*value)));
             return false;
         }
         return value->get<bool>();
@@ -158,7 +279,7 @@ public:
         const Json* value = find(key);
         if (value == nullptr) return nullptr;
         if (!value->is_object()) {
-            note(fmt::format("{} must be a mapping", key));
+            note(fmt::format("{} must be a mapping, not {}", key, type_words(*value)));
             return nullptr;
         }
         return value;
@@ -193,7 +314,9 @@ Result<void> merge_list(const Json& document, const char* list_key, const char* 
                         std::map<std::string, Entry>& into, const std::string& file) {
     auto list = document.find(list_key);
     if (list == document.end() || list->is_null()) return {};
-    if (!list->is_array()) return fail(ErrorCode::input, fmt::format("{} must be a list", list_key), file);
+    if (!list->is_array()) {
+        return fail(ErrorCode::input, fmt::format("{} must be a list, not {}", list_key, type_words(*list)), file);
+    }
     std::map<std::string, bool> seen_here;
     for (std::size_t i = 0; i < list->size(); ++i) {
         const Json& item = (*list)[i];
@@ -211,7 +334,9 @@ Result<void> merge_list(const Json& document, const char* list_key, const char* 
         Json body = Json::object();
         if (inner != item.end() && !inner->is_null()) {
             if (!inner->is_object()) {
-                return fail(ErrorCode::input, fmt::format("{} \"{}\": {} must be a mapping", inner_key, key, inner_key),
+                return fail(ErrorCode::input,
+                            fmt::format("{} \"{}\": {} must be a mapping, not {}", inner_key, key, inner_key,
+                                        type_words(*inner)),
                             file);
             }
             body = *inner;
@@ -228,7 +353,10 @@ Result<void> merge_file(MergedConfig& merged, const std::string& file) {
     if (!document) return fail(document.error());
     merged.files.push_back(file);
     if (document->is_null()) return {};  // an empty file is an empty configuration
-    if (!document->is_object()) return fail(ErrorCode::input, "a kubeconfig must be a mapping", file);
+    if (!document->is_object()) {
+        return fail(ErrorCode::input, fmt::format("a kubeconfig must be a mapping, not {}", type_words(*document)),
+                    file);
+    }
 
     if (auto merged_list = merge_list(*document, "clusters", "cluster", merged.clusters, file); !merged_list) {
         return merged_list;
@@ -241,10 +369,35 @@ Result<void> merge_file(MergedConfig& merged, const std::string& file) {
     }
     auto current = document->find("current-context");
     if (current != document->end() && !current->is_null()) {
-        if (!current->is_string()) return fail(ErrorCode::input, "current-context must be a string", file);
+        if (!current->is_string()) {
+            return fail(ErrorCode::input, fmt::format("current-context must be a string, not {}", type_words(*current)),
+                        file);
+        }
         if (merged.current_context.empty()) merged.current_context = current->get<std::string>();
     }
     return {};
+}
+
+// The schemes client-go's proxy support understands.
+bool has_proxy_scheme(std::string_view url) {
+    return url.starts_with("http://") || url.starts_with("https://") || url.starts_with("socks5://");
+}
+
+// An exec apiVersion an error may quote: one of the auth group's versions (v1alpha1 and the like).
+// Anything else is text out of place in a credential file, and might be a secret.
+bool is_auth_group_version(std::string_view value) {
+    if (!value.starts_with(k_exec_group)) return false;
+    const std::string_view version = value.substr(k_exec_group.size());
+    auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+    return !version.empty() && version.size() <= k_max_version_length &&
+           std::all_of(version.begin(), version.end(), lower_or_digit);
+}
+
+// Why an exec apiVersion is refused, naming it only when is_auth_group_version allows.
+std::string unsupported_api_version(std::string_view value) {
+    const std::string named =
+        is_auth_group_version(value) ? fmt::format("apiVersion \"{}\"", value) : std::string("this apiVersion");
+    return fmt::format("{} is not supported (use {} or {})", named, k_exec_v1, k_exec_v1beta1);
 }
 
 Result<void> apply_cluster(const std::string& name, const Entry& entry, RestConfig& config) {
@@ -265,12 +418,9 @@ Result<void> apply_cluster(const std::string& name, const Entry& entry, RestConf
     if (insecure && (!ca_pem.empty() || !ca_file.empty())) {
         return fail(reader.error("insecure-skip-tls-verify cannot be combined with a certificate authority"));
     }
-    if (!config.proxy_url.empty()) {
-        auto scheme = config.proxy_url.substr(0, config.proxy_url.find("://"));
-        if (scheme != "http" && scheme != "https" && scheme != "socks5") {
-            return fail(
-                reader.error(fmt::format("proxy-url scheme must be http, https or socks5, not \"{}\"", scheme)));
-        }
+    // Not quoted: without "://" the whole URL, user:password@ included, would read as its scheme.
+    if (!config.proxy_url.empty() && !has_proxy_scheme(config.proxy_url)) {
+        return fail(reader.error("proxy-url must start with http://, https:// or socks5://"));
     }
     config.server = std::move(server);
     config.tls.ca_pem = std::move(ca_pem);
@@ -296,27 +446,32 @@ Result<ExecConfig> parse_exec(const std::string& user_name, const Json& body, co
 
     if (exec.api_version.empty()) return fail(reader.error("apiVersion is required"));
     if (exec.api_version != k_exec_v1 && exec.api_version != k_exec_v1beta1) {
-        return fail(reader.error(fmt::format("apiVersion \"{}\" is not supported (use {} or {})", exec.api_version,
-                                             k_exec_v1, k_exec_v1beta1)));
+        return fail(reader.error(unsupported_api_version(exec.api_version)));
     }
     if (exec.interactive_mode.empty() && exec.api_version == k_exec_v1) {
         return fail(reader.error(fmt::format("interactiveMode is required for {}", k_exec_v1)));
     }
     if (!exec.interactive_mode.empty() && exec.interactive_mode != "Never" && exec.interactive_mode != "IfAvailable" &&
         exec.interactive_mode != "Always") {
-        return fail(reader.error(
-            fmt::format("interactiveMode must be Never, IfAvailable or Always, not \"{}\"", exec.interactive_mode)));
+        return fail(reader.error("interactiveMode must be Never, IfAvailable or Always"));
     }
 
     if (auto args = body.find("args"); args != body.end() && !args->is_null()) {
-        if (!args->is_array()) return fail(reader.error("args must be a list of strings"));
-        for (const auto& arg : *args) {
-            if (!arg.is_string()) return fail(reader.error("args must be a list of strings"));
+        if (!args->is_array()) {
+            return fail(reader.error(fmt::format("args must be a list of strings, not {}", type_words(*args))));
+        }
+        for (std::size_t i = 0; i < args->size(); ++i) {
+            const Json& arg = (*args)[i];
+            if (!arg.is_string()) {
+                return fail(reader.error(fmt::format("args[{}] must be a string, not {}", i, type_words(arg))));
+            }
             exec.args.push_back(arg.get<std::string>());
         }
     }
     if (auto env = body.find("env"); env != body.end() && !env->is_null()) {
-        if (!env->is_array()) return fail(reader.error("env must be a list of {name, value}"));
+        if (!env->is_array()) {
+            return fail(reader.error(fmt::format("env must be a list of {{name, value}}, not {}", type_words(*env))));
+        }
         for (const auto& item : *env) {
             auto name = item.is_object() ? item.find("name") : item.end();
             if (!item.is_object() || name == item.end() || !name->is_string() || name->get<std::string>().empty()) {
@@ -324,7 +479,8 @@ Result<ExecConfig> parse_exec(const std::string& user_name, const Json& body, co
             }
             auto value = item.find("value");
             if (value != item.end() && !value->is_null() && !value->is_string()) {
-                return fail(reader.error(fmt::format("env \"{}\": value must be a string", name->get<std::string>())));
+                return fail(reader.error(fmt::format("env \"{}\": value must be a string, not {}",
+                                                     name->get<std::string>(), type_words(*value))));
             }
             exec.env.emplace_back(name->get<std::string>(),
                                   value == item.end() || value->is_null() ? std::string() : value->get<std::string>());
@@ -474,6 +630,19 @@ Search find_files() {
 }
 
 }  // namespace
+
+Result<Json> parse_credential_json(std::string_view text) {
+    // A first pass finds syntax errors without exceptions and without keeping any of the text.
+    SyntaxCheck check;
+    if (!Json::sax_parse(text, &check)) {
+        const util::TextPosition at = util::position_at(text, check.offset());
+        return fail(ErrorCode::input, fmt::format("line {}, column {}: {}", at.line, at.column, check.mistake()));
+    }
+    // The text passed the check, and without exceptions allowed parse cannot throw either.
+    Json document = Json::parse(text, nullptr, false);
+    if (document.is_discarded()) return fail(ErrorCode::internal, "JSON that passed the syntax check did not parse");
+    return document;
+}
 
 Result<RestConfig> load_rest_config(const KubeconfigOptions& options) {
     MergedConfig merged;

@@ -398,7 +398,121 @@ TEST_F(Kubeconfig, WrongFieldTypesNameTheField) {
     std::string path = write("kc.json", single_config(cluster, {}));
     auto config = load_rest_config({.path = path});
     ASSERT_FALSE(config);
-    EXPECT_EQ(config.error().message, "cluster \"c\": insecure-skip-tls-verify must be true or false");
+    EXPECT_EQ(config.error().message, "cluster \"c\": insecure-skip-tls-verify must be true or false, not a string");
+}
+
+// A secret that must never reach an error message, whatever is wrong around it.
+constexpr std::string_view k_canary = "canary-token-DO-NOT-PRINT";
+
+// Whether an error shows any of the canary: the whole, or either half of it.
+bool shows_canary(const util::Error& error) {
+    const std::string text = error.describe();
+    return text.find("canary") != std::string::npos || text.find("DO-NOT-PRINT") != std::string::npos;
+}
+
+TEST_F(Kubeconfig, WrongTypesNameFileKeyExpectedAndFoundTypeButNoValue) {
+    const Json exec_base = {
+        {"apiVersion", "client.authentication.k8s.io/v1"}, {"command", "p"}, {"interactiveMode", "Never"}};
+    Json exec_arg = exec_base;
+    exec_arg["args"] = Json::array({7});
+    Json exec_env = exec_base;
+    exec_env["env"] = Json::array({{{"name", "A"}, {"value", {{"secret", k_canary}}}}});
+    const std::pair<Json, std::string_view> cases[] = {
+        {{{"token", Json::array({k_canary})}}, "user \"u\": token must be a string, not a list"},
+        {{{"token", {{"value", k_canary}}}}, "user \"u\": token must be a string, not a mapping"},
+        {{{"tokenFile", 42}}, "user \"u\": tokenFile must be a string, not a number"},
+        {{{"exec", k_canary}}, "user \"u\": exec must be a mapping, not a string"},
+        {{{"exec", exec_arg}}, "user \"u\": exec: args[0] must be a string, not a number"},
+        {{{"exec", exec_env}}, "user \"u\": exec: env \"A\": value must be a string, not a mapping"},
+    };
+    for (const auto& [user, message] : cases) {
+        std::string path = write("kc.json", single_config({{"server", "https://a"}}, user));
+        auto config = load_rest_config({.path = path});
+        ASSERT_FALSE(config) << message;
+        EXPECT_EQ(config.error().code, util::ErrorCode::input);
+        EXPECT_EQ(config.error().describe(), path + ": " + std::string(message));
+        EXPECT_FALSE(shows_canary(config.error())) << config.error().describe();
+    }
+
+    Json top = single_config({{"server", "https://a"}}, {});
+    top["current-context"] = Json::array({k_canary});
+    auto config = load_rest_config({.path = write("kc.json", top)});
+    ASSERT_FALSE(config);
+    EXPECT_EQ(config.error().message, "current-context must be a string, not a list");
+
+    top = single_config({{"server", "https://a"}}, {});
+    top["users"] = {{"u", {{"token", k_canary}}}};
+    config = load_rest_config({.path = write("kc.json", top)});
+    ASSERT_FALSE(config);
+    EXPECT_EQ(config.error().message, "users must be a list, not a mapping");
+    EXPECT_FALSE(shows_canary(config.error())) << config.error().describe();
+}
+
+TEST_F(Kubeconfig, ValuesOutsideTheirVocabularyAreNotQuoted) {
+    // No scheme: the whole URL would have read as one, password included.
+    Json cluster = {{"server", "https://a"}, {"proxy-url", fmt::format("user:{}@proxy:3128", k_canary)}};
+    std::string path = write("kc.json", single_config(cluster, {}));
+    auto proxy = load_rest_config({.path = path});
+    ASSERT_FALSE(proxy);
+    EXPECT_EQ(proxy.error().describe(),
+              path + ": cluster \"c\": proxy-url must start with http://, https:// or socks5://");
+
+    auto load_exec = [&](Json exec) {
+        exec["command"] = "plugin";
+        return load_rest_config({.path = write("kc.json", single_config({{"server", "https://a"}}, {{"exec", exec}}))});
+    };
+    auto version = load_exec({{"apiVersion", k_canary}, {"interactiveMode", "Never"}});
+    ASSERT_FALSE(version);
+    EXPECT_EQ(version.error().message,
+              "user \"u\": exec: this apiVersion is not supported (use client.authentication.k8s.io/v1 or "
+              "client.authentication.k8s.io/v1beta1)");
+    auto mode = load_exec({{"apiVersion", "client.authentication.k8s.io/v1"}, {"interactiveMode", k_canary}});
+    ASSERT_FALSE(mode);
+    EXPECT_EQ(mode.error().message, "user \"u\": exec: interactiveMode must be Never, IfAvailable or Always");
+}
+
+TEST_F(Kubeconfig, JsonSyntaxErrorGivesLineAndColumnButNoContent) {
+    // A token pasted with its line break: the classic way a JSON kubeconfig breaks.
+    std::string path = m_dir.write("kc.json", fmt::format(R"({{
+  "apiVersion": "v1",
+  "users": [{{"name": "u", "user": {{"token": "{}
+"}}}}]
+}})",
+                                                          k_canary));
+    auto config = load_rest_config({.path = path});
+    ASSERT_FALSE(config);
+    EXPECT_EQ(config.error().code, util::ErrorCode::input);
+    EXPECT_EQ(config.error().describe(),
+              path + ": not a valid JSON kubeconfig: line 3, column 71: a string holds a raw control character such "
+                     "as a line break; it must be escaped");
+    EXPECT_FALSE(shows_canary(config.error())) << config.error().describe();
+}
+
+TEST_F(Kubeconfig, JsonNumberTooLargeIsAnErrorNotAnException) {
+    // nlohmann's parse throws out_of_range here, not parse_error: it used to escape the loader.
+    std::string path = m_dir.write(
+        "kc.json",
+        fmt::format(R"({{"users": [{{"name": "u", "user": {{"token": "{}", "expiry": 1e400}}}}]}})", k_canary));
+    auto config = load_rest_config({.path = path});
+    ASSERT_FALSE(config);
+    EXPECT_EQ(config.error().describe(),
+              path + ": not a valid JSON kubeconfig: line 1, column 87: a number is too large");
+}
+
+TEST_F(Kubeconfig, JsonListsAndByteOrderMarksAreReadAsJsonWithoutQuoting) {
+    // Both used to go to the YAML reader, whose JSON errors quote what nlohmann last read.
+    const std::string in_list = fmt::format("[\"{}\n\"]", k_canary);
+    for (const std::string& text : {in_list, "\xEF\xBB\xBF" + in_list}) {
+        std::string path = m_dir.write("kc.json", text);
+        auto config = load_rest_config({.path = path});
+        ASSERT_FALSE(config);
+        EXPECT_EQ(config.error().describe(),
+                  path + ": not a valid JSON kubeconfig: line 1, column 28: a string holds a raw control character "
+                         "such as a line break; it must be escaped");
+    }
+    auto list = load_rest_config({.path = m_dir.write("kc.json", fmt::format("[\"{}\"]", k_canary))});
+    ASSERT_FALSE(list);
+    EXPECT_EQ(list.error().message, "a kubeconfig must be a mapping, not a list");
 }
 
 TEST_F(Kubeconfig, InvalidJsonNamesTheFile) {
@@ -547,6 +661,40 @@ users:
     EXPECT_EQ(config->exec->command, m_dir.file("a/plugin"));
     EXPECT_TRUE(config->exec->provide_cluster_info);
     EXPECT_EQ(config->exec->env, (std::vector<std::pair<std::string, std::string>>{{"MODE", "on"}}));
+}
+
+TEST_F(KubeconfigYaml, ReaderErrorsGiveTheLineButNoContent) {
+    const std::pair<std::string, std::string_view> cases[] = {
+        // The reader names the anchor, which here is the token.
+        {fmt::format("apiVersion: v1\nusers:\n- name: u\n  user:\n    token: *{}\n", k_canary),
+         "line 5: an alias (a value starting with *) names no anchor; quote the value if it is text"},
+        // The reader quotes the separator line.
+        {fmt::format("apiVersion: v1\n--- {}\n", k_canary), "line 2: only a comment may follow ---"},
+        {fmt::format("users:\n- name: u\n  user:\n    token: !!int {}\n", k_canary),
+         "line 4: a value does not fit its !! tag"},
+    };
+    for (const auto& [text, problem] : cases) {
+        std::string path = m_dir.write("config", text);
+        auto config = load_rest_config({.path = path});
+        ASSERT_FALSE(config) << problem;
+        EXPECT_EQ(config.error().code, util::ErrorCode::input);
+        EXPECT_EQ(config.error().describe(), fmt::format("{}: not a valid YAML kubeconfig: {}", path, problem));
+        EXPECT_FALSE(shows_canary(config.error())) << config.error().describe();
+    }
+}
+
+TEST_F(KubeconfigYaml, SyntaxErrorsNearATokenShowNoneOfIt) {
+    // Whatever the YAML library says about these, only a line and fixed words come out.
+    for (const std::string& text : {fmt::format("users:\n- name: u\n  user:\n    token: \"{}\n", k_canary),
+                                    fmt::format("users:\n- name: u\n  user:\n    token: {}: x: y\n", k_canary),
+                                    fmt::format("users:\n- name: u\n  user: {{token: [{}\n", k_canary)}) {
+        std::string path = m_dir.write("config", text);
+        auto config = load_rest_config({.path = path});
+        ASSERT_FALSE(config) << text;
+        EXPECT_EQ(config.error().subject, path);
+        EXPECT_TRUE(config.error().message.starts_with("not a valid YAML kubeconfig: line ")) << config.error().message;
+        EXPECT_FALSE(shows_canary(config.error())) << config.error().describe();
+    }
 }
 
 class InCluster : public ::testing::Test {

@@ -1,9 +1,12 @@
 #include "minicd/registry/credentials.hpp"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
@@ -22,6 +25,9 @@ using Json = nlohmann::json;
 using util::ErrorCode;
 
 constexpr std::string_view k_docker_hub = "docker.io";
+constexpr std::string_view k_environment_prefix = "MINICD_REGISTRY_";
+// The only schemes docker strips from config.json keys.
+constexpr std::array<std::string_view, 2> k_key_schemes = {"https://", "http://"};
 // The key `docker login` writes for Docker Hub, and what its helpers are asked for.
 constexpr std::string_view k_docker_hub_key = "https://index.docker.io/v1/";
 constexpr std::string_view k_helper_prefix = "docker-credential-";
@@ -65,9 +71,130 @@ Result<std::optional<Credentials>> pair_from_environment(const Environment& env,
     return Credentials{.username = user, .password = Secret(password), .identity_token = {}, .source = password_var};
 }
 
+bool all_digits(std::string_view text) {
+    return !text.empty() &&
+           std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
+// A DNS label as registry hosts use them (lowercased already): letters, digits, inner dashes.
+bool is_host_label(std::string_view label) {
+    if (label.empty() || label.front() == '-' || label.back() == '-') return false;
+    return std::all_of(label.begin(), label.end(), [](char c) {
+        return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-';
+    });
+}
+
+std::vector<std::string_view> split(std::string_view text, char separator) {
+    std::vector<std::string_view> parts;
+    for (std::size_t start = 0;;) {
+        std::size_t end = text.find(separator, start);
+        parts.push_back(text.substr(start, end == std::string_view::npos ? end : end - start));
+        if (end == std::string_view::npos) return parts;
+        start = end + 1;
+    }
+}
+
+// A host name or IPv4 address whose variable name reads back to it alone: labels never start or end
+// with "-" (so "__" is always a dash), and only an IPv4 address ends in an all-digit label (so a
+// trailing "_<digits>" of anything else is its port).
+bool has_unambiguous_name(std::string_view host) {
+    auto labels = split(host, '.');
+    if (!std::all_of(labels.begin(), labels.end(), is_host_label)) return false;
+    if (!all_digits(labels.back())) return true;
+    return labels.size() == 4 && std::all_of(labels.begin(), labels.end(), all_digits);
+}
+
+// "[::1]" with only hex digits and colons inside: there "_" stands for a colon or a bracket only, and
+// the brackets sit at fixed places, so these names meet neither each other nor host names (which
+// start with a letter or digit).
+bool is_plain_ipv6_literal(std::string_view host) {
+    if (host.size() < 3 || host.front() != '[' || host.back() != ']') return false;
+    std::string inside(host.substr(1, host.size() - 2));
+    bool hex_and_colons = std::all_of(inside.begin(), inside.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f') || c == ':';
+    });
+    in6_addr address{};
+    return hex_and_colons && inet_pton(AF_INET6, inside.c_str(), &address) == 1;
+}
+
+struct HostPort {
+    std::string_view host;  // "[::1]" keeps its brackets
+    std::string_view port;  // empty when there is none
+};
+
+// "[::1]:5000" -> {"[::1]", "5000"}; nullopt when what follows the host is not ":<digits>".
+std::optional<HostPort> split_host_port(std::string_view key) {
+    const bool bracketed = key.starts_with('[');
+    std::size_t host_end = bracketed ? key.find(']') : key.find(':');
+    if (host_end == std::string_view::npos) return bracketed ? std::nullopt : std::optional(HostPort{key, {}});
+    if (bracketed) ++host_end;  // the bracket belongs to the host
+    if (host_end == key.size()) return HostPort{key, {}};
+    if (key[host_end] != ':' || !all_digits(key.substr(host_end + 1))) return std::nullopt;
+    return HostPort{key.substr(0, host_end), key.substr(host_end + 1)};
+}
+
+// Letters and digits uppercased, "-" as "__", everything else ("." and an IPv6 literal's "[", "]", ":") as "_".
+std::string encode_host(std::string_view host) {
+    std::string out;
+    for (char c : host) {
+        if (c == '-') {
+            out += "__";
+        } else if (std::isalnum(static_cast<unsigned char>(c))) {
+            out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+        } else {
+            out.push_back('_');
+        }
+    }
+    return out;
+}
+
+// The name every host had before "-" became "__": each character but A-Z and 0-9 as "_". It stays
+// the name of hosts without "-", for which nothing changed.
+std::string legacy_environment_prefix(std::string_view registry) {
+    std::string prefix(k_environment_prefix);
+    for (char c : registry_key(registry)) {
+        prefix.push_back(std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_');
+    }
+    return prefix;
+}
+
+// The message for an old-style variable that may stand for this host or for another one.
+std::string ambiguous_legacy_message(std::string_view registry, const std::string& variable,
+                                     const std::optional<std::string>& prefix) {
+    std::string host = registry_key(registry);
+    if (!prefix) {
+        return fmt::format("{} is not used for {}: that name may stand for another host, and {} has no variables of "
+                           "its own; list it in MINICD_REGISTRY_HOSTS with MINICD_REGISTRY_USERNAME and "
+                           "MINICD_REGISTRY_PASSWORD, or use docker's config.json",
+                           variable, host, host);
+    }
+    return fmt::format("{0} is not used for {1}: \"-\" is written \"__\" now, so that name stands for a different "
+                       "host. Set {2}_USERNAME and {2}_PASSWORD for {1} ({3}); while only "
+                       "the old name is set, {1} is refused rather than guessed at",
+                       variable, host, *prefix, k_environment_naming_rule);
+}
+
+// An old-style name for a host whose name changed (it has a "-", or has no name now) is refused
+// rather than guessed at: it may be this host's, or belong to the host that owns that name now.
+Result<void> refuse_ambiguous_legacy_name(std::string_view registry, const std::optional<std::string>& prefix,
+                                          const Environment& env) {
+    std::string legacy = legacy_environment_prefix(registry);
+    if (prefix == legacy) return {};
+    for (std::string_view suffix : {"_USERNAME", "_PASSWORD"}) {
+        std::string variable = legacy + std::string(suffix);
+        if (env.get(variable).empty()) continue;
+        return fail(ErrorCode::input, ambiguous_legacy_message(registry, variable, prefix), "registry credentials");
+    }
+    return {};
+}
+
 Result<std::optional<Credentials>> from_environment(std::string_view registry, const Environment& env) {
-    auto per_host = pair_from_environment(env, environment_prefix(registry));
-    if (!per_host || *per_host) return per_host;
+    auto prefix = environment_prefix(registry);
+    if (prefix) {
+        auto per_host = pair_from_environment(env, *prefix);
+        if (!per_host || *per_host) return per_host;
+    }
+    if (auto refused = refuse_ambiguous_legacy_name(registry, prefix, env); !refused) return fail(refused.error());
 
     std::string hosts = env.get("MINICD_REGISTRY_HOSTS");
     if (hosts.empty()) {
@@ -233,21 +360,30 @@ std::ostream& operator<<(std::ostream& out, const Credentials& credentials) {
 }
 
 std::string registry_key(std::string_view key_or_host) {
-    std::string_view text = key_or_host;
-    if (std::size_t scheme = text.find("://"); scheme != std::string_view::npos) text.remove_prefix(scheme + 3);
-    if (std::size_t slash = text.find('/'); slash != std::string_view::npos) text = text.substr(0, slash);
-    std::string host = lowercase(text);
+    const std::string lowered = lowercase(key_or_host);
+    std::string_view text = lowered;
+    // Only a leading scheme is dropped: "://" further on belongs to a path, and what comes after it
+    // must not pass for the host (a key "evil.example/https://reg.example.com" is evil.example's).
+    for (std::string_view scheme : k_key_schemes) {
+        if (text.starts_with(scheme)) {
+            text.remove_prefix(scheme.size());
+            break;
+        }
+    }
+    std::string host(text.substr(0, text.find('/')));
     if (host == "index.docker.io" || host == "registry-1.docker.io" || host == "registry.hub.docker.com") {
         return std::string(k_docker_hub);
     }
     return host;
 }
 
-std::string environment_prefix(std::string_view registry) {
-    std::string prefix = "MINICD_REGISTRY_";
-    for (char c : registry_key(registry)) {
-        prefix.push_back(std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_');
-    }
+std::optional<std::string> environment_prefix(std::string_view registry) {
+    std::string key = registry_key(registry);
+    auto parts = split_host_port(key);
+    if (!parts) return std::nullopt;
+    if (!is_plain_ipv6_literal(parts->host) && !has_unambiguous_name(parts->host)) return std::nullopt;
+    std::string prefix = std::string(k_environment_prefix) + encode_host(parts->host);
+    if (!parts->port.empty()) prefix += "_" + std::string(parts->port);
     return prefix;
 }
 

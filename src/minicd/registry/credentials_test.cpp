@@ -6,7 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <vector>
 
 #include "minicd/util/encoding.hpp"
 
@@ -193,6 +195,47 @@ TEST_F(CredentialLookup, EnvironmentPerHostThenListedHostsThenConfig) {
     EXPECT_EQ(environment_prefix("127.0.0.1:5000"), "MINICD_REGISTRY_127_0_0_1_5000");
 }
 
+TEST_F(CredentialLookup, ConfigKeysMatchTheirExactHostAndPortOnly) {
+    write_config(fmt::format(R"({{"auths":{{
+        "evil.example/https://reg.example.com":{{"auth":"{}"}},
+        "reg.example.com:5000":{{"auth":"{}"}}}},
+        "credHelpers":{{"attacker.example/http://helped.example.com":"missing"}}}})",
+                             util::base64_encode("evil:evil-pass"), util::base64_encode("port:port-pass")));
+    EXPECT_FALSE(lookup("reg.example.com")) << "a key is its leading host, not whatever follows a \"://\"";
+    EXPECT_FALSE(lookup("evil.example.com"));
+    EXPECT_EQ(lookup("reg.example.com:5000")->username, "port");
+    EXPECT_FALSE(lookup("reg.example.com:5001"));
+    EXPECT_FALSE(lookup("reg.example.com:500"));
+    // The helper is named for attacker.example only; had it matched, the missing program would be an error.
+    EXPECT_FALSE(lookup("helped.example.com"));
+}
+
+TEST_F(CredentialLookup, DashedHostNeverTakesTheDottedHostsVariables) {
+    set_env("MINICD_REGISTRY_REGISTRY_EXAMPLE_COM_USERNAME", "dotted");
+    set_env("MINICD_REGISTRY_REGISTRY_EXAMPLE_COM_PASSWORD", "dotted-hunter2");
+    EXPECT_EQ(lookup("registry.example.com")->username, "dotted");
+
+    auto dashed = find_credentials("registry-example.com", m_options);
+    ASSERT_FALSE(dashed) << "the dotted host's secret was offered to registry-example.com";
+    EXPECT_EQ(dashed.error().code, util::ErrorCode::input);
+    std::string text = dashed.error().describe();
+    EXPECT_NE(text.find("MINICD_REGISTRY_REGISTRY_EXAMPLE_COM_USERNAME"), std::string::npos) << text;
+    EXPECT_NE(text.find("MINICD_REGISTRY_REGISTRY__EXAMPLE_COM_USERNAME"), std::string::npos) << text;
+    EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
+
+    set_env("MINICD_REGISTRY_REGISTRY__EXAMPLE_COM_USERNAME", "dashed");
+    set_env("MINICD_REGISTRY_REGISTRY__EXAMPLE_COM_PASSWORD", "dashed-pass");
+    EXPECT_EQ(lookup("registry-example.com")->username, "dashed");
+    EXPECT_EQ(lookup("registry.example.com")->username, "dotted");
+}
+
+TEST_F(CredentialLookup, HostsWithoutAVariableNameStillUseTheSharedPair) {
+    set_env("MINICD_REGISTRY_USERNAME", "ci");
+    set_env("MINICD_REGISTRY_PASSWORD", "ci-pass");
+    set_env("MINICD_REGISTRY_HOSTS", "my_registry.local:5000");
+    EXPECT_EQ(lookup("my_registry.local:5000")->username, "ci");
+}
+
 TEST_F(CredentialLookup, HalfAPairIsAnInputError) {
     set_env("MINICD_REGISTRY_R_IO_USERNAME", "only-user");
     auto found = find_credentials("r.io", m_options);
@@ -220,6 +263,47 @@ TEST(Credentials, PrintingNeverShowsSecrets) {
     EXPECT_EQ(out.str().find("tok\""), std::string::npos) << out.str();
     EXPECT_NE(out.str().find("alice"), std::string::npos);
     EXPECT_EQ(::testing::PrintToString(credentials).find("hunter2"), std::string::npos);
+}
+
+TEST(EnvironmentPrefix, DotsDashesAndPortsGetDistinctNames) {
+    EXPECT_EQ(environment_prefix("registry.example.com"), "MINICD_REGISTRY_REGISTRY_EXAMPLE_COM");
+    EXPECT_EQ(environment_prefix("registry-example.com"), "MINICD_REGISTRY_REGISTRY__EXAMPLE_COM");
+    EXPECT_EQ(environment_prefix("europe-docker.pkg.dev"), "MINICD_REGISTRY_EUROPE__DOCKER_PKG_DEV");
+    EXPECT_EQ(environment_prefix("xn--bcher-kva.example"), "MINICD_REGISTRY_XN____BCHER__KVA_EXAMPLE");
+    EXPECT_EQ(environment_prefix("127.0.0.1:5000"), "MINICD_REGISTRY_127_0_0_1_5000");
+    EXPECT_EQ(environment_prefix("localhost:5000"), "MINICD_REGISTRY_LOCALHOST_5000");
+    EXPECT_EQ(environment_prefix("[::1]:5000"), "MINICD_REGISTRY____1__5000");
+    EXPECT_EQ(environment_prefix("Reg.Example.com"), "MINICD_REGISTRY_REG_EXAMPLE_COM");
+    EXPECT_EQ(environment_prefix("index.docker.io"), "MINICD_REGISTRY_DOCKER_IO");
+}
+
+TEST(EnvironmentPrefix, HostsWhoseNameCouldBeReadTwiceGetNone) {
+    // "_" in a name, empty labels, a label ending in "-", an all-digit last label that is no IPv4
+    // address ("a.b.5000" would meet "a.b:5000"), a port that is not digits.
+    for (auto host : {"my_registry.local", "a..b", "a-.example", "-a.example", "a.b.5000", "1.2.3:4", "1.2.3.4.5",
+                      "reg.example.com:http", "[fe80::1%25eth0]", "[::ffff:1.2.3.4]"}) {
+        EXPECT_EQ(environment_prefix(host), std::nullopt) << host;
+    }
+}
+
+TEST(EnvironmentPrefix, NoTwoHostsShareAName) {
+    const std::vector<std::string> hosts = {"a.b", "a-b", "a--b", "a.b:1", "a-b:1", "a.b.c", "a-b.c", "a.b-c",
+                                            "1.2.3.4", "1.2.3.4:5", "a.1:2", "a.1.2", "[::1]", "[::1]:1", "[::1:1]",
+                                            "[1::1]", "a", "a:1"};
+    std::map<std::string, std::string> owners;
+    for (const std::string& host : hosts) {
+        auto prefix = environment_prefix(host);
+        if (!prefix) continue;  // "a.1:2" and "a.1.2" have none: their last label is all digits
+        auto [it, fresh] = owners.emplace(*prefix, host);
+        EXPECT_TRUE(fresh) << host << " and " << it->second << " both map to " << *prefix;
+    }
+    EXPECT_EQ(owners.size(), hosts.size() - 2);
+}
+
+TEST(RegistryKey, OnlyALeadingSchemeIsDropped) {
+    EXPECT_EQ(registry_key("evil.example/https://reg.example.com"), "evil.example");
+    EXPECT_EQ(registry_key("HTTPS://Reg.Example.com/v2/"), "reg.example.com");
+    EXPECT_EQ(registry_key("http://reg.example.com:5000"), "reg.example.com:5000");
 }
 
 TEST(RegistryKey, FoldsUrlsAndDockerHubAliases) {

@@ -51,27 +51,55 @@ std::string_view origin_of(std::string_view url) {
     return url.substr(0, slash);
 }
 
-std::string host_of(std::string_view url) {
-    std::string_view origin = origin_of(url);
-    std::size_t scheme = origin.find("://");
-    return scheme == std::string_view::npos ? std::string() : std::string(origin.substr(scheme + 3));
+// "host:port" of a parsed URL, or the host alone; what token errors name instead of the whole realm.
+std::string host_and_port(const http::UrlParts& url) {
+    return url.port.empty() ? url.host : url.host + ":" + url.port;
 }
 
 std::string no_credentials_hint(std::string_view registry) {
-    return fmt::format("no credentials were found for it (docker login, a credential helper, or {}_USERNAME and "
-                       "{}_PASSWORD)",
-                       environment_prefix(registry), environment_prefix(registry));
+    auto prefix = environment_prefix(registry);
+    if (!prefix) {
+        return fmt::format("no credentials were found for it (docker login, a credential helper, or "
+                           "MINICD_REGISTRY_USERNAME and MINICD_REGISTRY_PASSWORD with {} in MINICD_REGISTRY_HOSTS)",
+                           registry);
+    }
+    return fmt::format("no credentials were found for it (docker login, a credential helper, or {0}_USERNAME and "
+                       "{0}_PASSWORD; {1})",
+                       *prefix, k_environment_naming_rule);
+}
+
+// Where plain HTTP may go for a registry: a registry the user listed as insecure has accepted it for
+// every URL it names (its realm, its redirects); a loopback registry only to loopback hosts.
+http::PlainHttp plain_http_for(Transport transport) {
+    switch (transport) {
+    case Transport::https: return http::PlainHttp::refused;
+    case Transport::http_or_https: return http::PlainHttp::loopback_only;
+    case Transport::http: return http::PlainHttp::allowed;
+    }
+    return http::PlainHttp::refused;
+}
+
+// ":5000" and the like: a colon followed by at least one digit and nothing else.
+bool is_port_suffix(std::string_view text) {
+    if (text.size() < 2 || text.front() != ':') return false;
+    return std::all_of(text.begin() + 1, text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
+// "localhost" of "localhost:5000", "[::1]" of "[::1]:5000"; nullopt when what follows the host is not a port.
+std::optional<std::string_view> registry_host(std::string_view registry) {
+    std::size_t host_end = registry.starts_with('[') ? registry.find(']') : registry.find(':');
+    if (host_end == std::string_view::npos) return registry.starts_with('[') ? std::nullopt : std::optional(registry);
+    if (registry.starts_with('[')) ++host_end;  // the bracket belongs to the host
+    std::string_view rest = registry.substr(host_end);
+    if (!rest.empty() && !is_port_suffix(rest)) return std::nullopt;
+    return registry.substr(0, host_end);
 }
 
 }  // namespace
 
 bool is_loopback_registry(std::string_view registry) {
-    std::string_view host = registry;
-    if (host.starts_with('[')) {
-        return host.substr(0, host.find(']') + 1) == "[::1]";
-    }
-    host = host.substr(0, host.find(':'));
-    return host == "localhost" || host.starts_with("127.");
+    auto host = registry_host(registry);
+    return host && http::is_loopback_host(*host);
 }
 
 std::string describe_response(const http::Response& response) {
@@ -103,7 +131,11 @@ util::Error response_error(const http::Response& response, std::string_view regi
 }
 
 Session::Session(std::string registry, std::shared_ptr<http::HttpClient> http, SessionOptions options)
-    : m_registry(std::move(registry)), m_api_host(m_registry), m_http(std::move(http)), m_options(std::move(options)) {
+    : m_registry(std::move(registry)),
+      m_api_host(m_registry),
+      m_http(std::move(http)),
+      m_options(std::move(options)),
+      m_plain_http(plain_http_for(m_options.transport)) {
     // Docker Hub's API lives on another host than the name images use.
     if (m_registry == "docker.io" || m_registry == "index.docker.io") m_api_host = "registry-1.docker.io";
 }
@@ -124,7 +156,8 @@ Result<void> Session::connect() {
             std::string base = scheme + "://" + m_api_host;
             const bool probe = scheme == "http" && schemes.size() > 1;
             auto timeout = probe ? k_http_probe_timeout : m_options.request_timeout;
-            auto answer = m_http->send({.method = http::Method::get, .url = base + "/v2/", .timeout = timeout});
+            auto answer = m_http->send(
+                {.method = http::Method::get, .url = base + "/v2/", .timeout = timeout, .plain_http = m_plain_http});
             if (!answer) {
                 if (!first_error || scheme == "https") first_error = answer.error();
                 continue;
@@ -191,22 +224,53 @@ Result<std::optional<Credentials>> Session::credentials() {
     return m_credentials;
 }
 
-Result<Session::Token> Session::fetch_token(const std::vector<std::string>& scopes) {
-    std::string realm = m_challenge.param("realm");
-    if (realm.empty()) {
-        return fail(ErrorCode::api, "the registry asked for a Bearer token but named no realm",
-                    fmt::format("registry {}", m_registry));
+Result<http::UrlParts> Session::token_realm(const std::string& realm) const {
+    const std::string subject = fmt::format("registry {}", m_registry);
+    if (realm.empty()) return fail(ErrorCode::api, "the registry asked for a Bearer token but named no realm", subject);
+    auto parts = http::parse_url(realm);
+    if (!parts) {
+        return fail(ErrorCode::api, "the registry's Bearer challenge names a token realm that is not an absolute URL",
+                    subject);
     }
+    if (auto why = http::refusal(*parts, m_plain_http)) {
+        std::string host = parts->host.empty() ? "no host" : fmt::format("host \"{}\"", host_and_port(*parts));
+        return fail(ErrorCode::api,
+                    fmt::format("the registry's Bearer challenge names a token realm with scheme \"{}\" and {}, which "
+                                "is not contacted: {} (plain HTTP realms are used only for registries listed as "
+                                "insecure, and for loopback registries only on loopback hosts)",
+                                parts->scheme, host, *why),
+                    subject);
+    }
+    return parts;
+}
+
+util::Error Session::token_error(long status, std::string_view what, const std::optional<Credentials>& creds) const {
+    // The body is left out on purpose: the registry chose the realm, and whatever answers there
+    // (another service, a page echoing our request) must not reach CI logs through us.
+    ErrorCode code = status >= 500 ? ErrorCode::http : ErrorCode::api;
+    std::string message = fmt::format("{}: HTTP {}", what, status);
+    if (status == 401 || status == 403) {
+        message += creds ? fmt::format("; the credentials from {} were refused", creds->source)
+                         : "; " + no_credentials_hint(m_registry);
+    }
+    return util::make_error(code, std::move(message), fmt::format("registry {}", m_registry));
+}
+
+Result<Session::Token> Session::fetch_token(const std::vector<std::string>& scopes) {
+    const std::string realm = m_challenge.param("realm");
+    // Checked before credentials are looked up or anything is sent: the realm comes from the registry.
+    auto realm_url = token_realm(realm);
+    if (!realm_url) return fail(realm_url.error());
     std::vector<std::string> wanted = scopes.empty() ? split_spaces(m_challenge.param("scope")) : scopes;
     std::string service = m_challenge.param("service");
     auto found = credentials();
     if (!found) return fail(found.error());
-    // Credentials go to the realm only over TLS, unless the registry itself is plain HTTP by choice or on loopback.
-    bool may_send = realm.starts_with("https://") || m_base.starts_with("http://") ||
-                    is_loopback_registry(host_of(realm));
-    const std::optional<Credentials>& creds = may_send ? *found : std::nullopt;
+    // token_realm let through only https, or plain HTTP the user accepted for this registry (listed as
+    // insecure) or that stays on this machine (loopback registry and realm), so credentials may go.
+    const std::optional<Credentials>& creds = *found;
 
-    http::Request request{.method = http::Method::get, .url = realm, .timeout = m_options.request_timeout};
+    http::Request request{
+        .method = http::Method::get, .url = realm, .timeout = m_options.request_timeout, .plain_http = m_plain_http};
     if (creds && !creds->identity_token.empty()) {
         // An identity token is an OAuth2 refresh token: exchanged with a form POST.
         request.method = http::Method::post;
@@ -223,17 +287,11 @@ Result<Session::Token> Session::fetch_token(const std::vector<std::string>& scop
             request.headers.push_back({"Authorization", http::basic_authorization(creds->username, creds->password.reveal())});
         }
     }
-    std::string what = fmt::format("token request to {} for {}", realm, wanted.empty() ? "no scope" : fmt::format("{}", fmt::join(wanted, " ")));
+    std::string what = fmt::format("token request to {} for {}", host_and_port(*realm_url),
+                                   wanted.empty() ? "no scope" : fmt::format("{}", fmt::join(wanted, " ")));
     auto answer = send_with_retries(request, Replay::safe, what);
     if (!answer) return fail(answer.error());
-    if (answer->status != 200) {
-        util::Error error = response_error(*answer, m_registry, "", what);
-        if (answer->status == 401 || answer->status == 403) {
-            error.message += creds ? fmt::format("; the credentials from {} were refused", creds->source)
-                                   : "; " + no_credentials_hint(m_registry);
-        }
-        return fail(error);
-    }
+    if (answer->status != 200) return fail(token_error(answer->status, what, creds));
     auto body = Json::parse(answer->body, nullptr, false);
     std::string token;
     if (body.is_object()) {
@@ -306,8 +364,12 @@ Result<void> Session::authenticate(const http::Response& unauthorized, const std
 }
 
 http::Request Session::build(const Call& call, const std::string& url, const std::string& authorization) const {
-    http::Request request{.method = call.method, .url = url, .headers = call.headers, .body = call.body,
-                          .timeout = call.timeout.count() > 0 ? call.timeout : m_options.request_timeout};
+    http::Request request{.method = call.method,
+                          .url = url,
+                          .headers = call.headers,
+                          .body = call.body,
+                          .timeout = call.timeout.count() > 0 ? call.timeout : m_options.request_timeout,
+                          .plain_http = m_plain_http};
     if (!authorization.empty()) request.headers.push_back({"Authorization", authorization});
     return request;
 }
@@ -317,6 +379,12 @@ Result<http::Response> Session::send_with_retries(const http::Request& request, 
     for (int attempt = 1;; ++attempt) {
         auto answer = m_http->send(request);
         bool last = attempt >= retry.max_attempts;
+        if (!answer && answer.error().code == ErrorCode::input) {
+            // The HTTP client refused the URL (a scheme or plain HTTP host this registry may not use)
+            // and sent nothing; asking again cannot change that.
+            return fail(ErrorCode::input, fmt::format("{}: {}: {}", what, answer.error().subject, answer.error().message),
+                        fmt::format("registry {}", m_registry));
+        }
         if (!answer) {
             if (last || replay == Replay::unsafe) {
                 return fail(answer.error().code, fmt::format("{}: {} (after {} attempts)", what, answer.error().message, attempt),

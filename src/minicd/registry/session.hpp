@@ -25,7 +25,9 @@ enum class Replay { safe, unsafe };
 // Finds credentials for a registry host; nullopt means anonymous.
 using CredentialLookup = std::function<Result<std::optional<Credentials>>(std::string_view registry)>;
 
-// How to reach a registry host.
+// How to reach a registry host. It also bounds where the URLs a registry names (token realms,
+// Location headers) may point: plain HTTP to any host for `http`, to loopback hosts only for
+// `http_or_https`, nowhere for `https`; schemes other than http and https are never followed.
 enum class Transport {
     https,           // verified TLS only
     http_or_https,   // plain HTTP when a registry answers /v2/ there, else verified TLS (loopback)
@@ -90,6 +92,10 @@ private:
     Result<void> authenticate(const http::Response& unauthorized, const std::vector<std::string>& scopes);
     Result<std::optional<Credentials>> credentials();
     Result<Token> fetch_token(const std::vector<std::string>& scopes);
+    // The realm's parts when it may be fetched; an error naming its scheme and host otherwise.
+    Result<http::UrlParts> token_realm(const std::string& realm) const;
+    // A token endpoint's refusal: its status and the realm's host, never its body.
+    util::Error token_error(long status, std::string_view what, const std::optional<Credentials>& creds) const;
     Result<http::Response> send_with_retries(const http::Request& request, Replay replay, std::string_view what);
     http::Request build(const Call& call, const std::string& url, const std::string& authorization) const;
     bool same_host(std::string_view url) const;
@@ -98,6 +104,7 @@ private:
     std::string m_api_host;  // where requests go: "registry-1.docker.io" for docker.io
     std::shared_ptr<http::HttpClient> m_http;
     SessionOptions m_options;
+    http::PlainHttp m_plain_http;  // where plain HTTP may go, from m_options.transport
 
     std::mutex m_mutex;  // guards everything below
     std::string m_base;  // "https://host" once connect() succeeded
@@ -108,7 +115,8 @@ private:
     std::map<std::string, Token> m_tokens;  // by space-joined sorted scopes
 };
 
-// True for localhost, 127.0.0.0/8 and [::1], with or without a port.
+// True for localhost, 127.0.0.0/8 (written as a dotted quad) and [::1], with or without a port; a
+// name such as "127.example.com" or "127.0.0.1.nip.io" is not loopback, whatever it resolves to.
 bool is_loopback_registry(std::string_view registry);
 
 // "HTTP 404 MANIFEST_UNKNOWN: manifest unknown" from a registry's answer, for error messages.

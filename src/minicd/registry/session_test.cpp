@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 
@@ -267,6 +271,145 @@ TEST(RegistrySession, ClosedPortIsRetriedThenNamed) {
     EXPECT_EQ(sleeps.waits.size(), 2u);
 }
 
+// A registry on loopback whose every request but /v2/ and the token path asks for a Bearer token
+// from `realm`; it records the targets it sees, proxied ones ("http://host/...") included.
+struct ChallengingRegistry {
+    std::mutex mutex;  // guards the three below, which the server thread reads
+    std::vector<std::string> targets;
+    std::string realm;
+    Reply token_reply{.status = 200, .headers = {}, .body = R"({"token":"t"})"};
+    LocalHttpServer server{[this](const LocalHttpServer::Request& request) -> Reply {
+        std::lock_guard lock(mutex);
+        targets.push_back(request.target);
+        if (request.target.find("/token") != std::string::npos) return token_reply;
+        if (request.target.ends_with("/v2/")) return {.status = 200};
+        if (request.headers.count("authorization") == 0) {
+            return {.status = 401, .headers = {{"WWW-Authenticate", "Bearer realm=\"" + realm + "\",service=\"s\""}}};
+        }
+        return manifest_reply(k_manifest, sha256_digest(k_manifest));
+    }};
+
+    void set_realm(std::string url) {
+        std::lock_guard lock(mutex);
+        realm = std::move(url);
+    }
+    void set_token_reply(Reply reply) {
+        std::lock_guard lock(mutex);
+        token_reply = std::move(reply);
+    }
+    bool saw(std::string_view part) {
+        std::lock_guard lock(mutex);
+        return std::any_of(targets.begin(), targets.end(),
+                           [&](const std::string& target) { return target.find(part) != std::string::npos; });
+    }
+};
+
+Credentials robot_credentials() {
+    return Credentials{.username = "robot", .password = Secret("pw-hunter2"), .identity_token = {}, .source = "test"};
+}
+
+TEST(RegistryTokenRealm, FileRealmIsNeverReadAndTheErrorNamesItsScheme) {
+    char path[] = "/tmp/minicd-realm-XXXXXX";
+    int fd = ::mkstemp(path);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, "{\"auths\":\"ci-secret-hunter2\"}", 29), 29);
+    ::close(fd);
+    ChallengingRegistry registry;
+    registry.set_realm(std::string("file://") + path);
+    SleepLog sleeps;
+    auto client = client_for(registry.server, sleeps.policy(), robot_credentials());
+
+    auto got = client->get_manifest(ref(registry.server, "app:v1"));
+    ::unlink(path);
+    ASSERT_FALSE(got);
+    std::string text = got.error().describe();
+    EXPECT_EQ(text.find("ci-secret-hunter2"), std::string::npos) << text;
+    EXPECT_NE(text.find("scheme \"file\" and no host"), std::string::npos) << text;
+    EXPECT_NE(text.find("registry " + host_of(registry.server)), std::string::npos) << text;
+}
+
+TEST(RegistryTokenRealm, GopherAndDictRealmsAreNeverContacted) {
+    LocalHttpServer internal([](const LocalHttpServer::Request&) { return Reply{}; });
+    const std::string internal_host = host_of(internal);
+    for (const std::string scheme : {"gopher", "dict"}) {
+        ChallengingRegistry registry;
+        registry.set_realm(scheme + "://" + internal_host + "/_GET%20/admin");
+        SleepLog sleeps;
+        auto client = client_for(registry.server, sleeps.policy(), robot_credentials());
+        auto got = client->get_manifest(ref(registry.server, "app:v1"));
+        ASSERT_FALSE(got) << scheme;
+        EXPECT_EQ(got.error().code, util::ErrorCode::api) << got.error().describe();
+        EXPECT_NE(got.error().message.find("scheme \"" + scheme + "\" and host \"" + internal_host + "\""),
+                  std::string::npos)
+            << got.error().describe();
+        EXPECT_TRUE(sleeps.waits.empty()) << "a refused realm is not retried";
+    }
+    EXPECT_EQ(internal.connections_accepted(), 0);
+}
+
+TEST(RegistryTokenRealm, LoopbackRegistryGetsPlainHttpRealmsOnLoopbackOnly) {
+    ChallengingRegistry registry;
+    registry.set_realm("http://auth.example.invalid/token");
+    // Everything goes through the registry as proxy: a realm fetched by mistake shows up there, and
+    // nothing leaves this machine.
+    auto http = http::make_curl_client({.proxy = registry.server.url("")});
+    ASSERT_TRUE(http);
+    SleepLog sleeps;
+    Session session(host_of(registry.server), std::shared_ptr<http::HttpClient>(std::move(*http)),
+                    {.transport = Transport::http_or_https, .retry = sleeps.policy(), .credentials = {}});
+    auto answer = session.send({.target = "/v2/app/manifests/v1", .scopes = {"repository:app:pull"}});
+    ASSERT_FALSE(answer);
+    EXPECT_NE(answer.error().message.find("scheme \"http\" and host \"auth.example.invalid\""), std::string::npos)
+        << answer.error().describe();
+    EXPECT_FALSE(registry.saw("auth.example.invalid"));
+
+    registry.set_realm(registry.server.url("/token"));  // plain HTTP on loopback is fine
+    Session local(host_of(registry.server), std::shared_ptr<http::HttpClient>(http::make_curl_client({}).value()),
+                  {.transport = Transport::http_or_https, .retry = sleeps.policy(), .credentials = {}});
+    auto fetched = local.send({.target = "/v2/app/manifests/v1", .scopes = {"repository:app:pull"}});
+    ASSERT_TRUE(fetched) << fetched.error().describe();
+    EXPECT_EQ(fetched->status, 200);
+}
+
+TEST(RegistryTransport, LoopbackRegistryDoesNotFollowLocationsToPlainHttpElsewhere) {
+    ChallengingRegistry registry;
+    auto http = http::make_curl_client({.proxy = registry.server.url("")});
+    ASSERT_TRUE(http);
+    SleepLog sleeps;
+    Session session(host_of(registry.server), std::shared_ptr<http::HttpClient>(std::move(*http)),
+                    {.transport = Transport::http_or_https, .retry = sleeps.policy(), .credentials = {}});
+    auto answer = session.send({.target = "http://storage.example.invalid/blobs/sha256:x"});
+    ASSERT_FALSE(answer);
+    EXPECT_EQ(answer.error().code, util::ErrorCode::input);
+    EXPECT_NE(answer.error().describe().find("http://storage.example.invalid"), std::string::npos)
+        << answer.error().describe();
+    EXPECT_FALSE(registry.saw("storage.example.invalid"));
+    EXPECT_TRUE(sleeps.waits.empty()) << "a refused URL is not retried";
+}
+
+TEST(RegistryTokenRealm, TokenEndpointBodiesNeverReachTheError) {
+    for (const Reply& refusal :
+         {Reply{.status = 401, .headers = {}, .body = "root:x:0:0 ci-secret-hunter2"},
+          Reply{.status = 403, .headers = {}, .body = R"({"errors":[{"code":"DENIED","message":"ci-secret-hunter2"}]})"},
+          Reply{.status = 500, .headers = {}, .body = "ci-secret-hunter2 in a stack trace"}}) {
+        ChallengingRegistry registry;
+        registry.set_realm(registry.server.url("/token?from=realm-path-detail"));
+        registry.set_token_reply(refusal);
+        SleepLog sleeps;
+        auto client = client_for(registry.server, sleeps.policy(2), robot_credentials());
+        auto got = client->get_manifest(ref(registry.server, "app:v1"));
+        ASSERT_FALSE(got) << refusal.status;
+        std::string text = got.error().describe();
+        EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
+        EXPECT_EQ(text.find("realm-path-detail"), std::string::npos) << "the realm's host only: " << text;
+        EXPECT_NE(text.find("token request to " + host_of(registry.server)), std::string::npos) << text;
+        EXPECT_NE(text.find("HTTP " + std::to_string(refusal.status)), std::string::npos) << text;
+        if (refusal.status != 500) {
+            EXPECT_NE(text.find("the credentials from test were refused"), std::string::npos) << text;
+        }
+    }
+}
+
 TEST(RegistryDigests, BytesThatDoNotMatchTheDigestAreRefused) {
     const std::string tampered = k_manifest + " ";
     LocalHttpServer server([&](const LocalHttpServer::Request& request) -> Reply {
@@ -300,8 +443,31 @@ TEST(RegistryTransport, LoopbackHostsAreRecognised) {
     EXPECT_TRUE(is_loopback_registry("127.0.0.1:5000"));
     EXPECT_TRUE(is_loopback_registry("127.1.2.3"));
     EXPECT_TRUE(is_loopback_registry("[::1]:5000"));
+    EXPECT_TRUE(is_loopback_registry("[::1]"));
     EXPECT_FALSE(is_loopback_registry("registry.example.com"));
     EXPECT_FALSE(is_loopback_registry("10.0.0.1:5000"));
+}
+
+TEST(RegistryTransport, NamesThatMerelyStartLikeLoopbackAreNotLoopback) {
+    for (auto registry : {"127.example.com", "127.0.0.1.nip.io:5000", "127.0.0.1.nip.io", "localhost.example.com:5000",
+                          "127.0.0.1:5000x", "[::1]x", "[::1]:", "[::2]:5000", "[::1"}) {
+        EXPECT_FALSE(is_loopback_registry(registry)) << registry;
+    }
+}
+
+TEST(RegistryTransport, LookalikeLoopbackNamesGetVerifiedTlsOnly) {
+    // The registry doubles as proxy: a plain HTTP probe that wrongly went out would arrive here, and
+    // the TLS attempt's CONNECT gets a 401 there, so it fails at once.
+    ChallengingRegistry proxy;
+    auto http = http::make_curl_client({.proxy = proxy.server.url("")});
+    ASSERT_TRUE(http);
+    SleepLog sleeps;
+    auto client = Client::create({.retry = sleeps.policy(1), .http = std::shared_ptr<http::HttpClient>(std::move(*http))});
+    ASSERT_TRUE(client);
+    auto resolved = (*client)->resolve(model::parse_image_ref("127.0.0.1.nip.invalid:5000/app:v1").value());
+    ASSERT_FALSE(resolved);
+    EXPECT_NE(resolved.error().describe().find("over https"), std::string::npos) << resolved.error().describe();
+    EXPECT_FALSE(proxy.saw("http://127.0.0.1.nip.invalid")) << "no plain HTTP probe";
 }
 
 }  // namespace

@@ -2,12 +2,24 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 namespace minicd::util {
+
+namespace {
+
+constexpr std::string_view k_ellipsis = "...";
+// A UTF-8 sequence is a lead byte and at most three continuation bytes.
+constexpr std::size_t k_max_continuation_bytes = 3;
+
+// 10xxxxxx: the byte belongs to the sequence started before it.
+bool is_continuation(char byte) { return (static_cast<unsigned char>(byte) & 0xC0U) == 0x80U; }
+
+}  // namespace
 
 std::string trim(std::string_view text) {
     const auto* space = " \t\r\n\f\v";
@@ -24,6 +36,41 @@ Result<std::string> read_file(const std::string& path) {
     text << in.rdbuf();
     if (in.bad()) return fail(ErrorCode::io, "read failed", path);
     return text.str();
+}
+
+TextPosition position_at(std::string_view text, std::size_t offset) {
+    TextPosition position;
+    const std::size_t end = std::min(offset, text.size());
+    for (std::size_t i = 0; i < end; ++i) {
+        if (text[i] == '\n') {
+            ++position.line;
+            position.column = 1;
+        } else if (!is_continuation(text[i])) {
+            ++position.column;
+        }
+    }
+    return position;
+}
+
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
+    if (text.size() <= max_bytes) return text;
+    // text[cut] is the first byte left out; while it continues a sequence, that sequence began
+    // inside the prefix and has to go as well.
+    std::size_t cut = max_bytes;
+    for (std::size_t back = 0; back < k_max_continuation_bytes && cut > 0 && is_continuation(text[cut]); ++back) {
+        --cut;
+    }
+    // Still inside a sequence after three steps: not UTF-8, so no boundary to look for.
+    if (is_continuation(text[cut])) return text.substr(0, max_bytes);
+    return text.substr(0, cut);
+}
+
+std::string shorten_utf8(std::string_view text, std::size_t max_bytes) {
+    if (text.size() <= max_bytes) return std::string(text);
+    if (max_bytes <= k_ellipsis.size()) return std::string(utf8_prefix(text, max_bytes));
+    std::string out(utf8_prefix(text, max_bytes - k_ellipsis.size()));
+    out += k_ellipsis;
+    return out;
 }
 
 }  // namespace minicd::util

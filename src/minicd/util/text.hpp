@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -12,5 +13,23 @@ std::string trim(std::string_view text);
 
 // The whole file as bytes; an io error naming the path otherwise.
 Result<std::string> read_file(const std::string& path);
+
+// A 1-based place in a text, for errors that point into a file without quoting it.
+struct TextPosition {
+    std::size_t line = 1;
+    std::size_t column = 1;  // counted in characters (UTF-8 sequences), as editors count
+};
+
+// Where the byte at `offset` sits in `text`; an offset at or past the end is just after the last byte.
+TextPosition position_at(std::string_view text, std::size_t offset);
+
+// The longest prefix of `text` of at most `max_bytes` bytes that does not split a UTF-8 sequence, so
+// a cut value stays valid UTF-8 (nlohmann's dump() throws on a split one). Text that is not UTF-8 to
+// begin with is cut at `max_bytes`.
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes);
+
+// `text` cut for display: unchanged when it fits in `max_bytes`, else its utf8_prefix followed by
+// "...", the whole at most `max_bytes` bytes (below 4 there is no room for the dots: prefix only).
+std::string shorten_utf8(std::string_view text, std::size_t max_bytes);
 
 }  // namespace minicd::util
