@@ -8,6 +8,7 @@
 
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/log.hpp"
+#include "minicd/util/text.hpp"
 
 namespace minicd::registry {
 namespace {
@@ -18,6 +19,9 @@ using Clock = std::chrono::steady_clock;
 
 // Tokens without expires_in live this long (distribution token spec).
 constexpr std::chrono::seconds k_default_token_life{60};
+// Longer lives are believed only up to this: a day is far past any registry's tokens, and the
+// clock arithmetic of a larger (or absurd) expires_in could overflow.
+constexpr std::chrono::seconds k_max_token_life{24 * 3600};
 constexpr std::size_t k_max_error_body = 300;
 // The plain HTTP probe of a loopback registry; a TLS server answers it at once with 400.
 constexpr std::chrono::milliseconds k_http_probe_timeout{3'000};
@@ -102,6 +106,12 @@ bool is_loopback_registry(std::string_view registry) {
     return host && http::is_loopback_host(*host);
 }
 
+// A string member of a JSON object; "" when absent or of another type (registries' JSON is untrusted).
+std::string string_member(const Json& object, const char* key) {
+    auto found = object.is_object() ? object.find(key) : object.end();
+    return found != object.end() && found->is_string() ? found->get<std::string>() : std::string{};
+}
+
 std::string describe_response(const http::Response& response) {
     std::string text = fmt::format("HTTP {}", response.status);
     auto body = Json::parse(response.body, nullptr, false);
@@ -109,8 +119,8 @@ std::string describe_response(const http::Response& response) {
     if (body.is_object() && body.contains("errors") && body["errors"].is_array()) {
         for (const Json& error : body["errors"]) {
             if (!error.is_object()) continue;
-            std::string code = error.value("code", "");
-            std::string message = error.value("message", "");
+            std::string code = string_member(error, "code");
+            std::string message = string_member(error, "message");
             parts.push_back(message.empty() ? code : code.empty() ? message : code + ": " + message);
         }
     }
@@ -118,8 +128,7 @@ std::string describe_response(const http::Response& response) {
     std::string_view raw = response.body;
     while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.back()))) raw.remove_suffix(1);
     if (raw.empty() || raw.front() == '<') return text;  // an HTML error page says nothing useful
-    if (raw.size() > k_max_error_body) return fmt::format("{}: {}...", text, raw.substr(0, k_max_error_body));
-    return fmt::format("{}: {}", text, raw);
+    return fmt::format("{}: {}", text, util::shorten_utf8(raw, k_max_error_body));
 }
 
 util::Error response_error(const http::Response& response, std::string_view registry, std::string_view repository,
@@ -295,13 +304,16 @@ Result<Session::Token> Session::fetch_token(const std::vector<std::string>& scop
     auto body = Json::parse(answer->body, nullptr, false);
     std::string token;
     if (body.is_object()) {
-        token = body.value("token", "");
-        if (token.empty()) token = body.value("access_token", "");
+        token = string_member(body, "token");
+        if (token.empty()) token = string_member(body, "access_token");
     }
     if (token.empty()) return fail(ErrorCode::api, what + ": the answer has no token", fmt::format("registry {}", m_registry));
     std::chrono::seconds life = k_default_token_life;
-    if (auto expires = body.find("expires_in"); expires != body.end() && expires->is_number() && expires->get<double>() > 0) {
-        life = std::chrono::seconds(static_cast<long long>(expires->get<double>()));
+    if (auto expires = body.is_object() ? body.find("expires_in") : body.end();
+        expires != body.end() && expires->is_number() && expires->get<double>() > 0) {
+        // Clamped before the conversion: a double beyond long long's range converts to undefined behaviour.
+        const double seconds = std::min(expires->get<double>(), static_cast<double>(k_max_token_life.count()));
+        life = std::chrono::seconds(static_cast<long long>(seconds));
     }
     // Renew a little early so a token does not expire between our check and the registry's.
     return Token{.value = std::move(token), .expires = Clock::now() + life - life / 10};
