@@ -45,17 +45,15 @@ std::string annotation_of(const Json& object, std::string_view key) { return met
 std::string label_of(const Json& object, std::string_view key) { return metadata_string(object, "labels", key); }
 
 Ownership owner_of(const Json& live, const render::Target& target) {
-    std::string owner = annotation_of(live, render::k_owner_annotation);
-    if (owner.empty()) {
-        // The labels alone still say minicd applied it for someone, when the annotation was stripped.
-        std::string app = label_of(live, render::k_app_label);
-        std::string env = label_of(live, render::k_env_label);
-        if (!app.empty() && !env.empty() && label_of(live, render::k_managed_by_label) == render::k_managed_by_value) {
-            owner = app + "/" + env;
-        }
-    }
+    // Only the annotation makes an object ours: labels are easy to copy, and "ours" allows deleting.
+    const std::string owner = annotation_of(live, render::k_owner_annotation);
     if (owner == target.owner()) return {Owner::us, ""};
     if (!owner.empty()) return {Owner::other_app, fmt::format("minicd app {}", owner)};
+    // The labels alone still say minicd applied it for another app/env, when the annotation was stripped.
+    const std::string labelled = label_of(live, render::k_app_label) + "/" + label_of(live, render::k_env_label);
+    const bool minicd_labels = label_of(live, render::k_managed_by_label) == render::k_managed_by_value &&
+                               labelled.front() != '/' && labelled.back() != '/';
+    if (minicd_labels && labelled != target.owner()) return {Owner::other_app, fmt::format("minicd app {}", labelled)};
     if (auto tool = other_tool(live); !tool.empty()) return {Owner::other_tool, std::move(tool)};
     return {Owner::nobody, ""};
 }

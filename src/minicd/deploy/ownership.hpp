@@ -22,7 +22,8 @@ struct Ownership {
 };
 
 // Reads the owner marks of a live object (a full object or its PartialObjectMetadata).
-// minicd's owner annotation decides first; without it, minicd's app/env labels, then the marks
+// Only minicd's owner annotation makes an object ours; without it, minicd's app/env labels naming
+// another app/env make it theirs (ours alone are adopted, since labels are easy to copy), then the marks
 // Helm (meta.helm.sh/release-name, managed-by=Helm), Argo CD (argocd.argoproj.io/tracking-id,
 // argocd.argoproj.io/instance) and Flux (kustomize.toolkit.fluxcd.io/name,
 // helm.toolkit.fluxcd.io/name) leave.

@@ -31,6 +31,12 @@ TEST(Ownership, MinicdLabelsWithoutTheAnnotationStillNameTheOwner) {
     EXPECT_EQ(owner_of(live, k_target).owner, Owner::other_app);
 }
 
+TEST(Ownership, OurLabelsWithoutTheAnnotationAreNotEnoughToBeOurs) {
+    auto lookalike = with_metadata(
+        {{"app.kubernetes.io/managed-by", "minicd"}, {"minicd.io/app", "shop"}, {"minicd.io/env", "staging"}}, Json::object());
+    EXPECT_EQ(owner_of(lookalike, k_target).owner, Owner::nobody) << "adopted, never recreated or pruned as ours";
+}
+
 TEST(Ownership, HelmArgoAndFluxMarksAreAnotherTool) {
     auto helm = with_metadata(Json::object(), {{"meta.helm.sh/release-name", "web"}, {"meta.helm.sh/release-namespace", "shop"}});
     EXPECT_EQ(owner_of(helm, k_target).owner, Owner::other_tool);
