@@ -91,7 +91,7 @@ TEST_F(Store, SecondSaveReplacesTheFirst) {
 TEST_F(Store, ReleasesCountUpAndKeepOnlyTheNewest) {
     auto history = store();
     for (int i = 1; i <= 3; ++i) {
-        auto recorded = history.record_release(release("sha" + std::to_string(i)), 10);
+        auto recorded = history.record_release(release("sha" + std::to_string(i)), {.keep = 10});
         ASSERT_TRUE(recorded) << recorded.error().describe();
         EXPECT_EQ(recorded->revision, i);
         EXPECT_FALSE(recorded->time.empty());
@@ -104,7 +104,7 @@ TEST_F(Store, ReleasesCountUpAndKeepOnlyTheNewest) {
     EXPECT_EQ((*loaded)[0].images, release("sha3").images);
     EXPECT_EQ((*loaded)[2].revision, 1);
 
-    for (int i = 4; i <= 5; ++i) ASSERT_TRUE(history.record_release(release("sha" + std::to_string(i)), 2));
+    for (int i = 4; i <= 5; ++i) ASSERT_TRUE(history.record_release(release("sha" + std::to_string(i)), {.keep = 2}));
     loaded = history.load_releases();
     ASSERT_TRUE(loaded) << loaded.error().describe();
     ASSERT_EQ(loaded->size(), 2U);
@@ -112,7 +112,7 @@ TEST_F(Store, ReleasesCountUpAndKeepOnlyTheNewest) {
     EXPECT_EQ((*loaded)[1].revision, 4);
 
     // Revisions keep counting from the newest kept one, never reusing a dropped number.
-    auto next = history.record_release(release("sha6"), 2);
+    auto next = history.record_release(release("sha6"), {.keep = 2});
     ASSERT_TRUE(next) << next.error().describe();
     EXPECT_EQ(next->revision, 6);
 }
@@ -128,7 +128,7 @@ TEST_F(Store, ConcurrentRecordersBothLand) {
     auto writer = [&](kube::Client& client, int which) {
         deploy::Store history(client, ns(), "web", "staging");
         for (int i = 0; i < k_per_writer; ++i) {
-            auto recorded = history.record_release(release(fmt::format("w{}-{}", which, i)), 100);
+            auto recorded = history.record_release(release(fmt::format("w{}-{}", which, i)), {.keep = 100});
             if (recorded) {
                 revisions[which].push_back(recorded->revision);
             } else {

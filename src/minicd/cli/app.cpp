@@ -58,6 +58,12 @@ int run(std::span<char*> args) {
     commands.push_back(add_env_command(app));
     commands.push_back(add_preview_command(app));
     commands.push_back(add_config_command(app));
+    commands.push_back(add_history_command(app));
+    commands.push_back(add_rollback_command(app));
+    // One command per run. CLI11 otherwise reads a positional that spells another command's name
+    // as that command: `minicd history preview` would run `minicd preview`. Set after the commands
+    // are added, which would inherit it.
+    app.require_subcommand(0, 1);
 
     std::string log_level = "info";
     app.add_option("--log-level", log_level, "Messages to show on stderr")

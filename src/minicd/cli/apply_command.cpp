@@ -1,16 +1,14 @@
-#include <fmt/format.h>
-
 #include <cstdlib>
 #include <filesystem>
-#include <map>
 #include <memory>
+#include <string>
 
 #include "minicd/cli/app.hpp"
 #include "minicd/cli/commands.hpp"
+#include "minicd/cli/deploy_report.hpp"
 #include "minicd/cli/failure.hpp"
 #include "minicd/cli/pin_images.hpp"
 #include "minicd/deploy/deploy.hpp"
-#include "minicd/diff/diff.hpp"
 #include "minicd/kube/client.hpp"
 #include "minicd/kube/discovery.hpp"
 #include "minicd/kube/kubeconfig.hpp"
@@ -44,73 +42,13 @@ struct ApplyFlags {
     bool force_recreate = false;
     bool allow_other_namespaces = false;
     int concurrency = 8;
+    std::string on_failure = "keep";
+    int history = 10;
     std::string output = "text";
     std::string git_sha;
     std::string build_artifacts;
     std::vector<std::string> image_paths;
 };
-
-void print_text(const deploy::DeployResult& result, bool dry_run, long requests) {
-    std::map<deploy::Action, int> counts;
-    for (const auto& object : result.objects) {
-        ++counts[object.action];
-        std::string line = fmt::format("{} {}", object.id.describe(), model::to_string(object.action));
-        if (!object.detail.empty()) line += ": " + object.detail;
-        fmt::print("{}\n", line);
-        for (const auto& change : object.changes) fmt::print("    {}\n", diff::describe(change));
-    }
-    std::vector<std::string> parts;
-    for (auto action : {deploy::Action::created, deploy::Action::configured, deploy::Action::adopted,
-                        deploy::Action::recreated, deploy::Action::unchanged, deploy::Action::pruned, deploy::Action::kept,
-                        deploy::Action::refused, deploy::Action::failed}) {
-        if (counts[action] > 0) parts.push_back(fmt::format("{} {}", counts[action], model::to_string(action)));
-    }
-    std::string summary = parts.empty() ? "nothing to apply" : fmt::format("{}", fmt::join(parts, ", "));
-    if (dry_run) summary += " (dry run: nothing was changed)";
-    if (result.revision > 0) summary += fmt::format("; release {}", result.revision);
-    summary += fmt::format("; {} API requests", requests);
-    fmt::print("{}\n", summary);
-    if (!result.succeeded()) fmt::print(stderr, "error: {}\n", result.failure);
-}
-
-model::Json changes_json(const std::vector<diff::FieldChange>& changes) {
-    model::Json out = model::Json::array();
-    for (const auto& change : changes) {
-        model::Json entry = {{"path", change.path}};
-        if (change.kind != diff::FieldChange::Kind::added) entry["before"] = change.before;
-        if (change.kind != diff::FieldChange::Kind::removed) entry["after"] = change.after;
-        out.push_back(std::move(entry));
-    }
-    return out;
-}
-
-void print_json(const deploy::DeployResult& result, bool dry_run, long requests) {
-    model::Json objects = model::Json::array();
-    for (const auto& object : result.objects) {
-        objects.push_back({{"apiVersion", object.id.api_version()},
-                           {"kind", object.id.kind},
-                           {"namespace", object.id.namespace_},
-                           {"name", object.id.name},
-                           {"action", model::to_string(object.action)},
-                           {"detail", object.detail}});
-        if (!object.changes.empty()) objects.back()["changes"] = changes_json(object.changes);
-    }
-    model::Json out = {{"succeeded", result.succeeded()}, {"dryRun", dry_run}, {"objects", objects},
-                       {"revision", result.revision}, {"requests", requests}};
-    if (!result.succeeded()) out["failure"] = result.failure;
-    fmt::print("{}\n", out.dump(2));
-}
-
-// Exit codes: a refusal to touch someone else's objects is bad input (2), like any refusal before writing.
-int exit_code(deploy::Outcome outcome) {
-    switch (outcome) {
-    case deploy::Outcome::succeeded: return k_exit_ok;
-    case deploy::Outcome::refused: return k_exit_usage;
-    case deploy::Outcome::rejected:
-    case deploy::Outcome::failed: return k_exit_failed;
-    }
-    return k_exit_failed;
-}
 
 int run_apply(const ApplyFlags& flags) {
     // Two unrelated applies sharing the default app name would prune each other's objects.
@@ -163,16 +101,16 @@ int run_apply(const ApplyFlags& flags) {
         .git_sha = flags.git_sha,
         .images = rendered->images,
         .assess = {.wait_for_load_balancer = flags.wait_for_addresses},
+        .on_failure = flags.on_failure == "rollback" ? deploy::OnFailure::rollback : deploy::OnFailure::keep,
+        .history = flags.history,
+        .deployed_by = deploy::detect_provenance(),
     };
-    if (flags.output == "text") options.progress = [](const std::string& line) { util::log_info("{}", line); };
+    const OutputFormat format = flags.output == "json" ? OutputFormat::json : OutputFormat::text;
+    if (format == OutputFormat::text) options.progress = [](const std::string& line) { util::log_info("{}", line); };
 
     auto result = deploy::deploy(**client, discovery, rendered->manifests, options);
     if (!result) return report_failure(result.error());
-    if (flags.output == "json") {
-        print_json(*result, flags.dry_run, (*client)->requests_sent());
-    } else {
-        print_text(*result, flags.dry_run, (*client)->requests_sent());
-    }
+    print_report(*result, format, flags.dry_run ? DryRun::yes : DryRun::no, (*client)->requests_sent());
     return exit_code(result->outcome);
 }
 
@@ -212,6 +150,14 @@ Command add_apply_command(CLI::App& app) {
     apply->add_flag("--allow-other-namespaces", flags->allow_other_namespaces,
                     "Let manifests name namespaces other than the target");
     apply->add_option("--concurrency", flags->concurrency, "Parallel writes")->check(CLI::Range(1, 64))->capture_default_str();
+    apply->add_option("--on-failure", flags->on_failure,
+                      "When the rollout fails after writing: keep the cluster as it is (to debug it), or roll back to "
+                      "the newest release verified healthy and wait for it (the exit code stays 1)")
+        ->check(CLI::IsMember({"keep", "rollback"}))
+        ->capture_default_str();
+    apply->add_option("--history", flags->history, "Releases kept in the history, each with the objects it applied")
+        ->check(CLI::Range(1, 100))
+        ->capture_default_str();
     apply->add_option("-o,--output", flags->output, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
     apply->add_option("--git-sha", flags->git_sha, "Commit recorded in the release history");
     apply->add_option("--build-artifacts", flags->build_artifacts, "Pin the images of this file (minicd build --output-file)");

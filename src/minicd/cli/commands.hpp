@@ -25,5 +25,7 @@ Command add_build_command(CLI::App& app);
 Command add_env_command(CLI::App& app);
 Command add_preview_command(CLI::App& app);
 Command add_config_command(CLI::App& app);
+Command add_history_command(CLI::App& app);
+Command add_rollback_command(CLI::App& app);
 
 }  // namespace minicd::cli

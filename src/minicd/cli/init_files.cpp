@@ -43,6 +43,8 @@ environments:
     on: {{branch: main}}
     namespace: {0}
     # adopt: false                       # true takes over objects Helm, Argo CD, Flux or another app owns
+    # history: 10                        # releases kept, each one restorable with `minicd rollback`
+    # onFailure: rollback                # failed rollout -> last healthy release; previews: keep
 
   # A release tag (on main) deploys the exact digest staging ran healthy, without rebuilding.
   production:

@@ -33,6 +33,15 @@ TEST(Init, EveryGeneratedMinicdYamlValidates) {
         for (const auto& environment : checked.config->environments) {
             EXPECT_FALSE(environment.adopt) << environment.name;
         }
+        // History and the failure policy are shown at their defaults, commented out.
+        EXPECT_NE(files[0].text.find("    # history: 10 "), std::string::npos);
+        EXPECT_NE(files[0].text.find("    # onFailure: rollback "), std::string::npos);
+        for (const auto& environment : checked.config->environments) {
+            EXPECT_EQ(environment.history, 10) << environment.name;
+        }
+        EXPECT_EQ(checked.config->find("preview")->failure_policy(), config::OnFailure::keep);
+        EXPECT_EQ(checked.config->find("staging")->failure_policy(), config::OnFailure::rollback);
+        EXPECT_EQ(checked.config->find("production")->failure_policy(), config::OnFailure::rollback);
     }
 }
 

@@ -53,6 +53,11 @@ bool Environment::per_branch() const {
     return parsed && parsed->has_branch();
 }
 
+OnFailure Environment::failure_policy() const {
+    // A broken preview is one developer's to debug; a shared environment should be working again.
+    return on_failure.value_or(per_branch() ? OnFailure::keep : OnFailure::rollback);
+}
+
 const Environment* Config::find(std::string_view name) const {
     const auto found = std::find_if(environments.begin(), environments.end(),
                                     [name](const Environment& environment) { return environment.name == name; });

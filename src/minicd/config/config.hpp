@@ -63,6 +63,12 @@ struct PreviewGc {
     std::string token_env;  // NAME of the environment variable holding an https token; "" for none
 };
 
+// What a deploy does when its rollout fails health after writing (or a write fails).
+enum class OnFailure {
+    rollback,  // re-apply the newest release verified healthy, once, and wait for it
+    keep,      // leave the cluster as the failed rollout left it, to debug it there
+};
+
 struct Environment {
     std::string name;
     ClusterPin cluster;
@@ -76,11 +82,15 @@ struct Environment {
     std::chrono::seconds timeout{300};  // how long to wait for health
     bool wait_for_addresses = false;    // health waits for Ingress / LoadBalancer addresses too
     bool adopt = false;                 // take over objects another owner holds; off, so nothing is taken over silently
+    int history = 10;                   // releases kept, each with the objects it applied
+    std::optional<OnFailure> on_failure;  // none: rollback for fixed environments, keep for previews
     std::string manifests;              // overlay path for this environment; "" uses Config::manifests
     PreviewGc gc;                       // used by environments whose namespace has {branch}
 
     // One namespace per branch ("{branch}" in the namespace template).
     bool per_branch() const;
+    // on_failure, or the default above.
+    OnFailure failure_policy() const;
 };
 
 struct Image {

@@ -32,7 +32,7 @@ const std::map<std::string, std::vector<std::string_view>> k_keys = {
     {"imagePaths[]", {"kind", "group", "path"}},
     {"environments.*",
      {"cluster", "on", "namespace", "host", "tls", "ttl", "promoteFrom", "prune", "timeout", "waitForAddresses",
-      "adopt", "manifests", "gc"}},
+      "adopt", "history", "onFailure", "manifests", "gc"}},
     {"environments.*.cluster", {"context", "server", "uid", "kubeconfig"}},
     {"environments.*.on", {"branch", "tag"}},
     {"environments.*.tls", {"clusterIssuer", "issuer", "secretName"}},
@@ -445,11 +445,15 @@ public:
 
     std::optional<int> integer(const Node& node, int low, int high) {
         const Json& value = node.json();
-        if (value.is_number_integer() && value.get<std::int64_t>() >= low && value.get<std::int64_t>() <= high) {
-            return static_cast<int>(value.get<std::int64_t>());
+        if (!value.is_number_integer()) {
+            error(node, fmt::format("expected a whole number from {} to {}, found {}", low, high, found_text(value)));
+            return std::nullopt;
         }
-        error(node, fmt::format("expected a whole number from {} to {}, found {}", low, high, found_text(value)));
-        return std::nullopt;
+        if (value.get<std::int64_t>() < low || value.get<std::int64_t>() > high) {
+            error(node, fmt::format("must be between {} and {}, found {}", low, high, found_text(value)));
+            return std::nullopt;
+        }
+        return static_cast<int>(value.get<std::int64_t>());
     }
 
     std::optional<std::chrono::seconds> duration(const Node& node) {
@@ -773,11 +777,31 @@ private:
         m_check.optional_duration(node, "timeout", environment.timeout);
         m_check.optional_boolean(node, "waitForAddresses", environment.wait_for_addresses);
         m_check.optional_boolean(node, "adopt", environment.adopt);
+        m_check.optional_integer(node, "history", environment.history, 1, 100);
+        if (node.has("onFailure")) {
+            environment.on_failure = read_on_failure(node.child("onFailure"));
+        }
         m_check.optional_text(node, "manifests", environment.manifests);
         if (node.has("gc")) {
             read_gc(node.child("gc"), environment.gc);
         }
         return environment;
+    }
+
+    std::optional<OnFailure> read_on_failure(const Node& node) {
+        auto policy = m_check.string(node);
+        if (!policy) {
+            return std::nullopt;
+        }
+        if (*policy == "rollback") {
+            return OnFailure::rollback;
+        }
+        if (*policy == "keep") {
+            return OnFailure::keep;
+        }
+        m_check.error(node, "expected rollback (re-apply the last healthy release) or keep (leave the failed rollout "
+                            "as it is)");
+        return std::nullopt;
     }
 
     using TemplateCheck = std::string (*)(const NameTemplate&, std::string_view, std::string_view);

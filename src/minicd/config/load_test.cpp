@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,14 @@ TEST(ConfigLoad, ExampleIsValidAndReadAsWritten) {
     EXPECT_EQ(production.on->tag.patterns, std::vector<std::string>{"v*"});
     EXPECT_TRUE(config.environments[1].prune);
     EXPECT_EQ(config.environments[1].timeout, 5min);
+    // history and onFailure are there commented out: the defaults apply.
+    for (const Environment& environment : config.environments) {
+        EXPECT_EQ(environment.history, 10) << environment.name;
+        EXPECT_FALSE(environment.on_failure.has_value()) << environment.name;
+    }
+    EXPECT_EQ(preview.failure_policy(), OnFailure::keep);
+    EXPECT_EQ(config.environments[1].failure_policy(), OnFailure::rollback);
+    EXPECT_EQ(production.failure_policy(), OnFailure::rollback);
     EXPECT_FALSE(config.allow_tag_overwrite);
     EXPECT_EQ(config.build.tag_length, 7);
 }
@@ -173,7 +182,7 @@ TEST(ConfigLoad, NearMissKeysGetASuggestion) {
         "\"promoteFrom\"?",
         "minicd.yaml:8:5: environments.staging.Timeout: unknown key \"Timeout\"; did you mean \"timeout\"?",
         "minicd.yaml:9:5: environments.staging.colour: unknown key \"colour\" (known here: cluster, on, namespace, "
-        "host, tls, ttl, promoteFrom, prune, timeout, waitForAddresses, adopt, manifests, gc)",
+        "host, tls, ttl, promoteFrom, prune, timeout, waitForAddresses, adopt, history, onFailure, manifests, gc)",
     };
     EXPECT_EQ(lines, expected) << joined(lines);
 }
@@ -348,6 +357,71 @@ TEST(ConfigLoad, AdoptIsABooleanReportedWhereItIsWritten) {
                                        "1"});
 }
 
+TEST(ConfigLoad, FailurePolicyDefaultsToRollbackExceptForPreviews) {
+    const std::string fixed = std::string(k_head) +
+                              "  staging:\n"
+                              "    cluster: {context: stg, server: \"https://stg:6443\"}\n"
+                              "    namespace: shop\n";
+    const std::string preview = std::string(k_head) +
+                                "  preview:\n"
+                                "    cluster: {context: dev, server: \"https://dev:6443\"}\n"
+                                "    on: {branch: \"*\"}\n"
+                                "    namespace: shop-{branch}\n";
+    const auto policy = [](const std::string& text) {
+        const CheckedConfig checked = check_config(text, "minicd.yaml");
+        EXPECT_TRUE(checked.valid()) << joined(reports(text));
+        return checked.valid() ? std::optional(checked.config->environments[0].failure_policy()) : std::nullopt;
+    };
+    EXPECT_EQ(policy(fixed), OnFailure::rollback);
+    EXPECT_EQ(policy(preview), OnFailure::keep);
+    // Written, the value holds whatever the kind of environment.
+    EXPECT_EQ(policy(fixed + "    onFailure: keep\n"), OnFailure::keep);
+    EXPECT_EQ(policy(preview + "    onFailure: rollback\n"), OnFailure::rollback);
+    EXPECT_EQ(policy(fixed + "    onFailure: rollback\n"), OnFailure::rollback);
+    EXPECT_EQ(policy(preview + "    onFailure: keep\n"), OnFailure::keep);
+}
+
+TEST(ConfigLoad, HistoryAndOnFailureAreCheckedWhereTheyAreWritten) {
+    const std::string head = std::string(k_head) +
+                             "  staging:\n"
+                             "    cluster: {context: stg, server: \"https://stg:6443\"}\n"
+                             "    namespace: shop\n";
+    for (const int kept : {1, 100}) {
+        const std::string text = head + "    history: " + std::to_string(kept) + "\n";
+        const CheckedConfig checked = check_config(text, "minicd.yaml");
+        ASSERT_TRUE(checked.valid()) << joined(reports(text));
+        EXPECT_EQ(checked.config->environments[0].history, kept);
+    }
+    EXPECT_EQ(reports(head + "    history: 0\n"),
+              std::vector<std::string>{"minicd.yaml:7:14: environments.staging.history: must be between 1 and 100, "
+                                       "found 0"});
+    EXPECT_EQ(reports(head + "    history: 101\n"),
+              std::vector<std::string>{"minicd.yaml:7:14: environments.staging.history: must be between 1 and 100, "
+                                       "found 101"});
+    EXPECT_EQ(reports(head + "    history: -3\n"),
+              std::vector<std::string>{"minicd.yaml:7:14: environments.staging.history: must be between 1 and 100, "
+                                       "found -3"});
+    EXPECT_EQ(reports(head + "    history: ten\n"),
+              std::vector<std::string>{"minicd.yaml:7:14: environments.staging.history: expected a whole number from "
+                                       "1 to 100, found text"});
+    EXPECT_EQ(reports(head + "    history: 2.5\n"),
+              std::vector<std::string>{"minicd.yaml:7:14: environments.staging.history: expected a whole number from "
+                                       "1 to 100, found 2.5"});
+    EXPECT_EQ(reports(head + "    onFailure: revert\n"),
+              std::vector<std::string>{"minicd.yaml:7:16: environments.staging.onFailure: expected rollback (re-apply "
+                                       "the last healthy release) or keep (leave the failed rollout as it is)"});
+    EXPECT_EQ(reports(head + "    onFailure: Rollback\n"),
+              std::vector<std::string>{"minicd.yaml:7:16: environments.staging.onFailure: expected rollback (re-apply "
+                                       "the last healthy release) or keep (leave the failed rollout as it is)"});
+    EXPECT_EQ(reports(head + "    onFailure: true\n"),
+              std::vector<std::string>{"minicd.yaml:7:16: environments.staging.onFailure: expected text, found true "
+                                       "(YAML reads unquoted yes/no/on/off/y/n/true/false as booleans: quote the "
+                                       "text)"});
+    EXPECT_EQ(reports(head + "    on_failure: keep\n"),
+              std::vector<std::string>{"minicd.yaml:7:5: environments.staging.on_failure: unknown key \"on_failure\"; "
+                                       "did you mean \"onFailure\"?"});
+}
+
 TEST(ConfigLoad, EverythingOptionalHasItsDefault) {
     const CheckedConfig checked = check_config(std::string(k_head) +
                                                    "  preview:\n"
@@ -368,6 +442,9 @@ TEST(ConfigLoad, EverythingOptionalHasItsDefault) {
     EXPECT_TRUE(preview.prune);
     EXPECT_EQ(preview.timeout, 5min);
     EXPECT_FALSE(preview.adopt);
+    EXPECT_EQ(preview.history, 10);
+    EXPECT_FALSE(preview.on_failure.has_value());
+    EXPECT_EQ(preview.failure_policy(), OnFailure::keep);
     EXPECT_EQ(preview.manifests, "");
     EXPECT_TRUE(preview.gc.enabled);
     EXPECT_EQ(preview.gc.max_deletions, 5);
@@ -404,6 +481,8 @@ TEST(ConfigLoad, FullFileReadsEveryField) {
         "    prune: false\n"
         "    timeout: 90\n"
         "    adopt: true\n"
+        "    history: 25\n"
+        "    onFailure: rollback\n"
         "    manifests: deploy/preview\n"
         "    gc: {enabled: true, maxDeletions: 2, branches: refs, remote: upstream}\n",
         "minicd.yaml");
@@ -434,6 +513,9 @@ TEST(ConfigLoad, FullFileReadsEveryField) {
     EXPECT_FALSE(preview.prune);
     EXPECT_EQ(preview.timeout, 90s);
     EXPECT_TRUE(preview.adopt);
+    EXPECT_EQ(preview.history, 25);
+    EXPECT_EQ(preview.on_failure, OnFailure::rollback);
+    EXPECT_EQ(preview.failure_policy(), OnFailure::rollback);
     EXPECT_EQ(preview.manifests, "deploy/preview");
     EXPECT_EQ(preview.gc.max_deletions, 2);
     EXPECT_EQ(preview.gc.branches, BranchSource::refs);

@@ -60,16 +60,12 @@ Result<void> prepare(Deployment& m, const std::vector<source::Manifest>& manifes
     return {};
 }
 
-Result<std::unique_ptr<DeployLock>> take_lock(Deployment& m) {
-    if (m.options.dry_run || !m.namespace_exists) return std::unique_ptr<DeployLock>{};
-    const auto& target = m.options.target;
-    auto taken = DeployLock::acquire(m.client, {.namespace_ = target.namespace_,
-                                                .name = "minicd-lock-" + target.app + "-" + target.env,
-                                                .holder = holder_identity(),
-                                                .wait = m.options.lock_wait});
-    if (!taken) return fail(taken.error());
-    m.lock = taken->get();
-    return taken;
+Result<std::unique_ptr<DeployLock>> acquire_lock(kube::Client& client, const DeployOptions& options) {
+    const auto& target = options.target;
+    return DeployLock::acquire(client, {.namespace_ = target.namespace_,
+                                        .name = "minicd-lock-" + target.app + "-" + target.env,
+                                        .holder = holder_identity(),
+                                        .wait = options.lock_wait});
 }
 
 // Reads what we owned before and checks it: entries outside our scope mean it was tampered with.
@@ -113,35 +109,34 @@ Result<void> save_remaining(Deployment& m, Store& store) {
     return save_inventory(m, store, {remaining.begin(), remaining.end()});
 }
 
-// The release record says how the deploy ended; one that lost its lock writes nothing more.
+// The release record says how the deploy ended, with the objects it applied when it wrote any;
+// one that lost its lock writes nothing more.
 Result<DeployResult> record(Deployment& m, Store& store) {
     if (!m.options.dry_run && !m.lock_lost) {
-        auto recorded = store.record_release(release_of(m));
+        model::Release release = release_of(m);
+        if (release.outcome != model::ReleaseOutcome::refused) {
+            auto revision = store.next_revision();
+            if (!revision) return fail(revision.error());
+            std::vector<model::Json> objects;
+            objects.reserve(m.items.size());
+            for (const auto& item : m.items) objects.push_back(item.desired.object.body());
+            auto chunks = store.save_payload(*revision, objects);
+            if (!chunks) return fail(chunks.error().context("storing the objects of release " + std::to_string(*revision)));
+            release.revision = *revision;
+            release.payload_chunks = *chunks;
+        }
+        auto recorded = store.record_release(std::move(release), {.keep = m.options.history, .mark = m.mark});
         if (!recorded) return fail(recorded.error());
         m.result.revision = recorded->revision;
     }
+    m.result.rollback_to = m.rollback_to;
     for (auto& item : m.items) m.result.objects.push_back(std::move(item.report));
     for (auto& report : m.prune_reports) m.result.objects.push_back(std::move(report));
     return std::move(m.result);
 }
 
-}  // namespace
-
-Result<DeployResult> deploy(kube::Client& client, kube::Discovery& discovery, const std::vector<source::Manifest>& manifests,
-                            const DeployOptions& options) {
-    Deployment m(client, discovery, options);
-    // Names must be valid before anything reaches the cluster.
-    if (auto valid = render::validate_target(options.target); !valid) return fail(valid.error());
-    // Labels, namespace and hash for every object; an empty render never prunes everything.
-    if (auto prepared = prepare(m, manifests); !prepared) return fail(prepared.error());
-    // The lock and the inventory live in the target namespace.
-    auto namespace_exists = ensure_namespace(m);
-    if (!namespace_exists) return fail(namespace_exists.error());
-    m.namespace_exists = *namespace_exists;
-    // One deploy of this app/env at a time, until this function returns.
-    auto lock = take_lock(m);
-    if (!lock) return fail(lock.error());
-    Store store(client, options.target.namespace_, options.target.app, options.target.env);
+// Every phase after the lock: plan, write, wait, prune, record. Shared by deploys and rollbacks.
+Result<DeployResult> run_phases(Deployment& m, Store& store) {
     // What we owned before decides what prune may remove; an edited inventory stops the deploy here.
     if (auto loaded = load_previous(m, store); !loaded) return fail(loaded.error());
 
@@ -158,12 +153,186 @@ Result<DeployResult> deploy(kube::Client& client, kube::Discovery& discovery, co
     if (auto applied = apply_stage(m, Stage::objects); !applied) return fail(applied.error());
     // Healthy or not is what the deploy is judged by.
     if (auto waited = await_health(m); !waited) return fail(waited.error());
-    if (m.stopped()) return record(m, store);
+    if (m.stopped()) {
+        m.rollout_failed = m.result.outcome == Outcome::failed && !m.lock_lost;
+        return record(m, store);
+    }
 
     // Only a healthy deploy removes what the manifests dropped; the inventory keeps what is left.
     if (auto pruned = prune_dropped(m); !pruned) return fail(pruned.error());
     if (auto saved = save_remaining(m, store); !saved) return fail(saved.error());
     return record(m, store);
+}
+
+// The objects of a recorded release as manifests for the phases; CRDs only when included.
+std::vector<source::Manifest> manifests_of(std::vector<model::Json> objects, int revision, IncludeCrds include_crds) {
+    std::vector<source::Manifest> manifests;
+    manifests.reserve(objects.size());
+    for (auto& body : objects) {
+        model::Object object(std::move(body));
+        if (include_crds == IncludeCrds::no && object.kind() == "CustomResourceDefinition") continue;
+        manifests.push_back({.object = std::move(object), .file = fmt::format("release {}", revision), .line = 0});
+    }
+    return manifests;
+}
+
+// A rollback under a lock already held: `target`'s stored objects through every phase, pruning
+// what was added since. `mark` changes earlier releases' outcomes in the same record.
+Result<DeployResult> restore(kube::Client& client, kube::Discovery& discovery, DeployOptions options, Store& store,
+                             const model::Release& target, IncludeCrds include_crds, const DeployLock* lock,
+                             std::map<int, model::ReleaseOutcome> mark) {
+    auto objects = store.load_payload(target);
+    if (!objects) return fail(objects.error());
+    const auto manifests = manifests_of(std::move(*objects), target.revision, include_crds);
+    options.prune = true;
+    options.allow_empty = true;
+    options.allow_prune_crds = include_crds == IncludeCrds::yes;
+    options.git_sha = target.git_sha;
+    options.images = target.images;
+    options.release_message = fmt::format("rollback to {}", target.revision);
+    options.on_failure = OnFailure::keep;  // never a rollback of a rollback
+
+    Deployment m(client, discovery, options);
+    m.rollback_to = target.revision;
+    m.mark = std::move(mark);
+    m.lock = lock;
+    m.say(fmt::format("rolling back to release {} ({} objects{})", target.revision, manifests.size(),
+                      target.git_sha.empty() ? "" : ", commit " + target.git_sha.substr(0, 12)));
+    if (auto prepared = prepare(m, manifests); !prepared) return fail(prepared.error());
+    m.namespace_exists = true;
+    return run_phases(m, store);
+}
+
+// After a failed rollout with OnFailure::rollback: back to the newest release verified healthy, once.
+Result<void> roll_back_failure(kube::Client& client, kube::Discovery& discovery, const DeployOptions& options,
+                               Store& store, const DeployLock* lock, DeployResult& failed) {
+    AutomaticRollback automatic;
+    auto releases = store.load_releases();
+    if (!releases) return fail(releases.error());
+    auto target = rollback_target(*releases, 0);
+    if (!target) {
+        if (options.progress) options.progress("not rolled back: " + target.error().message);
+        failed.failure += "; not rolled back: " + target.error().message;
+        failed.rollback = std::move(automatic);
+        return {};
+    }
+    automatic.target = target->revision;
+    auto restored = restore(client, discovery, options, store, *target, IncludeCrds::no, lock,
+                            {{failed.revision, model::ReleaseOutcome::rolled_back}});
+    if (!restored) {
+        // The rollback could not even run: the failed release is still held, the cluster as the rollout left it.
+        DeployResult broken;
+        broken.outcome = Outcome::failed;
+        broken.failure = restored.error().describe();
+        automatic.result = std::make_shared<DeployResult>(std::move(broken));
+    } else {
+        automatic.result = std::make_shared<DeployResult>(std::move(*restored));
+    }
+    const DeployResult& result = *automatic.result;
+    failed.failure += result.succeeded()
+                          ? fmt::format("; rolled back to release {} (release {}, healthy)", target->revision, result.revision)
+                          : fmt::format("; the rollback to release {} failed too, the cluster is left as it is: {}",
+                                        target->revision, result.failure);
+    failed.rollback = std::move(automatic);
+    return {};
+}
+
+}  // namespace
+
+Result<DeployResult> deploy(kube::Client& client, kube::Discovery& discovery, const std::vector<source::Manifest>& manifests,
+                            const DeployOptions& options) {
+    Deployment m(client, discovery, options);
+    // Names must be valid before anything reaches the cluster.
+    if (auto valid = render::validate_target(options.target); !valid) return fail(valid.error());
+    // Labels, namespace and hash for every object; an empty render never prunes everything.
+    if (auto prepared = prepare(m, manifests); !prepared) return fail(prepared.error());
+    // The lock and the inventory live in the target namespace.
+    auto namespace_exists = ensure_namespace(m);
+    if (!namespace_exists) return fail(namespace_exists.error());
+    m.namespace_exists = *namespace_exists;
+    // One deploy of this app/env at a time, until this function returns.
+    std::unique_ptr<DeployLock> lock;
+    if (!options.dry_run && m.namespace_exists) {
+        auto taken = acquire_lock(client, options);
+        if (!taken) return fail(taken.error());
+        lock = std::move(*taken);
+        m.lock = lock.get();
+    }
+    Store store(client, options.target.namespace_, options.target.app, options.target.env);
+    auto result = run_phases(m, store);
+    if (!result) return result;
+    // A rollout that failed after writing goes back to what ran healthy, when asked to.
+    if (m.rollout_failed && options.on_failure == OnFailure::rollback && !options.dry_run) {
+        if (auto rolled = roll_back_failure(client, discovery, options, store, lock.get(), *result); !rolled) {
+            return fail(rolled.error());
+        }
+    }
+    return result;
+}
+
+Result<DeployResult> rollback(kube::Client& client, kube::Discovery& discovery, const DeployOptions& options, int to,
+                              IncludeCrds include_crds) {
+    if (auto valid = render::validate_target(options.target); !valid) return fail(valid.error());
+    Store store(client, options.target.namespace_, options.target.app, options.target.env);
+    const std::string whose = fmt::format("{}/{} in namespace {}", options.target.app, options.target.env,
+                                          options.target.namespace_);
+    // Nothing recorded means nothing to return to; asked before taking a lock in a namespace that may not exist.
+    auto recorded = store.load_releases();
+    if (!recorded) return fail(recorded.error());
+    if (recorded->empty()) return fail(ErrorCode::input, "no releases are recorded for " + whose + ": nothing to roll back to");
+
+    std::unique_ptr<DeployLock> lock;
+    if (!options.dry_run) {
+        auto taken = acquire_lock(client, options);
+        if (!taken) return fail(taken.error());
+        lock = std::move(*taken);
+    }
+    // Read again under the lock: the history may have moved while we waited for it.
+    auto releases = store.load_releases();
+    if (!releases) return fail(releases.error());
+    auto target = rollback_target(*releases, to);
+    if (!target) return fail(target.error().context(whose));
+    // The release it replaces is held, so the next CI run of its commit does not bring it back: a
+    // healthy one as `held`, a failed one (an automatic rollback that never finished) as `rolled-back`.
+    std::map<int, model::ReleaseOutcome> mark;
+    for (const auto& release : *releases) {
+        if (release.outcome == model::ReleaseOutcome::refused) continue;
+        if (release.revision == target->revision) break;
+        if (release.outcome == model::ReleaseOutcome::deployed) mark[release.revision] = model::ReleaseOutcome::held;
+        if (release.outcome == model::ReleaseOutcome::failed) mark[release.revision] = model::ReleaseOutcome::rolled_back;
+        break;
+    }
+    return restore(client, discovery, options, store, *target, include_crds, lock.get(), std::move(mark));
+}
+
+Result<model::Release> rollback_target(const std::vector<model::Release>& releases, int to) {
+    if (to > 0) {
+        for (const auto& release : releases) {
+            if (release.revision != to) continue;
+            if (release.payload_chunks < 1) {
+                return fail(ErrorCode::input, fmt::format("release {} stored no objects ({}): it cannot be restored", to,
+                                                          model::to_string(release.outcome)));
+            }
+            return release;
+        }
+        std::string kept = releases.empty() ? std::string("none")
+                                            : fmt::format("{} to {}", releases.back().revision, releases.front().revision);
+        return fail(ErrorCode::input, fmt::format("release {} is not in the history (kept: {})", to, kept));
+    }
+    // The current release is the newest that wrote anything; the target is the newest healthy one
+    // before it whose objects differ (returning to what runs now would change nothing).
+    auto current = std::find_if(releases.begin(), releases.end(),
+                                [](const model::Release& release) { return release.outcome != model::ReleaseOutcome::refused; });
+    if (current == releases.end()) return fail(ErrorCode::input, "no release ever wrote to the cluster: nothing to roll back to");
+    for (auto candidate = std::next(current); candidate != releases.end(); ++candidate) {
+        if (!model::was_healthy(candidate->outcome) || candidate->payload_chunks < 1) continue;
+        if (!current->manifest_digest.empty() && candidate->manifest_digest == current->manifest_digest) continue;
+        return *candidate;
+    }
+    return fail(ErrorCode::input,
+                fmt::format("no release before release {} was verified healthy (with its objects stored): nothing to "
+                            "roll back to",
+                            current->revision));
 }
 
 }  // namespace minicd::deploy

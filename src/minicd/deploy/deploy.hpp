@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "minicd/kube/client.hpp"
 #include "minicd/kube/discovery.hpp"
 #include "minicd/model/change_set.hpp"
+#include "minicd/model/release.hpp"
 #include "minicd/render/ownership.hpp"
 #include "minicd/source/manifests.hpp"
 #include "minicd/util/result.hpp"
@@ -25,6 +27,15 @@ enum class Adopt {
     refuse,  // nothing is written; the run stops naming the owner
     take,    // --adopt: ours from now on, reported as adopted
 };
+
+// What a deploy does when its rollout fails after writing (unhealthy, or a write failed).
+enum class OnFailure {
+    keep,      // leave the cluster as the failed rollout left it (previews: to debug it)
+    rollback,  // re-apply the newest release verified healthy, once, and wait for it
+};
+
+// Whether a rollback changes CustomResourceDefinitions (and so every resource of their kinds).
+enum class IncludeCrds { no, yes };
 
 struct DeployOptions {
     render::Target target;
@@ -47,6 +58,9 @@ struct DeployOptions {
     std::string release_message;
     health::AssessOptions assess;
     std::function<void(const std::string&)> progress;  // human progress lines; may be empty
+    OnFailure on_failure = OnFailure::keep;
+    int history = 10;               // releases kept, each with the objects it applied (at least 1)
+    model::Provenance deployed_by;  // recorded in the release; detect_provenance() when empty
 };
 
 // How a deploy ended, as a whole.
@@ -57,12 +71,22 @@ enum class Outcome {
     failed,    // a write, the rollout, a prune, or the lock failed
 };
 
+struct DeployResult;
+
+// The automatic rollback a failed deploy ran (OnFailure::rollback).
+struct AutomaticRollback {
+    int target = 0;  // revision returned to; 0 when no release was verified healthy (nothing was done)
+    std::shared_ptr<DeployResult> result;  // the rollback's own deploy; null when none ran
+};
+
 struct DeployResult {
     model::ChangeSet objects;          // in apply order, pruned and kept last
     std::optional<WaitResult> health;  // when waited
     Outcome outcome = Outcome::succeeded;
     std::string failure;  // why it did not succeed, for people; "" when it did
     int revision = 0;     // release revision recorded (0 in dry runs)
+    int rollback_to = 0;  // for a rollback: the revision it restored
+    std::optional<AutomaticRollback> rollback;  // set when the deploy failed and OnFailure::rollback applied
 
     bool succeeded() const { return outcome == Outcome::succeeded; }
 };
@@ -75,5 +99,21 @@ struct DeployResult {
 // rollouts are reported in the result.
 Result<DeployResult> deploy(kube::Client& client, kube::Discovery& discovery, const std::vector<source::Manifest>& manifests,
                             const DeployOptions& options);
+
+// Returns the target to a release recorded before: its stored objects go through the same phases
+// as a deploy (ownership, dry run, apply, wait, then prune what was added since), without Git or a
+// rebuild. `to` is a revision, or 0 for the newest release before the current one that was verified
+// healthy. CRDs are left as they are unless `include_crds`. Records a release "rollback to N" and
+// marks the release it replaced held. `options.prune` is ignored (a rollback always prunes);
+// git_sha and images come from the target release.
+Result<DeployResult> rollback(kube::Client& client, kube::Discovery& discovery, const DeployOptions& options, int to,
+                              IncludeCrds include_crds);
+
+// Which release a rollback returns to (`to` = 0: the newest verified healthy before the current
+// one); an input error saying why there is none.
+Result<model::Release> rollback_target(const std::vector<model::Release>& releases, int to);
+
+// Who runs minicd: the CI provider and job URL from its environment variables, else "cli (user@host)".
+model::Provenance detect_provenance();
 
 }  // namespace minicd::deploy

@@ -4,6 +4,8 @@
 // wait, prune, record) reads and updates it; the driver in deploy.cpp calls them in order.
 
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,6 +82,10 @@ public:
     bool namespace_exists = false;         // the target namespace exists (or was created by this deploy)
     const DeployLock* lock = nullptr;      // held for the whole deploy; null in dry runs
     bool lock_lost = false;                // found taken over: nothing more is written, the inventory included
+    bool rollout_failed = false;           // stopped after writing, by a failed write or an unhealthy rollout
+    int rollback_to = 0;                   // this run restores that revision; 0 for a deploy
+    std::map<int, model::ReleaseOutcome> mark;  // earlier releases' new outcomes, written with this one's record
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
     void say(const std::string& line) const;
     // True once a phase ended the deploy: what is left is recording what happened.

@@ -1,7 +1,12 @@
 // The record phase: what a deploy leaves in its history, and how the history is read.
 #include "minicd/deploy/record.hpp"
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <ctime>
 
 #include "minicd/deploy/deployment.hpp"
@@ -29,15 +34,51 @@ std::string manifest_digest(const std::vector<Item>& items) {
     return "sha256:" + util::sha256_hex(all.dump());
 }
 
+model::ReleaseOutcome outcome_of(const Deployment& m) {
+    switch (m.result.outcome) {
+    case Outcome::succeeded: return model::ReleaseOutcome::deployed;
+    // Stopped before writing (namespaces and CRDs aside): the cluster is as it was, so nothing is held.
+    case Outcome::refused:
+    case Outcome::rejected: return model::ReleaseOutcome::refused;
+    case Outcome::failed: return model::ReleaseOutcome::failed;
+    }
+    return model::ReleaseOutcome::failed;
+}
+
 }  // namespace
 
 model::Release release_of(const Deployment& m) {
+    const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started);
     return {.time = now_rfc3339(),
             .git_sha = m.options.git_sha,
             .images = m.options.images,
             .manifest_digest = manifest_digest(m.items),
-            .outcome = m.stopped() ? model::ReleaseOutcome::failed : model::ReleaseOutcome::deployed,
-            .message = m.stopped() ? m.result.failure : m.options.release_message};
+            .outcome = outcome_of(m),
+            .message = m.stopped() ? m.result.failure : m.options.release_message,
+            .deployed_by = m.options.deployed_by.by.empty() ? detect_provenance() : m.options.deployed_by,
+            .duration_seconds = std::round(elapsed.count() * 10) / 10,
+            .rollback_to = m.rollback_to};
+}
+
+model::Provenance detect_provenance() {
+    auto variable = [](const char* name) {
+        const char* value = std::getenv(name);
+        return value ? std::string(value) : std::string();
+    };
+    if (!variable("GITHUB_ACTIONS").empty()) {
+        std::string url;
+        if (!variable("GITHUB_REPOSITORY").empty() && !variable("GITHUB_RUN_ID").empty()) {
+            const std::string server = variable("GITHUB_SERVER_URL").empty() ? "https://github.com" : variable("GITHUB_SERVER_URL");
+            url = server + "/" + variable("GITHUB_REPOSITORY") + "/actions/runs/" + variable("GITHUB_RUN_ID");
+        }
+        return {.by = "github-actions", .job_url = url};
+    }
+    if (!variable("GITLAB_CI").empty()) return {.by = "gitlab-ci", .job_url = variable("CI_JOB_URL")};
+    if (!variable("CIRCLECI").empty()) return {.by = "circleci", .job_url = variable("CIRCLE_BUILD_URL")};
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    const std::string user = variable("USER").empty() ? "unknown" : variable("USER");
+    return {.by = fmt::format("cli ({}@{})", user, host)};
 }
 
 std::optional<model::Release> healthy_release(const std::vector<model::Release>& releases, std::string_view git_sha) {

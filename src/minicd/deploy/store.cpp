@@ -12,6 +12,8 @@
 #include <utility>
 
 #include "minicd/kube/verbs.hpp"
+#include "minicd/util/compress.hpp"
+#include "minicd/util/encoding.hpp"
 #include "minicd/render/ownership.hpp"
 #include "minicd/util/log.hpp"
 
@@ -27,6 +29,17 @@ constexpr std::string_view k_inventory_role = "inventory";
 constexpr std::string_view k_releases_role = "releases";
 constexpr std::string_view k_inventory_key = "objects";
 constexpr std::string_view k_releases_key = "releases";
+constexpr std::string_view k_payload_role = "release-payload";
+constexpr std::string_view k_payload_type = "minicd.io/release-payload";
+constexpr std::string_view k_payload_key = "objects.json.gz";
+constexpr std::string_view k_revision_label = "minicd.io/revision";
+constexpr std::string_view k_payload_digest_annotation = "minicd.io/payload-sha256";
+constexpr std::string_view k_chunk_annotation = "minicd.io/chunk";
+// Compressed bytes per Secret: base64 makes 640 KiB about 854 KiB, under the ~900 KiB we allow.
+constexpr std::size_t k_payload_chunk_bytes = 640 * 1024;
+// What a payload may expand to when read back: far above 1000 large objects, far below harm.
+constexpr std::size_t k_max_payload_bytes = 512ULL * 1024 * 1024;
+constexpr int k_max_payload_chunks = 1000;
 // The API server refuses objects over 1 MiB; the rest of the budget is metadata and managedFields.
 constexpr std::size_t k_max_data_bytes = 900 * 1024;
 // Re-reads after a 409 before giving up; a writer only loses a round when another one won it.
@@ -270,16 +283,35 @@ Result<std::vector<Release>> Store::load_releases() {
     return releases_in(**config_map, subject(*name));
 }
 
-Result<Release> Store::record_release(Release release, int keep) {
-    if (keep < 1) return fail(ErrorCode::input, fmt::format("releases to keep must be at least 1, not {}", keep), owner());
+Result<int> Store::next_revision() {
+    auto releases = load_releases();
+    if (!releases) return fail(releases.error());
+    return releases->empty() ? 1 : releases->front().revision + 1;
+}
+
+Result<Release> Store::record_release(Release release, const RecordOptions& options) {
+    if (options.keep < 1) {
+        return fail(ErrorCode::input, fmt::format("releases to keep must be at least 1, not {}", options.keep), owner());
+    }
     auto name = releases_name();
     if (!name) return fail(name.error());
     if (release.time.empty()) release.time = now_rfc3339();
 
     for (int attempt = 0;; ++attempt) {
-        auto recorded = try_record(*name, release, keep);
+        bool dropped = false;
+        auto recorded = try_record(*name, release, options, dropped);
         if (!recorded) return fail(recorded.error());
-        if (*recorded) return **recorded;
+        if (*recorded) {
+            if (dropped) {
+                auto kept = load_releases();
+                std::vector<int> revisions;
+                if (kept) {
+                    for (const auto& old : *kept) revisions.push_back(old.revision);
+                    delete_payloads_except(revisions);
+                }
+            }
+            return **recorded;
+        }
         if (attempt == k_conflict_retries) {
             return fail(ErrorCode::api,
                         fmt::format("gave up recording the release after {} attempts: other writers kept changing "
@@ -292,7 +324,8 @@ Result<Release> Store::record_release(Release release, int keep) {
     }
 }
 
-Result<std::optional<Release>> Store::try_record(const std::string& name, Release release, int keep) {
+Result<std::optional<Release>> Store::try_record(const std::string& name, Release release, const RecordOptions& options,
+                                                 bool& dropped) {
     auto existing = read(name);
     if (!existing) return fail(existing.error());
     std::vector<Release> history;
@@ -304,9 +337,28 @@ Result<std::optional<Release>> Store::try_record(const std::string& name, Releas
 
     int newest = 0;
     for (const auto& old : history) newest = std::max(newest, old.revision);
-    release.revision = newest + 1;
+    if (release.revision == 0) {
+        release.revision = newest + 1;
+    } else if (release.revision <= newest) {
+        // Its objects were stored under that revision: recording it under another would mismatch them.
+        return fail(ErrorCode::api,
+                    fmt::format("release {} was recorded by someone else meanwhile (the history is at {}); was the "
+                                "deploy lock taken over?",
+                                release.revision, newest),
+                    subject(name));
+    }
+    // What runs now is the newest release that wrote anything: an older "deployed" one no longer does.
+    for (auto& old : history) {
+        if (release.outcome != ReleaseOutcome::refused && old.outcome == ReleaseOutcome::deployed) {
+            old.outcome = ReleaseOutcome::superseded;
+        }
+        if (auto marked = options.mark.find(old.revision); marked != options.mark.end()) old.outcome = marked->second;
+    }
     history.insert(history.begin(), release);
-    if (history.size() > static_cast<std::size_t>(keep)) history.resize(static_cast<std::size_t>(keep));
+    if (history.size() > static_cast<std::size_t>(options.keep)) {
+        history.resize(static_cast<std::size_t>(options.keep));
+        dropped = true;
+    }
     std::string text = releases_text(history);
 
     // Create when missing; otherwise update what we read, so the server refuses (409) if anyone
@@ -328,7 +380,7 @@ Result<std::optional<Release>> Store::try_record(const std::string& name, Releas
         call.path = fmt::format("/api/v1/namespaces/{}/configmaps?fieldManager={}", m_namespace, render::k_field_manager);
     }
     auto fits = check_size(config_map, subject(name),
-                           fmt::format("keep fewer releases than {}, or record shorter messages", keep));
+                           fmt::format("keep fewer releases than {}, or record shorter messages", options.keep));
     if (!fits) return fail(fits.error());
     call.body = config_map.dump();
 
@@ -339,6 +391,175 @@ Result<std::optional<Release>> Store::try_record(const std::string& name, Releas
     if (response->status == 409) return std::optional<Release>{};
     if (!kube::ok(response->status)) return fail(kube::api_error(*response, subject(name)));
     return std::optional<Release>(std::move(release));
+}
+
+Result<std::string> Store::payload_name(int revision, int index) const {
+    auto base = config_map_name("release");
+    if (!base) return fail(base.error());
+    std::string name = fmt::format("{}-{}-{}", *base, revision, index);
+    if (!kube::is_dns_subdomain(name)) {
+        return fail(ErrorCode::input, fmt::format("\"{}\" is not a valid Secret name; shorten the app or environment name", name),
+                    owner());
+    }
+    return name;
+}
+
+Result<int> Store::save_payload(int revision, const std::vector<Json>& objects) {
+    Json list = Json::array();
+    for (const auto& object : objects) list.push_back(object);
+    const std::string packed = util::gzip(list.dump());
+    const std::string digest = util::sha256_hex(packed);
+    const std::size_t count = std::max<std::size_t>(1, (packed.size() + k_payload_chunk_bytes - 1) / k_payload_chunk_bytes);
+    if (count > static_cast<std::size_t>(k_max_payload_chunks)) {
+        return fail(ErrorCode::input,
+                    fmt::format("the release's objects take {} MiB compressed, more than minicd stores; split the app",
+                                packed.size() >> 20),
+                    owner());
+    }
+    for (std::size_t index = 0; index < count; ++index) {
+        auto name = payload_name(revision, static_cast<int>(index));
+        if (!name) return fail(name.error());
+        Json secret = new_config_map(*name, k_payload_role, Json::object());
+        secret["kind"] = "Secret";
+        secret["type"] = std::string(k_payload_type);
+        secret.erase("data");
+        secret["metadata"]["labels"][std::string(k_revision_label)] = std::to_string(revision);
+        secret["metadata"]["annotations"][std::string(k_payload_digest_annotation)] = digest;
+        secret["metadata"]["annotations"][std::string(k_chunk_annotation)] = fmt::format("{}/{}", index + 1, count);
+        const std::string_view chunk = std::string_view(packed).substr(index * k_payload_chunk_bytes, k_payload_chunk_bytes);
+        secret["data"] = {{std::string(k_payload_key), util::base64_encode(chunk)}};
+        if (auto written = write_payload_chunk(*name, std::move(secret)); !written) return fail(written.error());
+    }
+    return static_cast<int>(count);
+}
+
+Result<void> Store::write_payload_chunk(const std::string& name, Json secret) {
+    const std::string path = fmt::format("/api/v1/namespaces/{}/secrets/{}", m_namespace, name);
+    const std::string what = fmt::format("secret {}/{}", m_namespace, name);
+    auto created = m_client.send({.method = http::Method::post,
+                                  .path = fmt::format("/api/v1/namespaces/{}/secrets?fieldManager={}", m_namespace,
+                                                      render::k_field_manager),
+                                  .body = secret.dump(),
+                                  .content_type = "application/json"});
+    if (!created) return fail(created.error().context("writing " + what));
+    if (kube::ok(created->status)) return {};
+    if (created->status != 409) return fail(kube::api_error(*created, what));
+
+    // Left by a deploy that stopped before recording this revision, or someone else's: only ours is replaced.
+    auto existing = kube::get(m_client, path, kube::View::metadata);
+    if (!existing) return fail(existing.error().context("reading " + what));
+    if (!kube::ok(existing->status)) return fail(kube::api_error(*existing, what));
+    auto live = Json::parse(existing->body, nullptr, false);
+    const std::string found = annotation(live, render::k_owner_annotation);
+    if (found != owner()) {
+        return fail(ErrorCode::input,
+                    fmt::format("a Secret of this name exists and is not minicd's for \"{}\"; minicd does not "
+                                "overwrite it",
+                                owner()),
+                    what);
+    }
+    const Json* metadata = member(live, "metadata");
+    const Json* version = metadata ? member(*metadata, "resourceVersion") : nullptr;
+    if (version && version->is_string()) secret["metadata"]["resourceVersion"] = *version;
+    auto replaced = m_client.send({.method = http::Method::put,
+                                   .path = fmt::format("{}?fieldManager={}", path, render::k_field_manager),
+                                   .body = secret.dump(),
+                                   .content_type = "application/json"});
+    if (!replaced) return fail(replaced.error().context("writing " + what));
+    if (!kube::ok(replaced->status)) return fail(kube::api_error(*replaced, what));
+    return {};
+}
+
+Result<std::vector<Json>> Store::load_payload(const Release& release) {
+    if (release.payload_chunks < 1) {
+        return fail(ErrorCode::input,
+                    fmt::format("release {} has no stored objects (it stopped before writing, or was recorded by a "
+                                "minicd that did not store them)",
+                                release.revision),
+                    owner());
+    }
+    if (release.payload_chunks > k_max_payload_chunks) {
+        return fail(ErrorCode::api, fmt::format("release {} claims {} payload Secrets", release.revision, release.payload_chunks),
+                    owner());
+    }
+    std::string packed;
+    std::string digest;
+    for (int index = 0; index < release.payload_chunks; ++index) {
+        auto name = payload_name(release.revision, index);
+        if (!name) return fail(name.error());
+        const std::string what = fmt::format("secret {}/{}", m_namespace, *name);
+        auto response = kube::get(m_client, fmt::format("/api/v1/namespaces/{}/secrets/{}", m_namespace, *name));
+        if (!response) return fail(response.error().context("reading " + what));
+        if (response->status == 404) {
+            return fail(ErrorCode::api, fmt::format("the objects of release {} are gone (Secret missing)", release.revision),
+                        what);
+        }
+        if (!kube::ok(response->status)) return fail(kube::api_error(*response, what));
+        auto secret = Json::parse(response->body, nullptr, false);
+        const std::string found = annotation(secret, render::k_owner_annotation);
+        const std::string chunk_digest = annotation(secret, k_payload_digest_annotation);
+        if (found != owner() || chunk_digest.empty() || (index > 0 && chunk_digest != digest)) {
+            return fail(ErrorCode::api, fmt::format("not a payload Secret of \"{}\" release {}", owner(), release.revision),
+                        what);
+        }
+        digest = chunk_digest;
+        const Json* data = member(secret, "data");
+        const Json* value = data ? member(*data, k_payload_key) : nullptr;
+        if (value == nullptr || !value->is_string()) {
+            return fail(ErrorCode::api, fmt::format("there is no data key \"{}\"", k_payload_key), what);
+        }
+        auto bytes = util::base64_decode(value->get_ref<const std::string&>());
+        if (!bytes) return fail(ErrorCode::api, "its data is not base64", what);
+        packed += *bytes;
+    }
+    const std::string subject_of_all = fmt::format("release {} of {}", release.revision, owner());
+    if (util::sha256_hex(packed) != digest) {
+        return fail(ErrorCode::api, "its stored objects do not match their digest: a payload Secret was changed", subject_of_all);
+    }
+    auto text = util::gunzip(packed, k_max_payload_bytes);
+    if (!text) return fail(ErrorCode::api, "its stored objects are unreadable: " + text.error().message, subject_of_all);
+    auto list = Json::parse(*text, nullptr, false);
+    if (!list.is_array()) return fail(ErrorCode::api, "its stored objects are not a JSON array", subject_of_all);
+    std::vector<Json> objects;
+    objects.reserve(list.size());
+    for (auto& object : list) {
+        if (!object.is_object()) return fail(ErrorCode::api, "its stored objects hold something that is not an object", subject_of_all);
+        objects.push_back(std::move(object));
+    }
+    return objects;
+}
+
+void Store::delete_payloads_except(const std::vector<int>& kept) {
+    const std::string selector = fmt::format("{}={},{}={},{}={}", render::k_app_label, m_app, render::k_env_label, m_env,
+                                             k_role_label, k_payload_role);
+    auto secrets = kube::list_all(m_client, fmt::format("/api/v1/namespaces/{}/secrets", m_namespace),
+                                  {.label_selector = selector, .view = kube::View::metadata});
+    if (!secrets) {
+        util::log_warn("release objects of releases no longer kept stay for now: {}", secrets.error().describe());
+        return;
+    }
+    for (const auto& secret : *secrets) {
+        if (annotation(secret, render::k_owner_annotation) != owner()) continue;
+        const Json* metadata = member(secret, "metadata");
+        const Json* labels = metadata ? member(*metadata, "labels") : nullptr;
+        const Json* revision = labels ? member(*labels, k_revision_label) : nullptr;
+        const Json* name = metadata ? member(*metadata, "name") : nullptr;
+        const Json* uid = metadata ? member(*metadata, "uid") : nullptr;
+        if (!revision || !revision->is_string() || !name || !name->is_string() || !uid || !uid->is_string()) continue;
+        int number = 0;
+        try {
+            number = std::stoi(revision->get<std::string>());
+        } catch (const std::exception&) {
+            continue;
+        }
+        if (std::find(kept.begin(), kept.end(), number) != kept.end()) continue;
+        const std::string path = fmt::format("/api/v1/namespaces/{}/secrets/{}", m_namespace,
+                                             kube::path_segment(name->get<std::string>()));
+        auto deleted = kube::delete_object(m_client, path, {.uid = uid->get<std::string>()});
+        if (!deleted || (!kube::ok(deleted->status) && deleted->status != 404)) {
+            util::log_warn("could not delete secret {}/{} of a release no longer kept", m_namespace, name->get<std::string>());
+        }
+    }
 }
 
 Json to_json(const model::ObjectId& id) {
@@ -364,7 +585,12 @@ Json to_json(const Release& release) {
             {"images", std::move(images)},
             {"manifestDigest", release.manifest_digest},
             {"outcome", std::string(model::to_string(release.outcome))},
-            {"message", release.message}};
+            {"message", release.message},
+            {"deployedBy", release.deployed_by.by},
+            {"jobUrl", release.deployed_by.job_url},
+            {"durationSeconds", release.duration_seconds},
+            {"rollbackTo", release.rollback_to},
+            {"payloadChunks", release.payload_chunks}};
 }
 
 std::optional<Release> release_from_json(const Json& json) {
@@ -376,8 +602,22 @@ std::optional<Release> release_from_json(const Json& json) {
     std::string outcome;
     bool typed = read_string(json, "time", release.time) && read_string(json, "gitSha", release.git_sha) &&
                  read_string(json, "manifestDigest", release.manifest_digest) && read_string(json, "outcome", outcome) &&
-                 read_string(json, "message", release.message);
+                 read_string(json, "message", release.message) && read_string(json, "deployedBy", release.deployed_by.by) &&
+                 read_string(json, "jobUrl", release.deployed_by.job_url);
     if (!typed) return std::nullopt;
+    if (const Json* duration = member(json, "durationSeconds")) {
+        if (!duration->is_number() || duration->get<double>() < 0) return std::nullopt;
+        release.duration_seconds = duration->get<double>();
+    }
+    // Revisions and chunk counts: absent in records older than these fields, else small non-negative integers.
+    for (auto [key, out] : {std::pair{"rollbackTo", &release.rollback_to}, std::pair{"payloadChunks", &release.payload_chunks}}) {
+        const Json* value = member(json, key);
+        if (value == nullptr) continue;
+        if (value->is_number_integer() && value->get<std::int64_t>() == 0) continue;
+        auto number = positive_int(*value);
+        if (!number) return std::nullopt;
+        *out = *number;
+    }
     // A record without an outcome never counts as healthy.
     auto parsed = outcome.empty() ? std::optional(ReleaseOutcome::failed) : model::parse_release_outcome(outcome);
     if (!parsed) return std::nullopt;

@@ -38,10 +38,31 @@ public:
 
     // Newest first; empty when none was ever recorded.
     Result<std::vector<Release>> load_releases();
-    // Appends the release with the next revision number, keeping the newest `keep` (at least 1);
-    // sets `time` to now when empty; returns it as stored. Optimistic concurrency: a concurrent
-    // writer makes us re-read and try again, so no record is lost.
-    Result<Release> record_release(Release release, int keep = 10);
+    // The revision the next record_release will assign (1 when there is no history).
+    Result<int> next_revision();
+    // Appends the release, keeping the newest `options.keep` (at least 1), and returns it as
+    // stored. Its revision is the next one when 0; a revision given must not be recorded yet. Sets
+    // `time` to now when empty. Recording a release that wrote anything (any outcome but refused)
+    // makes every earlier `deployed` one `superseded`; `options.mark` changes the outcomes of
+    // earlier revisions in the same write. Payload Secrets of releases that fall out of the history
+    // are deleted. Optimistic concurrency: a concurrent writer makes us re-read and try again, so
+    // no record is lost.
+    struct RecordOptions {
+        int keep = 10;
+        std::map<int, ReleaseOutcome> mark;  // revision -> new outcome
+    };
+    Result<Release> record_release(Release release, const RecordOptions& options);
+    Result<Release> record_release(Release release) { return record_release(std::move(release), RecordOptions{}); }
+
+    // The objects a release applied, stored before its record in Secrets named
+    // "minicd-<app>-<env>-release-<revision>-<index>" (type minicd.io/release-payload, labelled as
+    // the ConfigMaps with role release-payload and minicd.io/revision), gzip-compressed and cut
+    // so that no Secret holds over 640 KiB of it (about 850 KiB once base64-encoded). Returns the
+    // number of Secrets written. Secrets of that name owned by another pair are never overwritten.
+    Result<int> save_payload(int revision, const std::vector<model::Json>& objects);
+    // Reads a release's objects back, checking every chunk's owner and the digest of the whole;
+    // an error naming the Secret when one is missing, foreign or damaged.
+    Result<std::vector<model::Json>> load_payload(const Release& release);
 
     // "minicd-<app>-<env>-inventory" and "minicd-<app>-<env>-releases"; an input error when the
     // result is not a valid ConfigMap name (or the namespace is not a valid namespace name).
@@ -59,7 +80,14 @@ private:
     // another (app, env) pair.
     Result<std::optional<model::Json>> read(const std::string& name);
     // One read-modify-write of the history; nullopt when another writer got there first (409).
-    Result<std::optional<Release>> try_record(const std::string& name, Release release, int keep);
+    // `dropped` is set when releases fell out of the history.
+    Result<std::optional<Release>> try_record(const std::string& name, Release release, const RecordOptions& options,
+                                              bool& dropped);
+    Result<std::string> payload_name(int revision, int index) const;
+    Result<void> write_payload_chunk(const std::string& name, model::Json secret);
+    // Deletes our payload Secrets of every revision not in `kept`; problems are logged, not fatal:
+    // a Secret left behind costs space, never correctness.
+    void delete_payloads_except(const std::vector<int>& kept);
 
     kube::Client& m_client;
     std::string m_namespace;
@@ -76,7 +104,8 @@ model::Json to_json(const model::ObjectId& id);
 // DNS label, name a valid object name (no "/", "%", whitespace, "." or ".."). Version, kind and name
 // are required; group and namespace may be absent (read as "").
 std::optional<model::ObjectId> object_id_from_json(const model::Json& json);
-// {revision, time, gitSha, images {name: reference}, manifestDigest, outcome, message}.
+// {revision, time, gitSha, images {name: reference}, manifestDigest, outcome, message,
+// deployedBy, jobUrl, durationSeconds, rollbackTo, payloadChunks}.
 model::Json to_json(const Release& release);
 // nullopt unless revision is an integer >= 1 and every other member present has the right type;
 // missing strings read as "", missing images as none.

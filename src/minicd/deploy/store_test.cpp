@@ -23,7 +23,11 @@ Release full_release() {
                               {"reg.example/shop/worker", "reg.example/shop/worker@sha256:" + std::string(64, 'b')}},
                    .manifest_digest = "sha256:" + std::string(64, 'c'),
                    .outcome = ReleaseOutcome::failed,
-                   .message = "deploy/web (apps/v1 Deployment) in ns shop: ProgressDeadlineExceeded"};
+                   .message = "deploy/web (apps/v1 Deployment) in ns shop: ProgressDeadlineExceeded",
+                   .deployed_by = {.by = "github-actions", .job_url = "https://github.com/acme/shop/actions/runs/42"},
+                   .duration_seconds = 12.5,
+                   .rollback_to = 3,
+                   .payload_chunks = 2};
 }
 
 TEST(StoreSerialization, ObjectIdRoundTrips) {
@@ -75,7 +79,12 @@ TEST(StoreSerialization, ReleaseUsesTheDocumentedKeys) {
     EXPECT_EQ(json["gitSha"], full_release().git_sha);
     EXPECT_EQ(json["manifestDigest"], full_release().manifest_digest);
     EXPECT_EQ(json["images"]["reg.example/shop/web"], full_release().images.at("reg.example/shop/web"));
-    EXPECT_EQ(json.size(), 7U) << json.dump();
+    EXPECT_EQ(json["deployedBy"], "github-actions");
+    EXPECT_EQ(json["jobUrl"], "https://github.com/acme/shop/actions/runs/42");
+    EXPECT_EQ(json["rollbackTo"], 3);
+    EXPECT_EQ(json["payloadChunks"], 2);
+    EXPECT_EQ(json["outcome"], "failed");
+    EXPECT_EQ(json.size(), 12U) << json.dump();
     EXPECT_TRUE(to_json(Release{.revision = 1})["images"].is_object());
 }
 
@@ -89,7 +98,10 @@ TEST(StoreSerialization, ReleaseRejectsBadRevisionsAndWrongTypes) {
     for (const char* text : {R"({"time":"2024-05-06T13:02:44Z"})", R"({"revision":0})", R"({"revision":-2})",
                              R"({"revision":1.5})", R"({"revision":"4"})", R"({"revision":4294967297})",
                              R"({"revision":2,"images":["web"]})", R"({"revision":2,"images":{"web":1}})",
-                             R"({"revision":2,"outcome":true})"}) {
+                             R"({"revision":2,"outcome":true})", R"({"revision":2,"outcome":"healthy"})",
+                             R"({"revision":2,"rollbackTo":-1})", R"({"revision":2,"payloadChunks":"1"})",
+                             R"({"revision":2,"durationSeconds":-3})", R"({"revision":2,"durationSeconds":"3s"})",
+                             R"({"revision":2,"deployedBy":{}})"}) {
         EXPECT_FALSE(release_from_json(Json::parse(text))) << text;
     }
 }
@@ -142,6 +154,17 @@ TEST(StoreSerialization, InventoryEntriesThatCouldSteerARequestElsewhereAreRefus
     // RBAC names are not DNS names, and are still valid objects.
     EXPECT_TRUE(object_id_from_json(Json::parse(
         R"({"group":"rbac.authorization.k8s.io","version":"v1","kind":"ClusterRole","name":"system:shop:reader"})")));
+}
+
+TEST(StoreSerialization, EveryOutcomeRoundTrips) {
+    for (auto outcome : {ReleaseOutcome::deployed, ReleaseOutcome::superseded, ReleaseOutcome::failed,
+                         ReleaseOutcome::rolled_back, ReleaseOutcome::held, ReleaseOutcome::refused}) {
+        Release release{.revision = 1, .outcome = outcome};
+        auto back = release_from_json(to_json(release));
+        ASSERT_TRUE(back) << to_json(release).dump();
+        EXPECT_EQ(back->outcome, outcome);
+    }
+    EXPECT_EQ(to_json(Release{.revision = 1, .outcome = ReleaseOutcome::rolled_back})["outcome"], "rolled-back");
 }
 
 TEST(StoreSerialization, ReleasesWrittenAsSucceededReadAsDeployed) {
@@ -203,7 +226,7 @@ TEST_F(StoreNames, InvalidNamesAreInputErrors) {
 
 TEST_F(StoreNames, KeepBelowOneIsRefusedBeforeAnyRequest) {
     Store store(*m_client, "shop", "web", "prod");
-    auto recorded = store.record_release(Release{}, 0);
+    auto recorded = store.record_release(Release{}, {.keep = 0});
     ASSERT_FALSE(recorded);
     EXPECT_EQ(recorded.error().code, util::ErrorCode::input);
     EXPECT_EQ(m_client->requests_sent(), 0);

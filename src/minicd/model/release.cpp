@@ -1,18 +1,63 @@
 #include "minicd/model/release.hpp"
 
+#include <algorithm>
+
 namespace minicd::model {
 
 std::string_view to_string(ReleaseOutcome outcome) {
     switch (outcome) {
     case ReleaseOutcome::deployed: return "deployed";
+    case ReleaseOutcome::superseded: return "superseded";
     case ReleaseOutcome::failed: return "failed";
+    case ReleaseOutcome::rolled_back: return "rolled-back";
+    case ReleaseOutcome::held: return "held";
+    case ReleaseOutcome::refused: return "refused";
     }
     return "failed";
 }
 
 std::optional<ReleaseOutcome> parse_release_outcome(std::string_view text) {
-    if (text == "deployed" || text == "succeeded") return ReleaseOutcome::deployed;
-    if (text == "failed") return ReleaseOutcome::failed;
+    for (auto outcome : {ReleaseOutcome::deployed, ReleaseOutcome::superseded, ReleaseOutcome::failed,
+                         ReleaseOutcome::rolled_back, ReleaseOutcome::held, ReleaseOutcome::refused}) {
+        if (text == to_string(outcome)) return outcome;
+    }
+    if (text == "succeeded") return ReleaseOutcome::deployed;
+    return std::nullopt;
+}
+
+bool was_healthy(ReleaseOutcome outcome) {
+    return outcome == ReleaseOutcome::deployed || outcome == ReleaseOutcome::superseded;
+}
+
+bool is_held(ReleaseOutcome outcome) {
+    return outcome == ReleaseOutcome::failed || outcome == ReleaseOutcome::rolled_back || outcome == ReleaseOutcome::held;
+}
+
+namespace {
+
+bool shares_a_digest(const Release& release, const std::vector<std::string>& digests) {
+    for (const auto& [name, reference] : release.images) {
+        const auto at = reference.rfind('@');
+        if (at == std::string::npos) continue;
+        const std::string_view digest = std::string_view(reference).substr(at + 1);
+        if (std::find(digests.begin(), digests.end(), digest) != digests.end()) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::optional<Release> hold_on(const std::vector<Release>& releases, std::string_view git_sha,
+                               const std::vector<std::string>& digests) {
+    // Newest first: the newest release of the commit says whether it is held now.
+    for (const auto& release : releases) {
+        const bool same_commit = !git_sha.empty() && release.git_sha == git_sha;
+        if (!same_commit && !shares_a_digest(release, digests)) continue;
+        // A rollback back to this commit's release is not a verdict on the commit itself.
+        if (release.rollback_to != 0) continue;
+        if (was_healthy(release.outcome)) return std::nullopt;
+        if (is_held(release.outcome)) return release;
+    }
     return std::nullopt;
 }
 

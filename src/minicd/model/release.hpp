@@ -4,20 +4,39 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace minicd::model {
 
-// How a deploy of one (app, environment) ended.
+// How a release of one (app, environment) stands. A deploy records `deployed`, `failed` or
+// `refused`; later releases change earlier ones to `superseded`, `rolled-back` or `held`.
 enum class ReleaseOutcome {
-    deployed,  // applied and verified healthy
-    failed,    // refused, not applied, or not healthy
+    deployed,     // applied and verified healthy; what runs now
+    superseded,   // was deployed and verified healthy; a later release replaced it
+    failed,       // written, then not healthy (or a write failed); held
+    rolled_back,  // failed, and an automatic rollback replaced it; held
+    held,         // was replaced by a manual rollback; held
+    refused,      // stopped before writing anything (ownership, dry run): the cluster is as it was
 };
 
 std::string_view to_string(ReleaseOutcome outcome);
 // Also reads "succeeded", what records written before this enum said for deployed.
 std::optional<ReleaseOutcome> parse_release_outcome(std::string_view text);
 
-// One deploy of one (app, environment), as recorded after it finished.
+// Verified healthy when it was deployed: a release a rollback may return to by default.
+bool was_healthy(ReleaseOutcome outcome);
+// Its commit and images must not be deployed again to that environment without --force.
+bool is_held(ReleaseOutcome outcome);
+
+// Who or what made a release.
+struct Provenance {
+    std::string by;       // "github-actions", "gitlab-ci", "circleci" or "cli (user@host)"
+    std::string job_url;  // the CI job's page; "" when the CI does not expose one
+
+    friend bool operator==(const Provenance&, const Provenance&) = default;
+};
+
+// One release of one (app, environment), as recorded after it finished.
 struct Release {
     int revision = 0;                           // 1, 2, ...; assigned when recorded
     std::string time;                           // RFC 3339, UTC
@@ -25,9 +44,19 @@ struct Release {
     std::map<std::string, std::string> images;  // image name -> pinned reference (name@sha256:...)
     std::string manifest_digest;                // sha256 of the applied objects, canonical JSON
     ReleaseOutcome outcome = ReleaseOutcome::failed;
-    std::string message;  // why it failed, or a short summary
+    std::string message;  // why it failed, or a short summary ("rollback to 3")
+    Provenance deployed_by;
+    double duration_seconds = 0;  // from the start of the deploy to its record
+    int rollback_to = 0;          // the revision this release restored; 0 when it is not a rollback
+    int payload_chunks = 0;       // Secrets holding the applied objects; 0 when none were stored
 
     friend bool operator==(const Release&, const Release&) = default;
 };
+
+// The newest release that holds `git_sha` (or, when `digests` is not empty, any of those image
+// digests) in its environment, newest first; nullopt when nothing does. A later healthy release of
+// the same commit (deployed with --force) lifts the hold.
+std::optional<Release> hold_on(const std::vector<Release>& releases, std::string_view git_sha,
+                               const std::vector<std::string>& digests = {});
 
 }  // namespace minicd::model

@@ -20,6 +20,7 @@
 #include "minicd/render/preview.hpp"
 #include "minicd/render/render.hpp"
 #include "minicd/source/git.hpp"
+#include "minicd/util/text.hpp"
 
 namespace minicd::pipeline {
 
@@ -49,6 +50,11 @@ public:
         // A namespace this run may not deploy into is refused before anything is written, too.
         if (auto available = check_namespaces(); !available) {
             m_report.error = available.error();
+            return std::move(m_report);
+        }
+        // A commit that failed or was rolled back is not deployed there again unless forced.
+        if (auto free = check_holds(); !free) {
+            m_report.error = free.error();
             return std::move(m_report);
         }
         for (auto& report : m_report.steps) {
@@ -322,6 +328,89 @@ private:
         return {};
     }
 
+    Result<void> check_holds() {
+        for (const auto& step : m_plan.steps) {
+            if (step.kind != StepKind::deploy) continue;
+            if (auto free = check_hold(environment(step.environment), {}); !free) return free;
+        }
+        return {};
+    }
+
+    // A release that failed or was rolled back holds its commit (and image digests) in its
+    // environment, so that re-running the CI job does not bring it back; --force goes on, and the
+    // reason is recorded in the release.
+    Result<void> check_hold(const config::Environment& environment, const std::vector<std::string>& digests) {
+        auto name = namespace_of(environment);
+        if (!name) return fail(name.error());
+        deploy::Store store(client(environment.name), *name, m_config.app, environment.name);
+        auto releases = store.load_releases();
+        if (!releases) {
+            return fail(releases.error().context(fmt::format("reading the release history of {}", environment.name)));
+        }
+        auto hold = model::hold_on(*releases, m_git.sha, digests);
+        if (!hold) return {};
+        const std::string what =
+            fmt::format("release {} of {} ({}) was {} at {}: {}", hold->revision, environment.name,
+                        hold->git_sha == m_git.sha ? "commit " + m_git.sha.substr(0, 12) : std::string("the same images"),
+                        model::to_string(hold->outcome), hold->time, util::shorten_utf8(hold->message, 300));
+        if (!m_options.force) {
+            std::string finished = finish_interrupted_rollback(environment, *name, *releases, *hold);
+            return fail(ErrorCode::input,
+                        fmt::format("held: {}\n{}fix it in a new commit, or run again with --force --reason \"why\" to "
+                                    "deploy it anyway (the reason is recorded in the release)",
+                                    what, finished),
+                        environment.name);
+        }
+        progress(fmt::format("    held, going on because of --force: {}", what));
+        m_hold_overrides[environment.name] =
+            fmt::format("forced past the hold of release {}; reason: {}", hold->revision, m_options.reason);
+        return {};
+    }
+
+    // A release that failed in an environment that rolls back, and is still the newest, was left by
+    // a job stopped before its automatic rollback finished (cancelled, killed): finish it now, so
+    // the environment converges to its last healthy release. Says what it did, for the refusal.
+    std::string finish_interrupted_rollback(const config::Environment& environment, const std::string& namespace_,
+                                            const std::vector<deploy::Release>& releases, const deploy::Release& hold) {
+        if (environment.failure_policy() != config::OnFailure::rollback) return "";
+        auto newest = std::find_if(releases.begin(), releases.end(), [](const deploy::Release& release) {
+            return release.outcome != model::ReleaseOutcome::refused;
+        });
+        if (newest == releases.end() || newest->revision != hold.revision || hold.outcome != model::ReleaseOutcome::failed) {
+            return "";
+        }
+        progress(fmt::format("    release {} of {} failed and was never rolled back: rolling back now", hold.revision,
+                             environment.name));
+        kube::Client& kube = client(environment.name);
+        kube::Discovery discovery(kube, m_options.discovery_cache);
+        deploy::DeployOptions options{
+            .target = {.app = m_config.app, .env = environment.name, .namespace_ = namespace_},
+            .wait = true,
+            .timeout = environment.timeout,
+            .lock_wait = std::chrono::seconds(90),
+            .assess = {.wait_for_load_balancer = environment.wait_for_addresses},
+            .progress = [this](const std::string& line) { progress("    " + line); },
+            .history = environment.history,
+            .deployed_by = deploy::detect_provenance(),
+        };
+        auto restored = deploy::rollback(kube, discovery, options, 0, deploy::IncludeCrds::no);
+        if (!restored) return fmt::format("the rollback it was owed could not run: {}\n", restored.error().describe());
+        if (!restored->succeeded()) {
+            return fmt::format("the rollback it was owed (release {}) failed: {}\n", restored->revision, restored->failure);
+        }
+        return fmt::format("its rollback, interrupted before, is done now: release {} restored release {}\n",
+                           restored->revision, restored->rollback_to);
+    }
+
+    // Why this deploy went on despite a failed check or a hold; "" when nothing was overridden.
+    std::string release_message(const std::string& environment) const {
+        std::string message = m_forced;
+        if (auto held = m_hold_overrides.find(environment); held != m_hold_overrides.end()) {
+            message += (message.empty() ? "" : "; ") + held->second;
+        }
+        return message;
+    }
+
     // A preview namespace is made (or refreshed) with its labels and last-deployed time, and never
     // taken over from something else; other namespaces are created plain when missing.
     Result<void> ensure_namespace(kube::Client& kube, const config::Environment& environment, const std::string& name) {
@@ -373,6 +462,13 @@ private:
         auto url = url_of(environment);
         if (!url) return fail(url.error());
 
+        // The images may be held there under another commit (a promotion of what failed before).
+        std::vector<std::string> digests;
+        for (const auto& pin : pins) digests.push_back(pin.digest);
+        if (!digests.empty()) {
+            if (auto free = check_hold(environment, digests); !free) return fail(free.error());
+        }
+
         kube::Client& kube = client(environment.name);
         if (auto ensured = ensure_namespace(kube, environment, *namespace_); !ensured) return fail(ensured.error());
         kube::Discovery discovery(kube, m_options.discovery_cache);
@@ -386,9 +482,13 @@ private:
             .lock_wait = std::chrono::seconds(90),
             .git_sha = m_git.sha,
             .images = images,
-            .release_message = m_forced,
+            .release_message = release_message(environment.name),
             .assess = {.wait_for_load_balancer = environment.wait_for_addresses},
             .progress = [this](const std::string& line) { progress("    " + line); },
+            .on_failure = environment.failure_policy() == config::OnFailure::rollback ? deploy::OnFailure::rollback
+                                                                                      : deploy::OnFailure::keep,
+            .history = environment.history,
+            .deployed_by = deploy::detect_provenance(),
         };
         auto applied = deploy::deploy(kube, discovery, rendered->manifests, apply_options);
         if (!applied) return fail(applied.error());
@@ -451,6 +551,7 @@ private:
     std::vector<render::ImagePin> m_images;                          // built by this run
     std::map<std::string, std::vector<render::ImagePin>> m_promoted;  // by environment
     std::string m_forced;  // why a failed check was overridden, for the release record; "" when none was
+    std::map<std::string, std::string> m_hold_overrides;  // by environment: the hold --force went past
 };
 
 }  // namespace
