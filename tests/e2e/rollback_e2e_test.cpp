@@ -38,6 +38,22 @@ struct Invocation {
     std::string all() const { return "stdout:\n" + out + "\nstderr:\n" + err; }
 };
 
+// What a run of the binary gave; a failure to run it at all fails the test.
+Invocation invocation_of(const Result<util::SubprocessResult>& result) {
+    Invocation run;
+    if (!result) {
+        ADD_FAILURE() << result.error().describe();
+        return run;
+    }
+    run.exit_code = result->exit_code;
+    run.out = result->out;
+    run.err = result->err;
+    Json parsed = Json::parse(run.out, nullptr, false);
+    run.is_json = parsed.is_object();
+    if (run.is_json) run.json = std::move(parsed);
+    return run;
+}
+
 // --- Manifests ---
 
 std::string deployment_yaml(const std::string& image, std::optional<int> replicas = 1) {
@@ -139,18 +155,7 @@ protected:
         auto result = util::run_subprocess({.argv = args,
                                             .env = {{"XDG_CACHE_HOME", m_tmp.path("cache")}, {"KUBECONFIG", cluster().var("KUBECONFIG")}},
                                             .timeout = limit});
-        Invocation run;
-        if (!result) {
-            ADD_FAILURE() << result.error().describe();
-            return run;
-        }
-        run.exit_code = result->exit_code;
-        run.out = result->out;
-        run.err = result->err;
-        Json parsed = Json::parse(run.out, nullptr, false);
-        run.is_json = parsed.is_object();
-        if (run.is_json) run.json = std::move(parsed);
-        return run;
+        return invocation_of(result);
     }
 
     // Flags naming this test's app and environment, with JSON output and a short health timeout
@@ -268,15 +273,7 @@ environments:
                                             .env_remove = {"CIRCLECI", "GITLAB_CI", "GITHUB_EVENT_PATH", "GITHUB_HEAD_REF"},
                                             .working_dir = clone.path(),
                                             .timeout = 300s});
-        Invocation run;
-        if (!result) {
-            ADD_FAILURE() << result.error().describe();
-            return run;
-        }
-        run.exit_code = result->exit_code;
-        run.out = result->out;
-        run.err = result->err;
-        return run;
+        return invocation_of(result);
     }
 
     testing::TempDir m_tmp;
@@ -373,6 +370,27 @@ TEST_F(Rollback, RollbackLeavesReplicasSetByAnotherManagerAlone) {
     ASSERT_EQ(back.exit_code, 0) << back.all();
     EXPECT_EQ(web_image(), "registry.test/web:1");
     EXPECT_EQ(web_replicas(), 3) << "release 1 never set replicas, so its rollback does not either";
+}
+
+TEST_F(Rollback, ReplicasAScalerSetSurviveDeploysAndRollbacksThatDeclareReplicas) {
+    auto scaled = [](const std::string& image) {
+        return deployment_yaml(image, 2) + configmap_yaml("settings", "version", image);
+    };
+    ASSERT_EQ(apply(manifests("v1", scaled("registry.test/web:1"))).exit_code, 0);
+    ASSERT_EQ(web_replicas(), 2);
+    // What an HPA does: write the scale subresource.
+    kubectl({"scale", "deployment", "web", "--replicas", "4", "-n", ns()});
+    ASSERT_EQ(web_replicas(), 4);
+
+    auto v2 = apply(manifests("v2", scaled("registry.test/web:2")));
+    ASSERT_EQ(v2.exit_code, 0) << v2.all();
+    EXPECT_EQ(web_image(), "registry.test/web:2");
+    EXPECT_EQ(web_replicas(), 4) << "the scaler's count is not reset to the manifests' 2";
+
+    auto back = rollback({"--to", "1"});
+    ASSERT_EQ(back.exit_code, 0) << back.all();
+    EXPECT_EQ(web_image(), "registry.test/web:1");
+    EXPECT_EQ(web_replicas(), 4) << "nor by a rollback to a release that declared 2";
 }
 
 TEST_F(Rollback, RollbackDoesNotRevertACrd) {
@@ -549,6 +567,10 @@ TEST_F(Rollback, AThousandObjectReleaseStoresAndRestores) {
     }
     EXPECT_EQ(per_revision["1"], chunks);
     EXPECT_EQ(per_revision["2"], pick_int(release_of(history_now, 2), "/payloadChunks", -1));
+    // The rollback applied release 1's very objects: it points at them instead of storing them again.
+    EXPECT_EQ(pick_int(release_of(history_now, 3), "/payloadRevision", -1), 1) << history_now.dump(2);
+    EXPECT_EQ(pick_int(release_of(history_now, 3), "/payloadChunks", -1), chunks);
+    EXPECT_EQ(per_revision["3"], 0);
 }
 
 TEST_F(Rollback, NoHealthyReleaseMeansNoRollback) {

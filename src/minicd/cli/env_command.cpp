@@ -27,14 +27,9 @@ struct EnvFlags {
 Result<config::Environment> load_environment(const EnvFlags& flags) {
     auto config = config::load_config(flags.file);
     if (!config) return fail(config.error());
-    const config::Environment* found = config->find(flags.environment);
-    if (found == nullptr) {
-        std::vector<std::string> names;
-        for (const auto& environment : config->environments) names.push_back(environment.name);
-        return fail(util::ErrorCode::input,
-                    fmt::format("no environment {} (there are: {})", flags.environment, fmt::join(names, ", ")), flags.file);
-    }
-    return *found;
+    auto found = config::find_environment(*config, flags.environment, flags.file);
+    if (!found) return fail(found.error());
+    return **found;
 }
 
 // What the environment's context resolves to now.

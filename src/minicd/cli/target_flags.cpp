@@ -26,14 +26,9 @@ struct Resolved {
 Result<Resolved> resolve_environment(const TargetFlags& flags) {
     auto config = config::load_config(flags.file);
     if (!config) return fail(config.error());
-    const config::Environment* found = config->find(flags.environment);
-    if (found == nullptr) {
-        std::vector<std::string> names;
-        for (const auto& environment : config->environments) names.push_back(environment.name);
-        return fail(ErrorCode::usage,
-                    fmt::format("no environment {} (there are: {})", flags.environment, fmt::join(names, ", ")), flags.file);
-    }
-    config::Environment environment = *found;
+    auto found = config::find_environment(*config, flags.environment, flags.file);
+    if (!found) return fail(found.error());
+    config::Environment environment = **found;
     // The pin and the context stay those of minicd.yaml: only where the kubeconfig lives may differ
     // (a CI job writes it somewhere else), and the guard still checks what it points at.
     if (!flags.kubeconfig.empty()) environment.cluster.kubeconfig = flags.kubeconfig;

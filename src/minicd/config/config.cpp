@@ -1,5 +1,7 @@
 #include "minicd/config/config.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "minicd/config/template.hpp"
@@ -62,6 +64,13 @@ const Environment* Config::find(std::string_view name) const {
     const auto found = std::find_if(environments.begin(), environments.end(),
                                     [name](const Environment& environment) { return environment.name == name; });
     return found != environments.end() ? &*found : nullptr;
+}
+
+Result<const Environment*> find_environment(const Config& config, std::string_view name, const std::string& file) {
+    if (const Environment* found = config.find(name)) return found;
+    std::vector<std::string> names;
+    for (const auto& environment : config.environments) names.push_back(environment.name);
+    return fail(util::ErrorCode::input, fmt::format("no environment {} (there are: {})", name, fmt::join(names, ", ")), file);
 }
 
 std::vector<const Environment*> match(const Config& config, const source::Event& event) {

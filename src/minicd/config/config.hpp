@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "minicd/source/ci_event.hpp"
+#include "minicd/util/result.hpp"
 
 // minicd.yaml, typed. Values are taken as written: ${VAR} and $VAR are not expanded anywhere
 // (secrets are named by environment variable, as gc.tokenEnv does, and read where they are used).
@@ -127,6 +128,9 @@ struct Config {
 
     const Environment* find(std::string_view name) const;
 };
+
+// The environment called `name`; otherwise an input error, about `file`, listing the ones there are.
+Result<const Environment*> find_environment(const Config& config, std::string_view name, const std::string& file);
 
 // The environments an event concerns, in file order: for a branch push those whose
 // `on.branch` matches, for a tag push those whose `on.tag` matches, for a branch deletion the

@@ -97,6 +97,24 @@ bool owns_all_fields(const Json& live, const Json& desired, std::string_view man
     return false;
 }
 
+std::string replicas_scaled_by(const Json& live, std::string_view manager) {
+    const Json* metadata = live.is_object() && live.contains("metadata") ? &live["metadata"] : nullptr;
+    if (metadata == nullptr || !metadata->is_object() || !metadata->contains("managedFields")) return "";
+    const Json& managed = (*metadata)["managedFields"];
+    if (!managed.is_array()) return "";
+    for (const auto& entry : managed) {
+        if (!entry.is_object()) continue;
+        const auto subresource = entry.find("subresource");
+        const auto name = entry.find("manager");
+        const auto fields = entry.find("fieldsV1");
+        if (subresource == entry.end() || *subresource != "scale" || name == entry.end() || !name->is_string()) continue;
+        if (*name == manager || fields == entry.end() || !fields->is_object()) continue;
+        const auto spec = fields->find("f:spec");
+        if (spec != fields->end() && spec->is_object() && spec->contains("f:replicas")) return name->get<std::string>();
+    }
+    return "";
+}
+
 bool same_state(const Json& a, const Json& b) { return diff::without_server_fields(a) == diff::without_server_fields(b); }
 
 }  // namespace minicd::deploy

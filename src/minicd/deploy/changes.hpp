@@ -1,5 +1,6 @@
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "minicd/model/object.hpp"
@@ -11,6 +12,11 @@ namespace minicd::deploy {
 // manager, so this is false exactly when our fields may have drifted. When unsure it says false:
 // the caller then asks the server (dry-run) instead of skipping the object.
 bool owns_all_fields(const model::Json& live, const model::Json& desired, std::string_view manager);
+
+// The field manager that set spec.replicas through the scale subresource (a HorizontalPodAutoscaler's
+// controller, `kubectl scale`) and owns it now, when that is not `manager`; "" otherwise. Such replicas
+// are theirs: re-asserting the manifest's count would fight the autoscaler on every deploy and rollback.
+std::string replicas_scaled_by(const model::Json& live, std::string_view manager);
 
 // True when two full objects say the same thing, ignoring status and server-managed metadata
 // (managedFields, resourceVersion, generation, uid, creationTimestamp, selfLink).

@@ -83,5 +83,29 @@ TEST(Changes, SameStateIgnoresStatusAndServerMetadata) {
     EXPECT_FALSE(same_state(a, b));
 }
 
+TEST(Changes, ReplicasSetThroughTheScaleSubresourceBelongToTheScaler) {
+    // As kube-apiserver 1.33 records an HPA's (or `kubectl scale`'s) write of the scale subresource.
+    Json scaled = {{"manager", "kube-controller-manager"},
+                   {"operation", "Update"},
+                   {"apiVersion", "apps/v1"},
+                   {"fieldsType", "FieldsV1"},
+                   {"fieldsV1", {{"f:spec", {{"f:replicas", Json::object()}}}}},
+                   {"subresource", "scale"}};
+    EXPECT_EQ(replicas_scaled_by(live_with(Json::array({scaled})), "minicd"), "kube-controller-manager");
+
+    Json ours = scaled;
+    ours["manager"] = "minicd";
+    EXPECT_EQ(replicas_scaled_by(live_with(Json::array({ours})), "minicd"), "") << "our own scale is not someone else's";
+    Json main_resource = scaled;
+    main_resource.erase("subresource");
+    EXPECT_EQ(replicas_scaled_by(live_with(Json::array({main_resource})), "minicd"), "")
+        << "an edit of the Deployment itself is drift, not an autoscaler";
+    Json other_field = scaled;
+    other_field["fieldsV1"] = {{"f:status", {{"f:replicas", Json::object()}}}};
+    EXPECT_EQ(replicas_scaled_by(live_with(Json::array({other_field})), "minicd"), "");
+    EXPECT_EQ(replicas_scaled_by(k_desired, "minicd"), "") << "no managedFields";
+    EXPECT_EQ(replicas_scaled_by(live_with(Json::array({"junk", 7})), "minicd"), "");
+}
+
 }  // namespace
 }  // namespace minicd::deploy

@@ -109,21 +109,35 @@ Result<void> save_remaining(Deployment& m, Store& store) {
     return save_inventory(m, store, {remaining.begin(), remaining.end()});
 }
 
+// Stores the objects the release applied, or points it at a kept release that applied the very
+// same ones (a redeploy, a rollback): they are stored once. Assigns the release its revision.
+Result<void> store_objects(const Deployment& m, Store& store, model::Release& release) {
+    auto history = store.load_releases();
+    if (!history) return fail(history.error());
+    release.revision = history->empty() ? 1 : history->front().revision + 1;
+    for (const auto& earlier : *history) {
+        if (earlier.payload_chunks > 0 && earlier.manifest_digest == release.manifest_digest) {
+            release.payload_revision = earlier.stored_under();
+            release.payload_chunks = earlier.payload_chunks;
+            return {};
+        }
+    }
+    std::vector<model::Json> objects;
+    objects.reserve(m.items.size());
+    for (const auto& item : m.items) objects.push_back(item.desired.object.body());
+    auto chunks = store.save_payload(release.revision, objects);
+    if (!chunks) return fail(chunks.error().context("storing the objects of release " + std::to_string(release.revision)));
+    release.payload_chunks = *chunks;
+    return {};
+}
+
 // The release record says how the deploy ended, with the objects it applied when it wrote any;
 // one that lost its lock writes nothing more.
 Result<DeployResult> record(Deployment& m, Store& store) {
     if (!m.options.dry_run && !m.lock_lost) {
         model::Release release = release_of(m);
         if (release.outcome != model::ReleaseOutcome::refused) {
-            auto revision = store.next_revision();
-            if (!revision) return fail(revision.error());
-            std::vector<model::Json> objects;
-            objects.reserve(m.items.size());
-            for (const auto& item : m.items) objects.push_back(item.desired.object.body());
-            auto chunks = store.save_payload(*revision, objects);
-            if (!chunks) return fail(chunks.error().context("storing the objects of release " + std::to_string(*revision)));
-            release.revision = *revision;
-            release.payload_chunks = *chunks;
+            if (auto stored = store_objects(m, store, release); !stored) return fail(stored.error());
         }
         auto recorded = store.record_release(std::move(release), {.keep = m.options.history, .mark = m.mark});
         if (!recorded) return fail(recorded.error());

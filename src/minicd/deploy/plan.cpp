@@ -160,9 +160,21 @@ private:
             item.needs_write = true;
             return;
         }
+        leave_scaled_replicas(item);
         const Json& desired = item.desired.object.body();
         bool same_request = annotation_of(*item.live, render::k_hash_annotation) == annotation_of(desired, render::k_hash_annotation);
         item.needs_write = !same_request || !owns_all_fields(*item.live, desired, render::k_field_manager);
+    }
+
+    // Replicas an autoscaler (or `kubectl scale`) set are left to it: what we apply leaves them out.
+    void leave_scaled_replicas(Item& item) const {
+        Json& desired = item.desired.object.body();
+        auto spec = desired.find("spec");
+        if (spec == desired.end() || !spec->is_object() || !spec->contains("replicas")) return;
+        const std::string scaler = replicas_scaled_by(*item.live, render::k_field_manager);
+        if (scaler.empty()) return;
+        spec->erase("replicas");
+        m.say(fmt::format("{}: spec.replicas left to {}, which scales it", item.desired.id.describe(), scaler));
     }
 
     // The objects owned by another app/env or tool, refused unless adoption was asked for. Nothing

@@ -283,12 +283,6 @@ Result<std::vector<Release>> Store::load_releases() {
     return releases_in(**config_map, subject(*name));
 }
 
-Result<int> Store::next_revision() {
-    auto releases = load_releases();
-    if (!releases) return fail(releases.error());
-    return releases->empty() ? 1 : releases->front().revision + 1;
-}
-
 Result<Release> Store::record_release(Release release, const RecordOptions& options) {
     if (options.keep < 1) {
         return fail(ErrorCode::input, fmt::format("releases to keep must be at least 1, not {}", options.keep), owner());
@@ -303,10 +297,11 @@ Result<Release> Store::record_release(Release release, const RecordOptions& opti
         if (!recorded) return fail(recorded.error());
         if (*recorded) {
             if (dropped) {
+                // The objects of every release kept stay, wherever they are stored.
                 auto kept = load_releases();
                 std::vector<int> revisions;
                 if (kept) {
-                    for (const auto& old : *kept) revisions.push_back(old.revision);
+                    for (const auto& old : *kept) revisions.push_back(old.stored_under());
                     delete_payloads_except(revisions);
                 }
             }
@@ -484,8 +479,9 @@ Result<std::vector<Json>> Store::load_payload(const Release& release) {
     }
     std::string packed;
     std::string digest;
+    const int stored_under = release.stored_under();
     for (int index = 0; index < release.payload_chunks; ++index) {
-        auto name = payload_name(release.revision, index);
+        auto name = payload_name(stored_under, index);
         if (!name) return fail(name.error());
         const std::string what = fmt::format("secret {}/{}", m_namespace, *name);
         auto response = kube::get(m_client, fmt::format("/api/v1/namespaces/{}/secrets/{}", m_namespace, *name));
@@ -499,7 +495,7 @@ Result<std::vector<Json>> Store::load_payload(const Release& release) {
         const std::string found = annotation(secret, render::k_owner_annotation);
         const std::string chunk_digest = annotation(secret, k_payload_digest_annotation);
         if (found != owner() || chunk_digest.empty() || (index > 0 && chunk_digest != digest)) {
-            return fail(ErrorCode::api, fmt::format("not a payload Secret of \"{}\" release {}", owner(), release.revision),
+            return fail(ErrorCode::api, fmt::format("not a payload Secret of \"{}\" release {}", owner(), stored_under),
                         what);
         }
         digest = chunk_digest;
@@ -518,6 +514,11 @@ Result<std::vector<Json>> Store::load_payload(const Release& release) {
     }
     auto text = util::gunzip(packed, k_max_payload_bytes);
     if (!text) return fail(ErrorCode::api, "its stored objects are unreadable: " + text.error().message, subject_of_all);
+    // The record's manifest digest is over the same text: neither can be swapped without the other.
+    if (!release.manifest_digest.empty() && release.manifest_digest != "sha256:" + util::sha256_hex(*text)) {
+        return fail(ErrorCode::api, "its stored objects are not the ones its record describes (manifest digest differs)",
+                    subject_of_all);
+    }
     auto list = Json::parse(*text, nullptr, false);
     if (!list.is_array()) return fail(ErrorCode::api, "its stored objects are not a JSON array", subject_of_all);
     std::vector<Json> objects;
@@ -590,7 +591,8 @@ Json to_json(const Release& release) {
             {"jobUrl", release.deployed_by.job_url},
             {"durationSeconds", release.duration_seconds},
             {"rollbackTo", release.rollback_to},
-            {"payloadChunks", release.payload_chunks}};
+            {"payloadChunks", release.payload_chunks},
+            {"payloadRevision", release.payload_revision}};
 }
 
 std::optional<Release> release_from_json(const Json& json) {
@@ -610,7 +612,8 @@ std::optional<Release> release_from_json(const Json& json) {
         release.duration_seconds = duration->get<double>();
     }
     // Revisions and chunk counts: absent in records older than these fields, else small non-negative integers.
-    for (auto [key, out] : {std::pair{"rollbackTo", &release.rollback_to}, std::pair{"payloadChunks", &release.payload_chunks}}) {
+    for (auto [key, out] : {std::pair{"rollbackTo", &release.rollback_to}, std::pair{"payloadChunks", &release.payload_chunks},
+                            std::pair{"payloadRevision", &release.payload_revision}}) {
         const Json* value = member(json, key);
         if (value == nullptr) continue;
         if (value->is_number_integer() && value->get<std::int64_t>() == 0) continue;

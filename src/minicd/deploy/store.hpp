@@ -38,8 +38,6 @@ public:
 
     // Newest first; empty when none was ever recorded.
     Result<std::vector<Release>> load_releases();
-    // The revision the next record_release will assign (1 when there is no history).
-    Result<int> next_revision();
     // Appends the release, keeping the newest `options.keep` (at least 1), and returns it as
     // stored. Its revision is the next one when 0; a revision given must not be recorded yet. Sets
     // `time` to now when empty. Recording a release that wrote anything (any outcome but refused)
@@ -60,8 +58,9 @@ public:
     // so that no Secret holds over 640 KiB of it (about 850 KiB once base64-encoded). Returns the
     // number of Secrets written. Secrets of that name owned by another pair are never overwritten.
     Result<int> save_payload(int revision, const std::vector<model::Json>& objects);
-    // Reads a release's objects back, checking every chunk's owner and the digest of the whole;
-    // an error naming the Secret when one is missing, foreign or damaged.
+    // Reads a release's objects back (from the release they are stored under), checking every
+    // chunk's owner, the digest of the whole and the record's manifest digest; an error naming the
+    // Secret when one is missing, foreign or damaged.
     Result<std::vector<model::Json>> load_payload(const Release& release);
 
     // "minicd-<app>-<env>-inventory" and "minicd-<app>-<env>-releases"; an input error when the
@@ -105,7 +104,7 @@ model::Json to_json(const model::ObjectId& id);
 // are required; group and namespace may be absent (read as "").
 std::optional<model::ObjectId> object_id_from_json(const model::Json& json);
 // {revision, time, gitSha, images {name: reference}, manifestDigest, outcome, message,
-// deployedBy, jobUrl, durationSeconds, rollbackTo, payloadChunks}.
+// deployedBy, jobUrl, durationSeconds, rollbackTo, payloadChunks, payloadRevision}.
 model::Json to_json(const Release& release);
 // nullopt unless revision is an integer >= 1 and every other member present has the right type;
 // missing strings read as "", missing images as none.

@@ -27,7 +27,8 @@ Release full_release() {
                    .deployed_by = {.by = "github-actions", .job_url = "https://github.com/acme/shop/actions/runs/42"},
                    .duration_seconds = 12.5,
                    .rollback_to = 3,
-                   .payload_chunks = 2};
+                   .payload_chunks = 2,
+                   .payload_revision = 5};
 }
 
 TEST(StoreSerialization, ObjectIdRoundTrips) {
@@ -84,7 +85,8 @@ TEST(StoreSerialization, ReleaseUsesTheDocumentedKeys) {
     EXPECT_EQ(json["rollbackTo"], 3);
     EXPECT_EQ(json["payloadChunks"], 2);
     EXPECT_EQ(json["outcome"], "failed");
-    EXPECT_EQ(json.size(), 12U) << json.dump();
+    EXPECT_EQ(json["payloadRevision"], 5);
+    EXPECT_EQ(json.size(), 13U) << json.dump();
     EXPECT_TRUE(to_json(Release{.revision = 1})["images"].is_object());
 }
 

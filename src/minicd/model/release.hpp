@@ -49,6 +49,12 @@ struct Release {
     double duration_seconds = 0;  // from the start of the deploy to its record
     int rollback_to = 0;          // the revision this release restored; 0 when it is not a rollback
     int payload_chunks = 0;       // Secrets holding the applied objects; 0 when none were stored
+    // The release whose Secrets hold those objects: 0 for its own, else an earlier release that
+    // applied the very same objects (a redeploy, a rollback), so they are stored once.
+    int payload_revision = 0;
+
+    // The revision the objects are stored under.
+    int stored_under() const { return payload_revision != 0 ? payload_revision : revision; }
 
     friend bool operator==(const Release&, const Release&) = default;
 };
