@@ -29,9 +29,12 @@ std::string help_for(const CLI::App& app, const std::vector<Command>& commands) 
 }
 
 // A repeatable flag takes one value per occurrence (`--build-arg A --build-arg B`), as kubectl's
-// and docker's do; CLI11 would otherwise let it swallow the positional arguments after it.
+// and docker's do; CLI11 would otherwise let it swallow the positional arguments after it. A list
+// positional (`minicd drift staging production`) keeps taking every word left.
 void one_value_per_flag(CLI::App& command) {
-    for (CLI::Option* option : command.get_options()) option->allow_extra_args(false);
+    for (CLI::Option* option : command.get_options()) {
+        if (!option->get_positional()) option->allow_extra_args(false);
+    }
     for (CLI::App* sub : command.get_subcommands([](CLI::App*) { return true; })) one_value_per_flag(*sub);
 }
 
@@ -60,6 +63,7 @@ int run(std::span<char*> args) {
     commands.push_back(add_config_command(app));
     commands.push_back(add_history_command(app));
     commands.push_back(add_rollback_command(app));
+    commands.push_back(add_drift_command(app));
     // One command per run. CLI11 otherwise reads a positional that spells another command's name
     // as that command: `minicd history preview` would run `minicd preview`. Set after the commands
     // are added, which would inherit it.

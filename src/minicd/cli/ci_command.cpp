@@ -8,6 +8,7 @@
 #include "minicd/build/tag_policy.hpp"
 #include "minicd/cli/app.hpp"
 #include "minicd/cli/commands.hpp"
+#include "minicd/cli/drift_report.hpp"
 #include "minicd/cli/failure.hpp"
 #include "minicd/config/load.hpp"
 #include "minicd/kube/discovery.hpp"
@@ -81,6 +82,16 @@ void print_plan(const pipeline::Plan& plan, const pipeline::GitFacts& git) {
     std::fflush(stdout);
 }
 
+// The drift steps' findings, as `minicd drift` reports them.
+std::vector<EnvironmentDrift> drift_of(const pipeline::CiReport& report) {
+    std::vector<EnvironmentDrift> environments;
+    for (const auto& check : report.drift) {
+        environments.push_back(
+            {.name = check.environment, .target = check.target, .report = check.report, .fixed = check.fixed});
+    }
+    return environments;
+}
+
 void print_summary(const pipeline::CiReport& report) {
     fmt::print("\nsummary:\n");
     for (const auto& step : report.steps) {
@@ -93,7 +104,18 @@ void print_summary(const pipeline::CiReport& report) {
         for (const auto& [name, pinned] : environment.images) fmt::print("  image {}: {}\n", name, pinned);
         if (!environment.url.empty()) fmt::print("  url: {}\n", environment.url);
     }
-    fmt::print("\n{}\n", report.succeeded() ? "minicd ci: succeeded" : "minicd ci: FAILED");
+    // Only where something differs: the steps above already say "no drift" for the rest.
+    for (const auto& environment : drift_of(report)) {
+        if (!environment.report->live.empty()) fmt::print("\n{}", drift_text(environment));
+    }
+    if (!report.succeeded()) {
+        fmt::print("\nminicd ci: FAILED\n");
+    } else if (const int drifted = report.drifted_environments(); drifted > 0) {
+        fmt::print("\nminicd ci: succeeded, but live drift was found in {} environment{} and left as it is\n", drifted,
+                   drifted == 1 ? "" : "s");
+    } else {
+        fmt::print("\nminicd ci: succeeded\n");
+    }
 }
 
 model::Json report_json(const pipeline::Plan& plan, const pipeline::GitFacts& git, const pipeline::CiReport* report) {
@@ -116,8 +138,12 @@ model::Json report_json(const pipeline::Plan& plan, const pipeline::GitFacts& gi
                                 {"revision", environment.revision},
                                 {"succeeded", environment.succeeded}});
     }
+    model::Json drift = model::Json::array();
+    for (const auto& environment : drift_of(*report)) drift.push_back(environment_json(environment));
     out["steps"] = steps;
     out["environments"] = environments;
+    out["drift"] = drift;
+    out["driftedEnvironments"] = report->drifted_environments();
     out["succeeded"] = report->succeeded();
     if (report->error) out["error"] = report->error->describe();
     return out;
@@ -205,7 +231,9 @@ int run_ci(const CiFlags& flags, const std::optional<PreviewRequest>& preview = 
     } else {
         fmt::print("{}\n", report_json(*plan, *git, &report).dump(2));
     }
-    if (report.succeeded()) return k_exit_ok;
+    append_step_summary(drift_of(report));
+    // Drift left as it is fails the nightly job, so someone looks; anything that failed says more.
+    if (report.succeeded()) return report.drifted_environments() > 0 ? k_exit_drift : k_exit_ok;
     util::log_error("{}", report.error->describe());
     // Nothing written yet (refused up front, bad input): 2; a failure after the first write: 1.
     bool wrote = false;
@@ -239,6 +267,10 @@ Command add_ci_command(CLI::App& app) {
     ci->add_option("--auth-file", flags->build.auth_file, "Registry credentials for the builder (docker config.json format)");
     ci->add_option("--cert-dir", flags->build.cert_dir, "Directory of registry CA certificates (*.crt) for buildah and podman");
     ci->add_option("--registry-ca", flags->build.registry_ca, "CA bundle (PEM) minicd trusts for registries");
+    ci->footer("A scheduled run checks every fixed environment for drift (and puts it back where minicd.yaml says "
+               "drift: fix) and collects previews.\n"
+               "Exit codes: 0 done; 1 failed after writing; 2 refused or bad input, nothing written; 3 live drift "
+               "found and left as it is (drift: report), everything else done.");
     return Command{ci, [flags] { return run_ci(*flags); }};
 }
 

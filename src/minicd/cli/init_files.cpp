@@ -45,6 +45,7 @@ environments:
     # adopt: false                       # true takes over objects Helm, Argo CD, Flux or another app owns
     # history: 10                        # releases kept, each one restorable with `minicd rollback`
     # onFailure: rollback                # failed rollout -> last healthy release; previews: keep
+    # drift: report                      # nightly minicd ci: report drift, or fix puts it back
 
   # A release tag (on main) deploys the exact digest staging ran healthy, without rebuilding.
   production:
@@ -57,7 +58,9 @@ environments:
 
 constexpr const char* k_github = R"(# minicd delivers every Git event of this repository (see minicd.yaml):
 #   push to a branch -> preview, push to main -> staging, tag v* -> production,
-#   branch deleted -> its preview is removed, nightly -> previews whose branch is gone are removed.
+#   branch deleted -> its preview is removed, nightly -> staging and production are checked for
+#   drift (the job fails, exit 3, when something was changed behind minicd's back; `drift: fix` in
+#   minicd.yaml puts it back instead) and previews whose branch is gone are removed.
 # The runner needs minicd and an image builder (buildah, docker or podman) on PATH, and a kubeconfig
 # with the contexts minicd.yaml names (here from the KUBECONFIG_DATA secret).
 name: minicd
@@ -87,7 +90,7 @@ jobs:
         env:
           KUBECONFIG: ${{ runner.temp }}/kubeconfig
 
-  preview-gc:
+  nightly:
     if: github.event_name == 'schedule'
     runs-on: ubuntu-latest
     steps:
@@ -98,15 +101,19 @@ jobs:
         run: echo "$KUBECONFIG_DATA" > "$RUNNER_TEMP/kubeconfig"
         env:
           KUBECONFIG_DATA: ${{ secrets.KUBECONFIG_DATA }}
-      - name: minicd preview gc
-        run: minicd preview gc
+      - name: minicd ci (drift and preview gc)
+        run: minicd ci
         env:
           KUBECONFIG: ${{ runner.temp }}/kubeconfig
 )";
 
 constexpr const char* k_gitlab = R"(# minicd delivers every Git event of this repository (see minicd.yaml):
 #   push to a branch -> preview, push to main -> staging, tag v* -> production,
-#   nightly schedule (CI/CD > Schedules) -> previews whose branch is gone are removed.
+#   nightly -> staging and production are checked for drift (the job fails, exit 3, when something
+#   was changed behind minicd's back; `drift: fix` in minicd.yaml puts it back instead) and
+#   previews whose branch is gone are removed.
+# For the nightly run, create a pipeline schedule for main (Build > Pipeline schedules, e.g.
+# "0 3 * * *"): the nightly job below runs only in scheduled pipelines.
 # MINICD_IMAGE names an image with minicd and buildah; KUBECONFIG is a CI/CD variable of type File
 # with the contexts minicd.yaml names.
 variables:
@@ -121,17 +128,22 @@ minicd:
       when: never
     - if: $CI_COMMIT_BRANCH || $CI_COMMIT_TAG
 
-preview-gc:
+nightly:
   image: $MINICD_IMAGE
   script:
-    - minicd preview gc
+    - minicd ci
   rules:
     - if: $CI_PIPELINE_SOURCE == "schedule"
 )";
 
 constexpr const char* k_circleci = R"(# minicd delivers every Git event of this repository (see minicd.yaml):
 #   push to a branch -> preview, push to main -> staging, tag v* -> production,
-#   nightly -> previews whose branch is gone are removed.
+#   nightly -> previews whose branch is gone are removed, and staging and production are checked
+#   for drift (the job fails, exit 3, when something was changed behind minicd's back).
+# CircleCI does not tell a job that a schedule started it, and `minicd ci` would read the nightly
+# run as a push to main, so the nightly job runs what a scheduled `minicd ci` runs elsewhere:
+# `minicd preview gc`, then `minicd drift` (add --fix to put drift back; minicd.yaml's `drift:`
+# is read by `minicd ci` only).
 # The image must have minicd and buildah; KUBECONFIG_DATA (a project environment variable) holds a
 # kubeconfig with the contexts minicd.yaml names.
 version: 2.1
@@ -159,7 +171,7 @@ jobs:
       - run:
           name: minicd ci
           command: minicd ci
-  preview-gc:
+  nightly:
     executor: minicd
     steps:
       - checkout
@@ -167,6 +179,10 @@ jobs:
       - run:
           name: minicd preview gc
           command: minicd preview gc
+      - run:
+          name: minicd drift
+          command: minicd drift
+          when: always
 
 workflows:
   deliver:
@@ -183,7 +199,7 @@ workflows:
             branches:
               only: [main]
     jobs:
-      - preview-gc
+      - nightly
 )";
 
 }  // namespace

@@ -33,11 +33,14 @@ TEST(Init, EveryGeneratedMinicdYamlValidates) {
         for (const auto& environment : checked.config->environments) {
             EXPECT_FALSE(environment.adopt) << environment.name;
         }
-        // History and the failure policy are shown at their defaults, commented out.
+        // History, the failure policy and what the nightly run does about drift are shown at their
+        // defaults, commented out.
         EXPECT_NE(files[0].text.find("    # history: 10 "), std::string::npos);
         EXPECT_NE(files[0].text.find("    # onFailure: rollback "), std::string::npos);
+        EXPECT_NE(files[0].text.find("    # drift: report "), std::string::npos);
         for (const auto& environment : checked.config->environments) {
             EXPECT_EQ(environment.history, 10) << environment.name;
+            EXPECT_EQ(environment.drift, config::DriftAction::report) << environment.name;
         }
         EXPECT_EQ(checked.config->find("preview")->failure_policy(), config::OnFailure::keep);
         EXPECT_EQ(checked.config->find("staging")->failure_policy(), config::OnFailure::rollback);
@@ -45,22 +48,54 @@ TEST(Init, EveryGeneratedMinicdYamlValidates) {
     }
 }
 
-TEST(Init, GeneratedCiConfigurationParsesAndRunsBothCommands) {
+// The configuration as a CI reads it: one YAML document.
+model::Json ci_document(CiSystem ci, const std::string& path) {
+    auto files = files_for(ci);
+    EXPECT_EQ(files.size(), 2U);
+    if (files.size() != 2U) return {};
+    EXPECT_EQ(files[1].path, path);
+    auto documents = source::parse_yaml(files[1].text, path);
+    EXPECT_TRUE(documents) << documents.error().describe();
+    if (!documents || documents->size() != 1U) {
+        ADD_FAILURE() << path << ": not one YAML document";
+        return {};
+    }
+    EXPECT_TRUE((*documents)[0].value.is_object());
+    return (*documents)[0].value;
+}
+
+TEST(Init, GeneratedCiConfigurationParsesAndRunsMinicdCiAndANightlyJob) {
     const std::vector<std::pair<CiSystem, std::string>> expected = {
         {CiSystem::github, ".github/workflows/minicd.yml"}, {CiSystem::gitlab, ".gitlab-ci.yml"},
         {CiSystem::circleci, ".circleci/config.yml"}};
     for (const auto& [ci, path] : expected) {
-        auto files = files_for(ci);
-        ASSERT_EQ(files.size(), 2U);
-        EXPECT_EQ(files[1].path, path);
-        auto documents = source::parse_yaml(files[1].text, path);
-        ASSERT_TRUE(documents) << documents.error().describe();
-        ASSERT_EQ(documents->size(), 1U);
-        EXPECT_TRUE((*documents)[0].value.is_object());
-        const std::string dumped = (*documents)[0].value.dump();
-        EXPECT_NE(dumped.find("minicd ci"), std::string::npos) << path;
-        EXPECT_NE(dumped.find("minicd preview gc"), std::string::npos) << path;
+        const model::Json document = ci_document(ci, path);
+        EXPECT_NE(document.dump().find("minicd ci"), std::string::npos) << path;
     }
+}
+
+TEST(Init, GitLabRunsMinicdCiInScheduledPipelinesOnly) {
+    const model::Json pipeline = ci_document(CiSystem::gitlab, ".gitlab-ci.yml");
+    EXPECT_EQ(pipeline["nightly"]["script"], model::Json::array({"minicd ci"}));
+    EXPECT_EQ(pipeline["nightly"]["rules"][0]["if"], "$CI_PIPELINE_SOURCE == \"schedule\"");
+    // The delivering job stays out of scheduled pipelines: one `minicd ci` per night.
+    EXPECT_EQ(pipeline["minicd"]["rules"][0]["if"], "$CI_PIPELINE_SOURCE == \"schedule\"");
+    EXPECT_EQ(pipeline["minicd"]["rules"][0]["when"], "never");
+    EXPECT_NE(files_for(CiSystem::gitlab)[1].text.find("Pipeline schedules"), std::string::npos);
+}
+
+TEST(Init, CircleCiNightlyCollectsPreviewsAndChecksDrift) {
+    const model::Json config = ci_document(CiSystem::circleci, ".circleci/config.yml");
+    const model::Json& nightly = config["workflows"]["nightly"];
+    EXPECT_EQ(nightly["triggers"][0]["schedule"]["cron"], "17 3 * * *");
+    EXPECT_EQ(nightly["jobs"], model::Json::array({"nightly"}));
+    // CircleCI does not say a run was scheduled: `minicd ci` would deploy main, so the nightly job
+    // runs the commands instead.
+    const model::Json& steps = config["jobs"]["nightly"]["steps"];
+    ASSERT_EQ(steps.size(), 4U) << steps.dump();
+    EXPECT_EQ(steps[2]["run"]["command"], "minicd preview gc");
+    EXPECT_EQ(steps[3]["run"]["command"], "minicd drift");
+    EXPECT_EQ(steps[3]["run"]["when"], "always") << "drift is checked even when gc failed";
 }
 
 TEST(Init, GitHubWorkflowRunsOnPushesTagsDeletionsAndANightlySchedule) {
@@ -74,6 +109,11 @@ TEST(Init, GitHubWorkflowRunsOnPushesTagsDeletionsAndANightlySchedule) {
     EXPECT_TRUE(triggers.contains("delete"));
     EXPECT_EQ(triggers["schedule"][0]["cron"], "17 3 * * *");
     EXPECT_EQ(workflow["jobs"]["deliver"]["steps"][0]["with"]["fetch-depth"], 0);
+    // The scheduled run is `minicd ci` too: it checks the fixed environments for drift and collects previews.
+    EXPECT_EQ(workflow["jobs"]["deliver"]["if"], "github.event_name != 'schedule'");
+    const auto& nightly = workflow["jobs"]["nightly"];
+    EXPECT_EQ(nightly["if"], "github.event_name == 'schedule'");
+    EXPECT_EQ(nightly["steps"][2]["run"], "minicd ci");
 }
 
 TEST(Init, RefusesAnAppThatCannotNameNamespacesAndAnEmptyRegistry) {

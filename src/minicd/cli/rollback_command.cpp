@@ -34,19 +34,13 @@ struct RollbackFlags {
     std::string output = "text";
 };
 
-Result<std::chrono::seconds> seconds_of(const std::string& text, const char* flag) {
-    auto parsed = util::parse_duration(text);
-    if (!parsed) return fail(parsed.error().context(flag));
-    return std::chrono::duration_cast<std::chrono::seconds>(*parsed);
-}
-
 int run_rollback(const RollbackFlags& flags) {
     // Flags are checked before connecting: bad input costs nothing.
-    auto lock_wait = seconds_of(flags.lock_wait, "--lock-wait");
+    auto lock_wait = seconds_flag(flags.lock_wait, "--lock-wait");
     if (!lock_wait) return report_failure(lock_wait.error());
     std::optional<std::chrono::seconds> timeout;
     if (!flags.timeout.empty()) {
-        auto parsed = seconds_of(flags.timeout, "--timeout");
+        auto parsed = seconds_flag(flags.timeout, "--timeout");
         if (!parsed) return report_failure(parsed.error());
         timeout = *parsed;
     }

@@ -10,6 +10,7 @@
 #include "minicd/pipeline/guard.hpp"
 #include "minicd/pipeline/naming.hpp"
 #include "minicd/pipeline/preview.hpp"
+#include "minicd/util/duration.hpp"
 
 namespace minicd::cli {
 
@@ -123,6 +124,12 @@ Result<ConnectedTarget> connect_target(const TargetFlags& flags) {
     auto client = kube::Client::create(*config);
     if (!client) return fail(client.error());
     return ConnectedTarget{.target = target, .client = std::move(*client), .environment = std::nullopt};
+}
+
+Result<std::chrono::seconds> seconds_flag(const std::string& text, const char* flag) {
+    auto parsed = util::parse_duration(text);
+    if (!parsed) return fail(parsed.error().context(flag));
+    return std::chrono::duration_cast<std::chrono::seconds>(*parsed);
 }
 
 }  // namespace minicd::cli

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,5 +53,8 @@ struct ConnectedTarget {
 // environment's identity guard in the ENVIRONMENT form, else as kubectl would resolve
 // --kubeconfig and --context.
 Result<ConnectedTarget> connect_target(const TargetFlags& flags);
+
+// A duration flag (`--timeout 5m`) in whole seconds; the error names the flag.
+Result<std::chrono::seconds> seconds_flag(const std::string& text, const char* flag);
 
 }  // namespace minicd::cli

@@ -70,6 +70,12 @@ enum class OnFailure {
     keep,      // leave the cluster as the failed rollout left it, to debug it there
 };
 
+// What a scheduled `minicd ci` does about live drift in a fixed environment.
+enum class DriftAction {
+    report,  // name the drifted objects and exit 3; the cluster is left as it is
+    fix,     // re-apply the last release's version of the drifted objects
+};
+
 struct Environment {
     std::string name;
     ClusterPin cluster;
@@ -85,6 +91,7 @@ struct Environment {
     bool adopt = false;                 // take over objects another owner holds; off, so nothing is taken over silently
     int history = 10;                   // releases kept, each with the objects it applied
     std::optional<OnFailure> on_failure;  // none: rollback for fixed environments, keep for previews
+    DriftAction drift = DriftAction::report;  // fixed environments only: previews are not checked
     std::string manifests;              // overlay path for this environment; "" uses Config::manifests
     PreviewGc gc;                       // used by environments whose namespace has {branch}
 

@@ -32,7 +32,7 @@ const std::map<std::string, std::vector<std::string_view>> k_keys = {
     {"imagePaths[]", {"kind", "group", "path"}},
     {"environments.*",
      {"cluster", "on", "namespace", "host", "tls", "ttl", "promoteFrom", "prune", "timeout", "waitForAddresses",
-      "adopt", "history", "onFailure", "manifests", "gc"}},
+      "adopt", "history", "onFailure", "drift", "manifests", "gc"}},
     {"environments.*.cluster", {"context", "server", "uid", "kubeconfig"}},
     {"environments.*.on", {"branch", "tag"}},
     {"environments.*.tls", {"clusterIssuer", "issuer", "secretName"}},
@@ -781,6 +781,9 @@ private:
         if (node.has("onFailure")) {
             environment.on_failure = read_on_failure(node.child("onFailure"));
         }
+        if (node.has("drift")) {
+            environment.drift = read_drift(node.child("drift")).value_or(DriftAction::report);
+        }
         m_check.optional_text(node, "manifests", environment.manifests);
         if (node.has("gc")) {
             read_gc(node.child("gc"), environment.gc);
@@ -801,6 +804,22 @@ private:
         }
         m_check.error(node, "expected rollback (re-apply the last healthy release) or keep (leave the failed rollout "
                             "as it is)");
+        return std::nullopt;
+    }
+
+    std::optional<DriftAction> read_drift(const Node& node) {
+        auto action = m_check.string(node);
+        if (!action) {
+            return std::nullopt;
+        }
+        if (*action == "report") {
+            return DriftAction::report;
+        }
+        if (*action == "fix") {
+            return DriftAction::fix;
+        }
+        m_check.error(node, "expected report (name what drifted, exit 3) or fix (re-apply the last release's version "
+                            "of what drifted)");
         return std::nullopt;
     }
 
@@ -971,6 +990,11 @@ private:
                                   Where::key);
                 }
             }
+        }
+        // Not an error: the setting is harmless, but whoever wrote it expects previews to be checked.
+        if (namespace_branch && node.has("drift")) {
+            m_check.warning(node.child("drift"), "is not used by previews: a scheduled minicd ci checks fixed "
+                                                 "environments for drift");
         }
         if (node.has("gc") && environment.gc.branches == BranchSource::refs && !environment.gc.token_env.empty()) {
             m_check.warning(node.child("gc").child("tokenEnv"), "is not used with branches: refs");

@@ -74,10 +74,11 @@ TEST(ConfigLoad, ExampleIsValidAndReadAsWritten) {
     EXPECT_EQ(production.on->tag.patterns, std::vector<std::string>{"v*"});
     EXPECT_TRUE(config.environments[1].prune);
     EXPECT_EQ(config.environments[1].timeout, 5min);
-    // history and onFailure are there commented out: the defaults apply.
+    // history, onFailure and drift are there commented out: the defaults apply.
     for (const Environment& environment : config.environments) {
         EXPECT_EQ(environment.history, 10) << environment.name;
         EXPECT_FALSE(environment.on_failure.has_value()) << environment.name;
+        EXPECT_EQ(environment.drift, DriftAction::report) << environment.name;
     }
     EXPECT_EQ(preview.failure_policy(), OnFailure::keep);
     EXPECT_EQ(config.environments[1].failure_policy(), OnFailure::rollback);
@@ -182,7 +183,8 @@ TEST(ConfigLoad, NearMissKeysGetASuggestion) {
         "\"promoteFrom\"?",
         "minicd.yaml:8:5: environments.staging.Timeout: unknown key \"Timeout\"; did you mean \"timeout\"?",
         "minicd.yaml:9:5: environments.staging.colour: unknown key \"colour\" (known here: cluster, on, namespace, "
-        "host, tls, ttl, promoteFrom, prune, timeout, waitForAddresses, adopt, history, onFailure, manifests, gc)",
+        "host, tls, ttl, promoteFrom, prune, timeout, waitForAddresses, adopt, history, onFailure, drift, manifests, "
+        "gc)",
     };
     EXPECT_EQ(lines, expected) << joined(lines);
 }
@@ -422,6 +424,44 @@ TEST(ConfigLoad, HistoryAndOnFailureAreCheckedWhereTheyAreWritten) {
                                        "did you mean \"onFailure\"?"});
 }
 
+TEST(ConfigLoad, DriftIsReadAndCheckedWhereItIsWritten) {
+    const std::string head = std::string(k_head) +
+                             "  staging:\n"
+                             "    cluster: {context: stg, server: \"https://stg:6443\"}\n"
+                             "    namespace: shop\n";
+    const auto action = [](const std::string& text) {
+        const CheckedConfig checked = check_config(text, "minicd.yaml");
+        EXPECT_TRUE(checked.valid()) << joined(reports(text));
+        EXPECT_TRUE(checked.diagnostics.empty()) << joined(reports(text));
+        return checked.valid() ? std::optional(checked.config->environments[0].drift) : std::nullopt;
+    };
+    EXPECT_EQ(action(head), DriftAction::report);
+    EXPECT_EQ(action(head + "    drift: report\n"), DriftAction::report);
+    EXPECT_EQ(action(head + "    drift: fix\n"), DriftAction::fix);
+
+    const std::string expected = "minicd.yaml:7:12: environments.staging.drift: expected report (name what drifted, exit "
+                                 "3) or fix (re-apply the last release's version of what drifted)";
+    EXPECT_EQ(reports(head + "    drift: repair\n"), std::vector<std::string>{expected});
+    EXPECT_EQ(reports(head + "    drift: Fix\n"), std::vector<std::string>{expected});
+    EXPECT_EQ(reports(head + "    drift: true\n"),
+              std::vector<std::string>{"minicd.yaml:7:12: environments.staging.drift: expected text, found true (YAML "
+                                       "reads unquoted yes/no/on/off/y/n/true/false as booleans: quote the text)"});
+
+    // Previews are never checked for drift: the setting is read, and the reader is told.
+    const std::string preview = std::string(k_head) +
+                                "  preview:\n"
+                                "    cluster: {context: dev, server: \"https://dev:6443\"}\n"
+                                "    on: {branch: \"*\"}\n"
+                                "    namespace: shop-{branch}\n"
+                                "    drift: fix\n";
+    const CheckedConfig checked = check_config(preview, "minicd.yaml");
+    ASSERT_TRUE(checked.valid()) << joined(reports(preview));
+    EXPECT_EQ(checked.config->environments[0].drift, DriftAction::fix);
+    EXPECT_EQ(reports(preview), std::vector<std::string>{"minicd.yaml:8:5: warning: environments.preview.drift: is not used "
+                                                         "by previews: a scheduled minicd ci checks fixed environments "
+                                                         "for drift"});
+}
+
 TEST(ConfigLoad, EverythingOptionalHasItsDefault) {
     const CheckedConfig checked = check_config(std::string(k_head) +
                                                    "  preview:\n"
@@ -445,6 +485,7 @@ TEST(ConfigLoad, EverythingOptionalHasItsDefault) {
     EXPECT_EQ(preview.history, 10);
     EXPECT_FALSE(preview.on_failure.has_value());
     EXPECT_EQ(preview.failure_policy(), OnFailure::keep);
+    EXPECT_EQ(preview.drift, DriftAction::report);
     EXPECT_EQ(preview.manifests, "");
     EXPECT_TRUE(preview.gc.enabled);
     EXPECT_EQ(preview.gc.max_deletions, 5);

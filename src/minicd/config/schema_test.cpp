@@ -256,7 +256,7 @@ TEST(ConfigSchema, AcceptsAFileUsingEveryField) {
 
 TEST(ConfigSchema, RejectsWhatTheReaderRejects) {
     // Unknown key, both issuers, a pasted token, a bad duration, adopt as text, history out of range
-    // or not a whole number, an onFailure that is neither policy: both must refuse each.
+    // or not a whole number, an onFailure or drift that is neither of its choices: both must refuse each.
     const std::string head =
         "app: shop\nregistry: ghcr.io/acme\nenvironments:\n  p:\n    cluster: {context: d}\n"
         "    on: {branch: \"*\"}\n    namespace: shop-{branch}\n    host: \"{branch}.example.com\"\n";
@@ -264,12 +264,13 @@ TEST(ConfigSchema, RejectsWhatTheReaderRejects) {
          {"    colour: blue\n", "    tls: {issuer: a, clusterIssuer: b}\n", "    gc: {tokenEnv: ghp_abc123}\n",
           "    ttl: 7days\n", "    adopt: helm\n", "    history: 0\n", "    history: 101\n", "    history: 2.5\n",
           "    history: \"10\"\n", "    onFailure: revert\n", "    onFailure: Keep\n", "    onFailure: true\n",
-          "    on_failure: keep\n"}) {
+          "    on_failure: keep\n", "    drift: repair\n", "    drift: Fix\n", "    drift: true\n"}) {
         EXPECT_FALSE(check_config(head + extra, "minicd.yaml").valid()) << extra;
         EXPECT_FALSE(schema_problems(head + extra).empty()) << extra;
     }
     for (const std::string extra : {"    history: 1\n", "    history: 100\n", "    onFailure: rollback\n",
-                                    "    onFailure: keep\n", "    history: 3\n    onFailure: rollback\n"}) {
+                                    "    onFailure: keep\n", "    history: 3\n    onFailure: rollback\n",
+                                    "    drift: report\n", "    drift: fix\n"}) {
         EXPECT_TRUE(check_config(head + extra, "minicd.yaml").valid()) << extra;
         EXPECT_TRUE(schema_problems(head + extra).empty()) << extra;
     }

@@ -3,6 +3,7 @@
 
 #include <thread>
 
+#include "minicd/deploy/changes.hpp"
 #include "minicd/deploy/deployment.hpp"
 #include "minicd/diff/diff.hpp"
 #include "minicd/kube/verbs.hpp"
@@ -14,15 +15,6 @@ using model::Json;
 using util::ErrorCode;
 
 namespace {
-
-// What a dry run would change on a live object, without the hash annotation minicd rewrites on
-// every change (it says nothing a reader can act on).
-std::vector<model::FieldChange> visible_changes(const Json& live, const Json& planned) {
-    auto changes = diff::compare(live, planned);
-    const std::string hash_path = fmt::format("metadata.annotations[{}]", Json(std::string(render::k_hash_annotation)).dump());
-    std::erase_if(changes, [&](const model::FieldChange& change) { return change.path == hash_path; });
-    return changes;
-}
 
 // What a write of the item did, or in a dry run would do.
 Action action_of(const Item& item, long status) {

@@ -1,6 +1,10 @@
 #include "minicd/deploy/changes.hpp"
 
+#include <fmt/format.h>
+
 #include "minicd/diff/diff.hpp"
+#include "minicd/render/ownership.hpp"
+#include "minicd/util/encoding.hpp"
 
 namespace minicd::deploy {
 
@@ -10,8 +14,8 @@ using model::Json;
 
 bool owns(const Json& desired, const Json& fields);
 
-// The managedFields entry for a list item: "k:{...}" whose key values agree with the item, where
-// keys the item leaves out are assumed defaulted (e.g. protocol: TCP on ports).
+}  // namespace
+
 const Json* find_keyed_item(const Json& item, const Json& fields) {
     for (const auto& [key, child] : fields.items()) {
         if (!key.starts_with("k:")) continue;
@@ -29,6 +33,8 @@ const Json* find_keyed_item(const Json& item, const Json& fields) {
     }
     return nullptr;
 }
+
+namespace {
 
 bool owns_list(const Json& desired, const Json& fields) {
     bool has_items = false;
@@ -113,6 +119,25 @@ std::string replicas_scaled_by(const Json& live, std::string_view manager) {
         if (spec != fields->end() && spec->is_object() && spec->contains("f:replicas")) return name->get<std::string>();
     }
     return "";
+}
+
+bool is_secret(const model::ObjectId& id) { return id.group.empty() && id.kind == "Secret"; }
+
+Json secret_data(const Json& secret) {
+    Json data = secret.contains("data") && secret["data"].is_object() ? secret["data"] : Json::object();
+    if (secret.contains("stringData") && secret["stringData"].is_object()) {
+        for (const auto& [key, value] : secret["stringData"].items()) {
+            if (value.is_string()) data[key] = util::base64_encode(value.get_ref<const std::string&>());
+        }
+    }
+    return data;
+}
+
+std::vector<model::FieldChange> visible_changes(const Json& before, const Json& after) {
+    auto changes = diff::compare(before, after);
+    const std::string hash_path = fmt::format("metadata.annotations[{}]", Json(std::string(render::k_hash_annotation)).dump());
+    std::erase_if(changes, [&](const model::FieldChange& change) { return change.path == hash_path; });
+    return changes;
 }
 
 bool same_state(const Json& a, const Json& b) { return diff::without_server_fields(a) == diff::without_server_fields(b); }

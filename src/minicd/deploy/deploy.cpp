@@ -11,6 +11,7 @@
 #include <set>
 
 #include "minicd/deploy/deployment.hpp"
+#include "minicd/deploy/drift.hpp"
 #include "minicd/deploy/prune.hpp"
 #include "minicd/deploy/store.hpp"
 
@@ -66,6 +67,12 @@ Result<std::unique_ptr<DeployLock>> acquire_lock(kube::Client& client, const Dep
                                         .name = "minicd-lock-" + target.app + "-" + target.env,
                                         .holder = holder_identity(),
                                         .wait = options.lock_wait});
+}
+
+// The lock for a run over an existing history (rollback, drift correction); none in a dry run.
+Result<std::unique_ptr<DeployLock>> lock_unless_dry_run(kube::Client& client, const DeployOptions& options) {
+    if (options.dry_run) return std::unique_ptr<DeployLock>{};
+    return acquire_lock(client, options);
 }
 
 // Reads what we owned before and checks it: entries outside our scope mean it was tampered with.
@@ -190,28 +197,35 @@ std::vector<source::Manifest> manifests_of(std::vector<model::Json> objects, int
     return manifests;
 }
 
-// A rollback under a lock already held: `target`'s stored objects through every phase, pruning
-// what was added since. `mark` changes earlier releases' outcomes in the same record.
+// Why a recorded release's objects are applied again.
+enum class Restore {
+    rollback,          // to an earlier release: what was added since is pruned
+    drift_correction,  // the current release, over hand edits: nothing is pruned
+};
+
+// Applies `target`'s stored objects under a lock already held, through every phase. `mark` changes
+// earlier releases' outcomes in the same record.
 Result<DeployResult> restore(kube::Client& client, kube::Discovery& discovery, DeployOptions options, Store& store,
                              const model::Release& target, IncludeCrds include_crds, const DeployLock* lock,
-                             std::map<int, model::ReleaseOutcome> mark) {
+                             std::map<int, model::ReleaseOutcome> mark, Restore why) {
     auto objects = store.load_payload(target);
     if (!objects) return fail(objects.error());
     const auto manifests = manifests_of(std::move(*objects), target.revision, include_crds);
-    options.prune = true;
+    options.prune = why == Restore::rollback;
     options.allow_empty = true;
     options.allow_prune_crds = include_crds == IncludeCrds::yes;
     options.git_sha = target.git_sha;
     options.images = target.images;
-    options.release_message = fmt::format("rollback to {}", target.revision);
+    options.release_message =
+        why == Restore::rollback ? fmt::format("rollback to {}", target.revision) : std::string("drift correction");
     options.on_failure = OnFailure::keep;  // never a rollback of a rollback
 
     Deployment m(client, discovery, options);
-    m.rollback_to = target.revision;
+    m.rollback_to = why == Restore::rollback ? target.revision : 0;
     m.mark = std::move(mark);
     m.lock = lock;
-    m.say(fmt::format("rolling back to release {} ({} objects{})", target.revision, manifests.size(),
-                      target.git_sha.empty() ? "" : ", commit " + target.git_sha.substr(0, 12)));
+    m.say(fmt::format("{} release {} ({} objects{})", why == Restore::rollback ? "rolling back to" : "re-applying",
+                      target.revision, manifests.size(), target.git_sha.empty() ? "" : ", commit " + target.git_sha.substr(0, 12)));
     if (auto prepared = prepare(m, manifests); !prepared) return fail(prepared.error());
     m.namespace_exists = true;
     return run_phases(m, store);
@@ -232,7 +246,7 @@ Result<void> roll_back_failure(kube::Client& client, kube::Discovery& discovery,
     }
     automatic.target = target->revision;
     auto restored = restore(client, discovery, options, store, *target, IncludeCrds::no, lock,
-                            {{failed.revision, model::ReleaseOutcome::rolled_back}});
+                            {{failed.revision, model::ReleaseOutcome::rolled_back}}, Restore::rollback);
     if (!restored) {
         // The rollback could not even run: the failed release is still held, the cluster as the rollout left it.
         DeployResult broken;
@@ -295,12 +309,8 @@ Result<DeployResult> rollback(kube::Client& client, kube::Discovery& discovery, 
     if (!recorded) return fail(recorded.error());
     if (recorded->empty()) return fail(ErrorCode::input, "no releases are recorded for " + whose + ": nothing to roll back to");
 
-    std::unique_ptr<DeployLock> lock;
-    if (!options.dry_run) {
-        auto taken = acquire_lock(client, options);
-        if (!taken) return fail(taken.error());
-        lock = std::move(*taken);
-    }
+    auto lock = lock_unless_dry_run(client, options);
+    if (!lock) return fail(lock.error());
     // Read again under the lock: the history may have moved while we waited for it.
     auto releases = store.load_releases();
     if (!releases) return fail(releases.error());
@@ -316,7 +326,36 @@ Result<DeployResult> rollback(kube::Client& client, kube::Discovery& discovery, 
         if (release.outcome == model::ReleaseOutcome::failed) mark[release.revision] = model::ReleaseOutcome::rolled_back;
         break;
     }
-    return restore(client, discovery, options, store, *target, include_crds, lock.get(), std::move(mark));
+    return restore(client, discovery, options, store, *target, include_crds, lock->get(), std::move(mark), Restore::rollback);
+}
+
+Result<DeployResult> fix_drift(kube::Client& client, kube::Discovery& discovery, const DeployOptions& options) {
+    if (auto valid = render::validate_target(options.target); !valid) return fail(valid.error());
+    Store store(client, options.target.namespace_, options.target.app, options.target.env);
+    auto lock = lock_unless_dry_run(client, options);
+    if (!lock) return fail(lock.error());
+    auto releases = store.load_releases();
+    if (!releases) return fail(releases.error());
+    auto current = current_release(*releases);
+    if (!current) return fail(current.error());
+    // Putting back a release that never became healthy would only repeat its failure.
+    if (!model::was_healthy(current->outcome)) {
+        return fail(ErrorCode::input,
+                    fmt::format("release {} {}: drift is measured against it, but it is not put back; roll back "
+                                "(minicd rollback) or deploy instead",
+                                current->revision, model::to_string(current->outcome)),
+                    options.target.owner());
+    }
+    // CRDs included: they are this release's own version, and the plan leaves unchanged ones alone.
+    return restore(client, discovery, options, store, *current, IncludeCrds::yes, lock->get(), {}, Restore::drift_correction);
+}
+
+Result<model::Release> current_release(const std::vector<model::Release>& releases) {
+    for (const auto& release : releases) {
+        if (release.outcome != model::ReleaseOutcome::refused && release.payload_chunks > 0) return release;
+    }
+    return fail(ErrorCode::input, releases.empty() ? "no release is recorded: nothing was deployed here"
+                                                   : "no release stored the objects it applied: nothing to compare with");
 }
 
 Result<model::Release> rollback_target(const std::vector<model::Release>& releases, int to) {

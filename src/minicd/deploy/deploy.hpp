@@ -113,6 +113,10 @@ Result<DeployResult> rollback(kube::Client& client, kube::Discovery& discovery, 
 // one); an input error saying why there is none.
 Result<model::Release> rollback_target(const std::vector<model::Release>& releases, int to);
 
+// What runs now: the newest release that wrote anything and stored its objects; an input error
+// when there is none.
+Result<model::Release> current_release(const std::vector<model::Release>& releases);
+
 // Who runs minicd: the CI provider and job URL from its environment variables, else "cli (user@host)".
 model::Provenance detect_provenance();
 

@@ -34,6 +34,31 @@ std::string relative_to(const std::string& base, const std::string& path) {
     return (fs::path(base) / path).lexically_normal().string();
 }
 
+Result<std::vector<render::ImagePath>> custom_image_paths(const config::Config& config) {
+    std::vector<render::ImagePath> paths;
+    for (const auto& path : config.image_paths) {
+        auto parsed =
+            render::parse_image_path(fmt::format("{}{}:{}", path.kind, path.group.empty() ? "" : "." + path.group, path.path));
+        if (!parsed) return fail(parsed.error());
+        paths.push_back(std::move(*parsed));
+    }
+    return paths;
+}
+
+// A step's line names this many drifted objects at most; `minicd drift` lists them all.
+constexpr std::size_t k_named_in_summary = 5;
+
+// What a step came to: most are done or fail; drift an environment only reports is a warning.
+struct StepResult {
+    StepStatus status = StepStatus::done;
+    std::string detail;
+};
+
+Result<StepResult> as_done(Result<std::string> detail) {
+    if (!detail) return fail(detail.error());
+    return StepResult{.status = StepStatus::done, .detail = std::move(*detail)};
+}
+
 // One run: the state steps hand each other (clients, built or promoted images).
 class Run {
 public:
@@ -66,8 +91,8 @@ public:
             auto detail = run_step(report.step);
             report.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
             if (detail) {
-                report.status = StepStatus::done;
-                report.detail = std::move(*detail);
+                report.status = detail->status;
+                report.detail = std::move(detail->detail);
             } else if (report.step.kind == StepKind::gc) {
                 // A preview left for the next run costs little; failing a good deploy for it would cost more.
                 report.status = StepStatus::warning;
@@ -138,17 +163,18 @@ private:
 
     kube::Client& client(const std::string& environment) { return *m_clients.at(environment); }
 
-    Result<std::string> run_step(const Step& step) {
+    Result<StepResult> run_step(const Step& step) {
         switch (step.kind) {
-            case StepKind::build: return build_images();
-            case StepKind::promote: return promote(environment(step.environment));
-            case StepKind::deploy: return deploy_to(environment(step.environment));
+            case StepKind::build: return as_done(build_images());
+            case StepKind::promote: return as_done(promote(environment(step.environment)));
+            case StepKind::deploy: return as_done(deploy_to(environment(step.environment)));
             case StepKind::gc:
                 if (auto unguarded = m_unguarded.find(step.environment); unguarded != m_unguarded.end()) {
                     return fail(unguarded->second);
                 }
-                return collect(environment(step.environment));
-            case StepKind::teardown: return tear_down(environment(step.environment));
+                return as_done(collect(environment(step.environment)));
+            case StepKind::teardown: return as_done(tear_down(environment(step.environment)));
+            case StepKind::drift: return check_drift(environment(step.environment));
         }
         return fail(ErrorCode::internal, "unknown step");
     }
@@ -268,11 +294,11 @@ private:
         }
         std::vector<render::ImagePin> pins;
         if (check.release) {
-            for (const auto& [name, pinned] : check.release->images) {
-                auto ref = model::parse_image_ref(pinned);
-                if (!ref) return fail(ref.error().context(fmt::format("release {} of {}", check.release->revision, from.name)));
-                pins.push_back({.image_name = name, .reference = ref->with_tag(ref->tag).str(), .digest = ref->digest});
+            auto pinned = release_pins(check.release->images);
+            if (!pinned) {
+                return fail(pinned.error().context(fmt::format("release {} of {}", check.release->revision, from.name)));
             }
+            pins = std::move(*pinned);
         } else {
             auto found = forced_images();
             if (!found) return fail(found.error());
@@ -299,17 +325,6 @@ private:
         std::string origin = check.release ? fmt::format("release {} of {}", check.release->revision, from.name)
                                            : std::string("the registry (forced)");
         return fmt::format("{} from {}", fmt::join(done, ", "), origin);
-    }
-
-    Result<std::vector<render::ImagePath>> image_paths() const {
-        std::vector<render::ImagePath> paths;
-        for (const auto& path : m_config.image_paths) {
-            auto parsed = render::parse_image_path(
-                fmt::format("{}{}:{}", path.kind, path.group.empty() ? "" : "." + path.group, path.path));
-            if (!parsed) return fail(parsed.error());
-            paths.push_back(std::move(*parsed));
-        }
-        return paths;
     }
 
     // Read-only: every namespace a deploy step will use must be free for it (see ensure_namespace).
@@ -383,23 +398,29 @@ private:
                              environment.name));
         kube::Client& kube = client(environment.name);
         kube::Discovery discovery(kube, m_options.discovery_cache);
-        deploy::DeployOptions options{
-            .target = {.app = m_config.app, .env = environment.name, .namespace_ = namespace_},
-            .wait = true,
-            .timeout = environment.timeout,
-            .lock_wait = std::chrono::seconds(90),
-            .assess = {.wait_for_load_balancer = environment.wait_for_addresses},
-            .progress = [this](const std::string& line) { progress("    " + line); },
-            .history = environment.history,
-            .deployed_by = deploy::detect_provenance(),
-        };
-        auto restored = deploy::rollback(kube, discovery, options, 0, deploy::IncludeCrds::no);
+        auto restored = deploy::rollback(kube, discovery,
+                                         restore_options(environment, {.app = m_config.app, .env = environment.name,
+                                                                       .namespace_ = namespace_}),
+                                         0, deploy::IncludeCrds::no);
         if (!restored) return fmt::format("the rollback it was owed could not run: {}\n", restored.error().describe());
         if (!restored->succeeded()) {
             return fmt::format("the rollback it was owed (release {}) failed: {}\n", restored->revision, restored->failure);
         }
         return fmt::format("its rollback, interrupted before, is done now: release {} restored release {}\n",
                            restored->revision, restored->rollback_to);
+    }
+
+    // How a recorded release is applied again in an environment (a rollback, a drift correction):
+    // as its deploys are, waiting for health.
+    deploy::DeployOptions restore_options(const config::Environment& environment, render::Target target) {
+        return {.target = std::move(target),
+                .wait = true,
+                .timeout = environment.timeout,
+                .lock_wait = std::chrono::seconds(90),
+                .assess = {.wait_for_load_balancer = environment.wait_for_addresses},
+                .progress = [this](const std::string& line) { progress("    " + line); },
+                .history = environment.history,
+                .deployed_by = deploy::detect_provenance()};
     }
 
     // Why this deploy went on despite a failed check or a hold; "" when nothing was overridden.
@@ -433,30 +454,13 @@ private:
         auto namespace_ = namespace_of(environment);
         if (!namespace_) return fail(namespace_.error());
         // Read and render everything before the first write to the cluster.
-        const std::string manifests_path =
-            relative_to(m_options.config_dir, environment.manifests.empty() ? m_config.manifests : environment.manifests);
         const auto promoted = m_promoted.find(environment.name);
         const auto& pins = promoted != m_promoted.end() ? promoted->second : m_images;
-        auto paths = image_paths();
-        if (!paths) return fail(paths.error());
         std::vector<std::string> declared;
         for (const auto& image : m_config.images) declared.push_back(image.name);
-        std::optional<render::PreviewRouting> preview;
-        if (environment.per_branch() && !environment.host.empty()) {
-            auto host = host_name(environment.host, {.app = m_config.app, .env = environment.name, .branch = m_plan.event.branch});
-            if (!host) return fail(host.error());
-            std::optional<render::PreviewTls> tls;
-            if (environment.tls) {
-                tls = render::PreviewTls{.cluster_issuer = environment.tls->cluster_issuer,
-                                         .issuer = environment.tls->issuer,
-                                         .secret_name = environment.tls->secret_name};
-            }
-            preview = render::PreviewRouting{.host = *host, .tls = tls};
-        }
-        auto rendered = render::render({.manifest_paths = {manifests_path},
-                                        .pinning = render::ImagePinning{.images = pins, .declared = declared},
-                                        .custom_paths = std::move(*paths),
-                                        .preview = std::move(preview)});
+        auto rendered = render_environment(
+            m_config, environment,
+            {.config_dir = m_options.config_dir, .branch = m_plan.event.branch, .pins = pins, .declared = std::move(declared)});
         if (!rendered) return fail(rendered.error());
         for (const auto& warning : rendered->warnings) progress("    warning: " + warning);
         auto url = url_of(environment);
@@ -526,6 +530,45 @@ private:
         return fmt::format("{} previews, removed: {}", outcome->decisions.size(), deleted);
     }
 
+    // Compares the environment with its last release; puts drift back when the environment says
+    // `drift: fix`, else reports it as a warning so the other environments are still checked.
+    Result<StepResult> check_drift(const config::Environment& environment) {
+        auto namespace_ = namespace_of(environment);
+        if (!namespace_) return fail(namespace_.error());
+        kube::Client& kube = client(environment.name);
+        const render::Target target{.app = m_config.app, .env = environment.name, .namespace_ = *namespace_};
+        // Production before its first tag has nothing to drift from: that is no reason to fail the night.
+        deploy::Store store(kube, *namespace_, m_config.app, environment.name);
+        auto releases = store.load_releases();
+        if (!releases) {
+            return fail(releases.error().context(fmt::format("reading the release history of {}", environment.name)));
+        }
+        if (auto current = deploy::current_release(*releases); !current) {
+            return StepResult{.detail = fmt::format("namespace {}: {}", *namespace_, current.error().message)};
+        }
+        kube::Discovery discovery(kube, m_options.discovery_cache);
+        auto found = deploy::detect_drift(kube, discovery, {.target = target}, nullptr);
+        if (!found) return fail(found.error());
+        const std::string summary = drift_summary(*found);
+        DriftCheck& check =
+            m_report.drift.emplace_back(DriftCheck{.environment = environment.name, .target = target, .report = *found});
+        if (!found->drifted()) return StepResult{.detail = fmt::format("namespace {}: {}", *namespace_, summary)};
+        if (environment.drift == config::DriftAction::report) {
+            return StepResult{.status = StepStatus::warning,
+                              .detail = fmt::format("namespace {}: {}; left as it is (drift: report)", *namespace_, summary)};
+        }
+        progress(fmt::format("    {}: putting back release {}", summary, found->release.revision));
+        auto fixed = deploy::fix_drift(kube, discovery, restore_options(environment, target));
+        if (!fixed) return fail(fixed.error().context(fmt::format("putting back the drift in {}", environment.name)));
+        check.fixed = *fixed;
+        if (!fixed->succeeded()) {
+            const ErrorCode code = fixed->outcome == deploy::Outcome::refused ? ErrorCode::input : ErrorCode::api;
+            return fail(code, fmt::format("{}; putting it back failed: {}", summary, fixed->failure), *namespace_);
+        }
+        return StepResult{
+            .detail = fmt::format("namespace {}: {}, fixed: release {}", *namespace_, summary, fixed->revision)};
+    }
+
     Result<std::string> tear_down(const config::Environment& environment) {
         auto namespace_ = preview_namespace_name(m_config, environment, m_plan.event.branch);
         if (!namespace_) return fail(namespace_.error());
@@ -564,6 +607,62 @@ std::string_view to_string(StepStatus status) {
         case StepStatus::skipped: return "skipped";
     }
     return "unknown";
+}
+
+int CiReport::drifted_environments() const {
+    int count = 0;
+    for (const auto& check : drift) count += check.report.drifted() && !(check.fixed && check.fixed->succeeded()) ? 1 : 0;
+    return count;
+}
+
+Result<std::vector<render::ImagePin>> release_pins(const std::map<std::string, std::string>& images) {
+    std::vector<render::ImagePin> pins;
+    for (const auto& [name, pinned] : images) {
+        auto ref = model::parse_image_ref(pinned);
+        if (!ref) return fail(ref.error());
+        pins.push_back({.image_name = name, .reference = ref->with_tag(ref->tag).str(), .digest = ref->digest});
+    }
+    return pins;
+}
+
+Result<render::Rendered> render_environment(const config::Config& config, const config::Environment& environment,
+                                            const EnvironmentSource& source) {
+    const std::string manifests_path =
+        relative_to(source.config_dir, environment.manifests.empty() ? config.manifests : environment.manifests);
+    auto paths = custom_image_paths(config);
+    if (!paths) return fail(paths.error());
+    std::optional<render::PreviewRouting> preview;
+    if (environment.per_branch() && !environment.host.empty()) {
+        auto host = host_name(environment.host, {.app = config.app, .env = environment.name, .branch = source.branch});
+        if (!host) return fail(host.error());
+        std::optional<render::PreviewTls> tls;
+        if (environment.tls) {
+            tls = render::PreviewTls{.cluster_issuer = environment.tls->cluster_issuer,
+                                     .issuer = environment.tls->issuer,
+                                     .secret_name = environment.tls->secret_name};
+        }
+        preview = render::PreviewRouting{.host = *host, .tls = tls};
+    }
+    return render::render({.manifest_paths = {manifests_path},
+                           .pinning = render::ImagePinning{.images = source.pins, .declared = source.declared},
+                           .custom_paths = std::move(*paths),
+                           .preview = std::move(preview)});
+}
+
+std::string drift_summary(const deploy::DriftReport& report) {
+    std::vector<std::string> named;
+    std::size_t drifted = 0;
+    for (const auto& object : report.live) {
+        if (!deploy::counts(object.drift)) continue;
+        if (++drifted <= k_named_in_summary) {
+            named.push_back(
+                fmt::format("{}/{} {}", model::short_kind(object.id.kind), object.id.name, deploy::to_string(object.drift)));
+        }
+    }
+    if (drifted == 0) return "no drift";
+    std::string list = fmt::format("{}", fmt::join(named, ", "));
+    if (drifted > named.size()) list += fmt::format(" and {} more", drifted - named.size());
+    return fmt::format("{} object{} drifted ({})", drifted, drifted == 1 ? "" : "s", list);
 }
 
 std::vector<build::BuildRequest> build_requests(const config::Config& config, const std::string& config_dir,

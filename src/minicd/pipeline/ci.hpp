@@ -10,12 +10,15 @@
 
 #include "minicd/build/builder.hpp"
 #include "minicd/config/config.hpp"
+#include "minicd/deploy/deploy.hpp"
+#include "minicd/deploy/drift.hpp"
 #include "minicd/deploy/store.hpp"
 #include "minicd/pipeline/plan.hpp"
+#include "minicd/render/render.hpp"
 #include "minicd/util/result.hpp"
 
 // Runs a Plan: guard every cluster involved, build and push, check and promote, deploy, collect
-// previews. This is the body of `minicd ci`; the CLI only detects the event and prints.
+// previews, check for drift. This is the body of `minicd ci`; the CLI only detects the event and prints.
 namespace minicd::pipeline {
 
 // Builder settings the command line adds to minicd.yaml's `build:`.
@@ -61,17 +64,50 @@ struct EnvironmentReport {
     bool succeeded = false;
 };
 
+// What a drift step found in one fixed environment, and what putting it back did.
+struct DriftCheck {
+    std::string environment;
+    render::Target target;
+    deploy::DriftReport report;
+    std::optional<deploy::DeployResult> fixed;  // set when the environment says `drift: fix` and something drifted
+};
+
 struct CiReport {
     std::vector<StepReport> steps;  // every planned step, in order; those after a failure are skipped
     std::vector<EnvironmentReport> environments;
+    std::vector<DriftCheck> drift;  // drift steps that compared, in order
     std::optional<util::Error> error;  // the failure that stopped the run; none when it succeeded
     bool succeeded() const { return !error.has_value(); }
+    // Environments whose live drift was reported and left as it is (`drift: report`): exit 3.
+    int drifted_environments() const;
 };
 
 // One build request per image of minicd.yaml, pushed as <registry>/<image>:<tag>; contexts are
 // relative to `config_dir` (minicd.yaml's directory), Dockerfiles to their context.
 std::vector<build::BuildRequest> build_requests(const config::Config& config, const std::string& config_dir,
                                                 const std::string& tag);
+
+// The images a release recorded (image name -> "reference@sha256:..."), as pins: rendering with them
+// names the very digests that release ran.
+Result<std::vector<render::ImagePin>> release_pins(const std::map<std::string, std::string>& images);
+
+// What an environment's deploy renders, besides minicd.yaml.
+struct EnvironmentSource {
+    std::string config_dir;  // minicd.yaml's directory: manifest paths are relative to it
+    std::string branch;      // a per-branch environment's branch (its preview host); "" otherwise
+    std::vector<render::ImagePin> pins;  // pinned by digest wherever a manifest names them
+    std::vector<std::string> declared;   // image names a manifest may not use unpinned (render::ImagePinning)
+};
+
+// The environment's manifests (its own overlay, else minicd.yaml's), images pinned, the custom
+// image paths of minicd.yaml, and, for a per-branch environment with a host, the preview's routing:
+// what `minicd ci` deploys there. Reads files (and may run kustomize); no cluster.
+Result<render::Rendered> render_environment(const config::Config& config, const config::Environment& environment,
+                                            const EnvironmentSource& source);
+
+// One line for the step summary: "no drift", "2 objects drifted (deploy/web modified, svc/web
+// deleted)"; at most five objects are named.
+std::string drift_summary(const deploy::DriftReport& report);
 
 // What the promotion checks found. `problems` is empty when promotion may go ahead.
 struct PromotionCheck {
@@ -82,10 +118,11 @@ struct PromotionCheck {
 // The message a refused promotion gives: every failed condition, and how to override.
 std::string refusal_message(std::string_view environment, const PromotionCheck& check);
 
-// Runs the plan's steps in order, stopping at the first failure (gc problems are warnings). Every
-// environment's cluster (and each promoteFrom's) passes the identity guard before anything is
-// written anywhere, the registry included; a cluster the run only collects previews in is skipped
-// (its gc step is a warning) when it fails the guard, so a job without access to it still deploys. `git` says which commit is being delivered.
+// Runs the plan's steps in order, stopping at the first failure (gc problems are warnings, and so
+// is drift an environment only reports). Every environment's cluster (and each promoteFrom's)
+// passes the identity guard before anything is written anywhere, the registry included; a cluster
+// the run only collects previews in is skipped (its gc step is a warning) when it fails the guard,
+// so a job without access to it still deploys. `git` says which commit is being delivered.
 CiReport run_ci(const config::Config& config, const Plan& plan, const GitFacts& git, const CiOptions& options);
 
 }  // namespace minicd::pipeline

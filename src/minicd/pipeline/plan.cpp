@@ -53,6 +53,11 @@ void add_gc(Plan& result, const config::Environment& environment) {
                                                        environment.gc.max_deletions)});
 }
 
+std::string drift_description(const config::Environment& environment) {
+    return fmt::format("compare namespace {} with its last release{}", environment.namespace_,
+                       environment.drift == config::DriftAction::fix ? ", put back what drifted" : "; report what drifted");
+}
+
 // Many CIs cannot run a job when a branch is deleted, so every run collects previews, last.
 void add_gc_everywhere(Plan& result, const config::Config& config) {
     for (const auto& environment : config.environments) add_gc(result, environment);
@@ -67,6 +72,7 @@ std::string_view to_string(StepKind kind) {
         case StepKind::deploy: return "deploy";
         case StepKind::gc: return "gc";
         case StepKind::teardown: return "teardown";
+        case StepKind::drift: return "drift";
     }
     return "unknown";
 }
@@ -97,11 +103,20 @@ Plan plan(const config::Config& config, const source::Event& event, const GitFac
     Plan result{.event = event};
     if (event.kind == source::EventKind::scheduled) {
         for (const auto& environment : config.environments) {
-            if (!environment.per_branch() || !environment.gc.enabled) continue;
-            result.environments.push_back(environment.name);
-            add_gc(result, environment);
+            if (!environment.per_branch() || environment.gc.enabled) result.environments.push_back(environment.name);
         }
-        if (result.steps.empty()) result.reason = "a scheduled run only collects previews, and no environment has them";
+        // Nothing was pushed: a fixed environment should still run its last release, whatever its trigger.
+        for (const auto& environment : config.environments) {
+            if (environment.per_branch()) continue;
+            result.steps.push_back({.kind = StepKind::drift,
+                                    .environment = environment.name,
+                                    .description = drift_description(environment)});
+        }
+        for (const auto& environment : config.environments) add_gc(result, environment);
+        if (result.steps.empty()) {
+            result.reason = "a scheduled run checks fixed environments for drift and collects previews; minicd.yaml "
+                            "has no fixed environment and no per-branch one with gc";
+        }
         return result;
     }
     if (event.kind == source::EventKind::unknown) {

@@ -18,6 +18,7 @@ enum class StepKind {
     deploy,    // render and apply to the environment's namespace, wait, prune, record the release
     gc,        // delete previews whose branch is gone or whose TTL passed
     teardown,  // delete the deleted branch's preview namespace
+    drift,     // compare a fixed environment with its last release; put drift back when it says `drift: fix`
 };
 
 std::string_view to_string(StepKind kind);
@@ -49,7 +50,8 @@ struct Plan {
 // - branch deletion: teardown of each matched per-branch environment;
 // - after the steps of any of these three: gc of every per-branch environment with gc enabled
 //   not collected yet (a CI that cannot run a job on branch deletion still collects previews);
-// - scheduled: gc of every per-branch environment with gc enabled;
+// - scheduled: drift of every fixed environment (whatever its trigger), then gc of every per-branch
+//   environment with gc enabled;
 // - anything else, or no environment matching: no steps, with the reason.
 Plan plan(const config::Config& config, const source::Event& event, const GitFacts& git);
 

@@ -145,11 +145,32 @@ TEST(CiPlan, BranchDeletionTearsDownItsPreviewThenCollectsTheRest) {
     EXPECT_EQ(nothing.reason, "no per-branch environment deploys branch main");
 }
 
-TEST(CiPlan, ScheduledRunCollectsEveryPreviewEnvironmentWithGc) {
+TEST(CiPlan, ScheduledRunChecksEveryFixedEnvironmentForDriftThenCollectsPreviews) {
     source::Event event{.kind = source::EventKind::scheduled};
-    EXPECT_EQ(kinds(plan(load(k_gitlab_flow), event, k_git)), (Steps{"gc:review"}));
-    auto none = plan(load(k_git_flow), event, k_git);
+    auto gitlab = plan(load(k_gitlab_flow), event, k_git);
+    EXPECT_EQ(kinds(gitlab), (Steps{"drift:staging", "drift:production", "gc:review"}));
+    EXPECT_EQ(gitlab.environments, (std::vector<std::string>{"review", "staging", "production"}));
+    EXPECT_EQ(gitlab.steps[0].description, "compare namespace shop with its last release; report what drifted");
+    // Whatever triggers them: production deploys on tags only, and is checked all the same.
+    EXPECT_EQ(kinds(plan(load(k_git_flow), event, k_git)), (Steps{"drift:staging", "drift:production"}));
+
+    const std::string fixing = std::string(k_github_flow) + "    drift: fix\n";
+    auto github = plan(load(fixing), event, k_git);
+    EXPECT_EQ(kinds(github), (Steps{"drift:production", "gc:preview"}));
+    EXPECT_EQ(github.steps[0].description, "compare namespace shop with its last release, put back what drifted");
+
+    auto none = plan(load(R"(app: shop
+registry: reg.example/apps
+environments:
+  preview:
+    cluster: {context: dev}
+    on: {branch: "*"}
+    namespace: "shop-{branch}"
+    gc: {enabled: false}
+)"),
+                     event, k_git);
     EXPECT_TRUE(none.steps.empty());
+    EXPECT_TRUE(none.environments.empty());
     EXPECT_FALSE(none.reason.empty());
 }
 
