@@ -27,7 +27,9 @@ struct InitFile {
 
 // A commented minicd.yaml (preview per branch, staging on main, production on v* tags promoted
 // from staging) and the CI system's configuration running `minicd ci` on pushes, tags and branch
-// deletions, plus a nightly `minicd preview gc`. Pure; an input error when the app is not a DNS label.
+// deletions, plus a nightly job that checks fixed environments for drift and collects previews
+// (`minicd ci` on a schedule; on CircleCI, `minicd preview gc` and `minicd drift`). Pure; an input
+// error when the app is not a DNS label.
 Result<std::vector<InitFile>> init_files(const InitRequest& request);
 
 }  // namespace minicd::cli
