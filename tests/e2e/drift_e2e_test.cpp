@@ -15,6 +15,7 @@
 #include "../support/git_repo.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/subprocess.hpp"
+#include "cli_run.hpp"
 #include "test_cluster.hpp"
 
 namespace minicd::e2e {
@@ -26,33 +27,6 @@ using http::Method;
 const std::string k_app = "shop";
 const std::string k_env = "test";
 constexpr int k_exit_drift = 3;
-
-// One run of the minicd binary.
-struct Invocation {
-    int exit_code = -1;
-    std::string out;
-    std::string err;
-    bool is_json = false;        // stdout was one JSON object
-    Json json = Json::object();  // that object; empty otherwise
-
-    std::string all() const { return "stdout:\n" + out + "\nstderr:\n" + err; }
-};
-
-// What a run of a program gave; a failure to run it at all fails the test.
-Invocation invocation_of(const Result<util::SubprocessResult>& result) {
-    Invocation run;
-    if (!result) {
-        ADD_FAILURE() << result.error().describe();
-        return run;
-    }
-    run.exit_code = result->exit_code;
-    run.out = result->out;
-    run.err = result->err;
-    Json parsed = Json::parse(run.out, nullptr, false);
-    run.is_json = parsed.is_object();
-    if (run.is_json) run.json = std::move(parsed);
-    return run;
-}
 
 std::vector<std::string> joined(std::vector<std::string> head, const std::vector<std::string>& tail) {
     head.insert(head.end(), tail.begin(), tail.end());
@@ -111,19 +85,6 @@ std::string web_app(const std::string& image, const std::string& mode = "on") {
 
 // --- Reading JSON ---
 
-// The value at `pointer` (e.g. "/environments/0/live"); null when any step of the way is missing.
-Json pick(const Json& json, const std::string& pointer) {
-    const Json::json_pointer at(pointer);
-    return json.contains(at) ? json.at(at) : Json();
-}
-int pick_int(const Json& json, const std::string& pointer, int otherwise = -1) {
-    const Json found = pick(json, pointer);
-    return found.is_number_integer() ? found.get<int>() : otherwise;
-}
-std::string pick_text(const Json& json, const std::string& pointer) {
-    const Json found = pick(json, pointer);
-    return found.is_string() ? found.get<std::string>() : "(" + found.dump() + ")";
-}
 Json pick_array(const Json& json, const std::string& pointer) {
     const Json found = pick(json, pointer);
     return found.is_array() ? found : Json::array();

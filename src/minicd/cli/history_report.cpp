@@ -45,23 +45,6 @@ std::string or_dash(std::string text) { return text.empty() ? std::string("-") :
 
 }  // namespace
 
-bool holds_its_commit(const std::vector<model::Release>& releases, const model::Release& release) {
-    // A failed rollback says nothing about the commit it returned to.
-    if (!model::is_held(release.outcome) || release.rollback_to != 0) return false;
-    std::vector<std::string> digests;
-    for (const auto& [name, reference] : release.images) {
-        if (auto at = reference.rfind('@'); at != std::string::npos) digests.push_back(reference.substr(at + 1));
-    }
-    // Nothing to recognise it by (applied by hand without --git-sha or pinned images): held as recorded.
-    if (release.git_sha.empty() && digests.empty()) return true;
-    // Held until a later healthy release of the same commit or images lifts it.
-    std::vector<model::Release> since;
-    for (const auto& other : releases) {
-        if (other.revision >= release.revision) since.push_back(other);
-    }
-    return model::hold_on(since, release.git_sha, digests).has_value();
-}
-
 std::string short_images(const std::map<std::string, std::string>& images) {
     std::vector<std::string> parts;
     for (const auto& [name, reference] : images) parts.push_back(short_image(name, reference));
@@ -81,7 +64,7 @@ std::string history_table(const std::vector<model::Release>& releases) {
     std::vector<Row> rows = {{"REVISION", "TIME", "OUTCOME", "COMMIT", "IMAGES", "BY", "DURATION", "MESSAGE"}};
     for (const auto& release : releases) {
         std::string outcome(model::to_string(release.outcome));
-        if (holds_its_commit(releases, release)) outcome += " (hold)";
+        if (model::still_held(releases, release)) outcome += " (hold)";
         rows.push_back({std::to_string(release.revision), or_dash(release.time), outcome,
                         or_dash(release.git_sha.substr(0, k_commit_length)), short_images(release.images),
                         or_dash(release.deployed_by.by), format_duration(release.duration_seconds),
@@ -105,7 +88,7 @@ model::Json history_json(const render::Target& target, const std::vector<model::
     model::Json list = model::Json::array();
     for (const auto& release : releases) {
         model::Json entry = deploy::to_json(release);
-        entry["held"] = holds_its_commit(releases, release);
+        entry["held"] = model::still_held(releases, release);
         list.push_back(std::move(entry));
     }
     return {{"app", target.app}, {"env", target.env}, {"namespace", target.namespace_}, {"releases", list}};

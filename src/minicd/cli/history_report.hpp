@@ -11,10 +11,6 @@
 // What `minicd history` prints, apart from the cluster it reads.
 namespace minicd::cli {
 
-// Whether the release still holds its commit (or images) now: a held outcome alone is not enough,
-// since a later healthy release of the same commit (deployed with --force) lifts it (model::hold_on).
-bool holds_its_commit(const std::vector<model::Release>& releases, const model::Release& release);
-
 // "web@sha256:1a2b3c4d5e6f": the image name's last path segment and 12 hex digits of its digest;
 // a reference without a digest is shown by its last path segment. "-" when there are none.
 std::string short_images(const std::map<std::string, std::string>& images);

@@ -40,21 +40,21 @@ TEST(HistoryReport, OnlyTheReleaseHoldingItsCommitIsMarked) {
     rollback.rollback_to = 1;
     const std::vector<Release> releases = {rollback, release(2, "bbb", ReleaseOutcome::rolled_back),
                                            release(1, "aaa", ReleaseOutcome::superseded)};
-    EXPECT_FALSE(holds_its_commit(releases, releases[0]));
-    EXPECT_TRUE(holds_its_commit(releases, releases[1]));
-    EXPECT_FALSE(holds_its_commit(releases, releases[2]));
+    EXPECT_FALSE(model::still_held(releases, releases[0]));
+    EXPECT_TRUE(model::still_held(releases, releases[1]));
+    EXPECT_FALSE(model::still_held(releases, releases[2]));
 
     // A later release of the same commit, deployed healthy with --force, lifts the hold.
     const std::vector<Release> forced = {release(4, "bbb", ReleaseOutcome::deployed), releases[0], releases[1], releases[2]};
-    EXPECT_FALSE(holds_its_commit(forced, forced[2]));
+    EXPECT_FALSE(model::still_held(forced, forced[2]));
 }
 
 TEST(HistoryReport, EveryFailedReleaseOfAHeldCommitIsMarked) {
     const std::vector<Release> releases = {release(3, "bbb", ReleaseOutcome::failed), release(2, "bbb", ReleaseOutcome::failed),
                                            release(1, "", ReleaseOutcome::rolled_back)};
-    EXPECT_TRUE(holds_its_commit(releases, releases[0]));
-    EXPECT_TRUE(holds_its_commit(releases, releases[1])) << "an older failure of the same commit holds it too";
-    EXPECT_TRUE(holds_its_commit(releases, releases[2])) << "applied without a commit: held as recorded";
+    EXPECT_TRUE(model::still_held(releases, releases[0]));
+    EXPECT_TRUE(model::still_held(releases, releases[1])) << "an older failure of the same commit holds it too";
+    EXPECT_TRUE(model::still_held(releases, releases[2])) << "applied without a commit: held as recorded";
 }
 
 TEST(HistoryReport, TableHasOneAlignedLinePerRelease) {

@@ -123,6 +123,11 @@ std::string replicas_scaled_by(const Json& live, std::string_view manager) {
 
 bool is_secret(const model::ObjectId& id) { return id.group.empty() && id.kind == "Secret"; }
 
+bool holds_what_it_applied(const model::ObjectId& id, const Json& live, const Json& desired, std::string_view manager) {
+    if (!owns_all_fields(live, desired, manager)) return false;
+    return !is_secret(id) || secret_data(desired) == live.value("data", Json::object());
+}
+
 Json secret_data(const Json& secret) {
     Json data = secret.contains("data") && secret["data"].is_object() ? secret["data"] : Json::object();
     if (secret.contains("stringData") && secret["stringData"].is_object()) {

@@ -25,6 +25,12 @@ std::string replicas_scaled_by(const model::Json& live, std::string_view manager
 // defaulted (e.g. protocol: TCP on ports); null when there is none.
 const model::Json* find_keyed_item(const model::Json& item, const model::Json& fields);
 
+// True when nobody else changed what minicd applied: its apply still owns every field `desired`
+// sets (owns_all_fields) and, for a core Secret, the data holds the values `desired` gives
+// (stringData is write-only: minicd keeps owning it while a hand edit of data goes unseen there).
+bool holds_what_it_applied(const model::ObjectId& id, const model::Json& live, const model::Json& desired,
+                           std::string_view manager);
+
 // A core Secret: its stringData is write-only, so managedFields cannot tell whether its data changed.
 bool is_secret(const model::ObjectId& id);
 // A Secret's data as the API server keeps it: stringData folded into data, base64-encoded.

@@ -259,14 +259,6 @@ Json without_secret_data(Json secret) {
     return secret;
 }
 
-// Whether anyone else may have changed what the release applied: managedFields tell for most
-// kinds; a Secret's data is compared by value.
-bool may_have_drifted(const ObjectId& id, const Json& desired, const Json& live) {
-    if (!is_secret(id)) return !owns_all_fields(live, desired, render::k_field_manager);
-    return secret_data(desired) != live.value("data", Json::object()) ||
-           !owns_all_fields(live, without_secret_data(desired), render::k_field_manager);
-}
-
 }  // namespace
 
 std::vector<ObjectDrift> compare_live(const ObjectId& id, const Json& desired, const Json& live) {
@@ -409,7 +401,7 @@ Result<DriftReport> detect_drift(kube::Client& client, kube::Discovery& discover
             auto found = by_name.find(entry.id.name);
             if (found == by_name.end()) continue;
             entry.live = std::move(*found->second);
-            entry.suspect = may_have_drifted(entry.id, *entry.desired, *entry.live);
+            entry.suspect = !holds_what_it_applied(entry.id, *entry.live, *entry.desired, render::k_field_manager);
         }
     }
     // Only objects whose managedFields show another writer are read whole, in parallel.

@@ -163,11 +163,8 @@ private:
         leave_scaled_replicas(item);
         const Json& desired = item.desired.object.body();
         bool same_request = annotation_of(*item.live, render::k_hash_annotation) == annotation_of(desired, render::k_hash_annotation);
-        item.needs_write = !same_request || !owns_all_fields(*item.live, desired, render::k_field_manager);
-        // A Secret's data edited by hand leaves our stringData ownership in place: compare the values.
-        if (!item.needs_write && is_secret(item.desired.id)) {
-            item.needs_write = secret_data(desired) != item.live->value("data", Json::object());
-        }
+        item.needs_write =
+            !same_request || !holds_what_it_applied(item.desired.id, *item.live, desired, render::k_field_manager);
     }
 
     // Replicas an autoscaler (or `kubectl scale`) set are left to it: what we apply leaves them out.

@@ -292,19 +292,11 @@ Result<Release> Store::record_release(Release release, const RecordOptions& opti
     if (release.time.empty()) release.time = now_rfc3339();
 
     for (int attempt = 0;; ++attempt) {
-        bool dropped = false;
-        auto recorded = try_record(*name, release, options, dropped);
+        std::vector<int> kept_payloads;
+        auto recorded = try_record(*name, release, options, kept_payloads);
         if (!recorded) return fail(recorded.error());
         if (*recorded) {
-            if (dropped) {
-                // The objects of every release kept stay, wherever they are stored.
-                auto kept = load_releases();
-                std::vector<int> revisions;
-                if (kept) {
-                    for (const auto& old : *kept) revisions.push_back(old.stored_under());
-                    delete_payloads_except(revisions);
-                }
-            }
+            if (!kept_payloads.empty()) delete_payloads_except(kept_payloads);
             return **recorded;
         }
         if (attempt == k_conflict_retries) {
@@ -320,7 +312,7 @@ Result<Release> Store::record_release(Release release, const RecordOptions& opti
 }
 
 Result<std::optional<Release>> Store::try_record(const std::string& name, Release release, const RecordOptions& options,
-                                                 bool& dropped) {
+                                                 std::vector<int>& kept_payloads) {
     auto existing = read(name);
     if (!existing) return fail(existing.error());
     std::vector<Release> history;
@@ -352,7 +344,8 @@ Result<std::optional<Release>> Store::try_record(const std::string& name, Releas
     history.insert(history.begin(), release);
     if (history.size() > static_cast<std::size_t>(options.keep)) {
         history.resize(static_cast<std::size_t>(options.keep));
-        dropped = true;
+        // The objects of every release kept stay, wherever they are stored.
+        for (const auto& kept : history) kept_payloads.push_back(kept.stored_under());
     }
     std::string text = releases_text(history);
 

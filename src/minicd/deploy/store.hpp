@@ -79,9 +79,10 @@ private:
     // another (app, env) pair.
     Result<std::optional<model::Json>> read(const std::string& name);
     // One read-modify-write of the history; nullopt when another writer got there first (409).
-    // `dropped` is set when releases fell out of the history.
+    // When releases fall out of the history, `kept_payloads` receives the revisions whose payload
+    // Secrets the kept ones use; it stays empty otherwise.
     Result<std::optional<Release>> try_record(const std::string& name, Release release, const RecordOptions& options,
-                                              bool& dropped);
+                                              std::vector<int>& kept_payloads);
     Result<std::string> payload_name(int revision, int index) const;
     Result<void> write_payload_chunk(const std::string& name, model::Json secret);
     // Deletes our payload Secrets of every revision not in `kept`; problems are logged, not fatal:

@@ -35,11 +35,17 @@ bool is_held(ReleaseOutcome outcome) {
 
 namespace {
 
-bool shares_a_digest(const Release& release, const std::vector<std::string>& digests) {
+// The digests of a release's pinned images.
+std::vector<std::string> digests_of(const Release& release) {
+    std::vector<std::string> digests;
     for (const auto& [name, reference] : release.images) {
-        const auto at = reference.rfind('@');
-        if (at == std::string::npos) continue;
-        const std::string_view digest = std::string_view(reference).substr(at + 1);
+        if (const auto at = reference.rfind('@'); at != std::string::npos) digests.push_back(reference.substr(at + 1));
+    }
+    return digests;
+}
+
+bool shares_a_digest(const Release& release, const std::vector<std::string>& digests) {
+    for (const auto& digest : digests_of(release)) {
         if (std::find(digests.begin(), digests.end(), digest) != digests.end()) return true;
     }
     return false;
@@ -59,6 +65,18 @@ std::optional<Release> hold_on(const std::vector<Release>& releases, std::string
         if (is_held(release.outcome)) return release;
     }
     return std::nullopt;
+}
+
+bool still_held(const std::vector<Release>& releases, const Release& release) {
+    // A failed rollback says nothing about the commit it returned to.
+    if (!is_held(release.outcome) || release.rollback_to != 0) return false;
+    const std::vector<std::string> digests = digests_of(release);
+    if (release.git_sha.empty() && digests.empty()) return true;
+    std::vector<Release> since;
+    for (const auto& other : releases) {
+        if (other.revision >= release.revision) since.push_back(other);
+    }
+    return hold_on(since, release.git_sha, digests).has_value();
 }
 
 }  // namespace minicd::model

@@ -65,4 +65,9 @@ struct Release {
 std::optional<Release> hold_on(const std::vector<Release>& releases, std::string_view git_sha,
                                const std::vector<std::string>& digests = {});
 
+// Whether `release` (one of `releases`) still holds its commit or images: a held outcome not
+// lifted since by a healthy release of the same commit or images. A release recorded without
+// either (applied by hand) is held as recorded; a failed rollback holds nothing.
+bool still_held(const std::vector<Release>& releases, const Release& release);
+
 }  // namespace minicd::model
