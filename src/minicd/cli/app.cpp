@@ -64,6 +64,7 @@ int run(std::span<char*> args) {
     commands.push_back(add_history_command(app));
     commands.push_back(add_rollback_command(app));
     commands.push_back(add_drift_command(app));
+    commands.push_back(add_canary_command(app));
     // One command per run. CLI11 otherwise reads a positional that spells another command's name
     // as that command: `minicd history preview` would run `minicd preview`. Set after the commands
     // are added, which would inherit it.

@@ -4,11 +4,12 @@
 #include <string>
 
 #include "minicd/cli/app.hpp"
+#include "minicd/cli/canary_flags.hpp"
 #include "minicd/cli/commands.hpp"
 #include "minicd/cli/deploy_report.hpp"
 #include "minicd/cli/failure.hpp"
 #include "minicd/cli/pin_images.hpp"
-#include "minicd/deploy/deploy.hpp"
+#include "minicd/deploy/canary.hpp"
 #include "minicd/kube/client.hpp"
 #include "minicd/kube/discovery.hpp"
 #include "minicd/kube/kubeconfig.hpp"
@@ -48,6 +49,7 @@ struct ApplyFlags {
     std::string git_sha;
     std::string build_artifacts;
     std::vector<std::string> image_paths;
+    CanaryFlags canary;
 };
 
 int run_apply(const ApplyFlags& flags) {
@@ -69,6 +71,8 @@ int run_apply(const ApplyFlags& flags) {
     if (!pinning) return report_failure(pinning.error());
     auto paths = parse_image_paths(flags.image_paths);
     if (!paths) return report_failure(paths.error());
+    auto canary = canary_from_flags(flags.canary);
+    if (!canary) return report_failure(canary.error());
     // Read and render every manifest before talking to any cluster: bad input costs nothing.
     auto rendered = render::render(
         {.manifest_paths = flags.files, .pinning = std::move(*pinning), .custom_paths = std::move(*paths)});
@@ -108,7 +112,7 @@ int run_apply(const ApplyFlags& flags) {
     const OutputFormat format = flags.output == "json" ? OutputFormat::json : OutputFormat::text;
     if (format == OutputFormat::text) options.progress = [](const std::string& line) { util::log_info("{}", line); };
 
-    auto result = deploy::deploy(**client, discovery, rendered->manifests, options);
+    auto result = deploy::deploy_with(**client, discovery, rendered->manifests, options, *canary);
     if (!result) return report_failure(result.error());
     print_report(*result, format, flags.dry_run ? DryRun::yes : DryRun::no, (*client)->requests_sent());
     return exit_code(result->outcome);
@@ -158,6 +162,7 @@ Command add_apply_command(CLI::App& app) {
     apply->add_option("--history", flags->history, "Releases kept in the history, each with the objects it applied")
         ->check(CLI::Range(1, 100))
         ->capture_default_str();
+    add_canary_flags(*apply, flags->canary);
     apply->add_option("-o,--output", flags->output, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
     apply->add_option("--git-sha", flags->git_sha, "Commit recorded in the release history");
     apply->add_option("--build-artifacts", flags->build_artifacts, "Pin the images of this file (minicd build --output-file)");

@@ -28,5 +28,6 @@ Command add_config_command(CLI::App& app);
 Command add_history_command(CLI::App& app);
 Command add_rollback_command(CLI::App& app);
 Command add_drift_command(CLI::App& app);
+Command add_canary_command(CLI::App& app);
 
 }  // namespace minicd::cli

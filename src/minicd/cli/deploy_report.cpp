@@ -1,6 +1,7 @@
 #include "minicd/cli/deploy_report.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstdio>
 #include <map>
@@ -80,6 +81,40 @@ model::Json rollback_json(const deploy::AutomaticRollback& rollback) {
     return out;
 }
 
+std::string_view to_string(deploy::CanaryEnd end) {
+    switch (end) {
+    case deploy::CanaryEnd::promoted: return "promoted";
+    case deploy::CanaryEnd::aborted: return "aborted";
+    case deploy::CanaryEnd::skipped: return "skipped";
+    case deploy::CanaryEnd::planned: return "planned";
+    }
+    return "skipped";
+}
+
+// "canary of web: promoted after 2 steps", "canary of web: aborted at step 1/2: ...".
+std::string canary_line(const deploy::CanaryReport& canary) {
+    const std::string what = canary.workloads.empty() ? std::string("canary")
+                                                      : fmt::format("canary of {}", fmt::join(canary.workloads, ", "));
+    switch (canary.end) {
+    case deploy::CanaryEnd::promoted: return fmt::format("{}: promoted after step {}/{}", what, canary.reached, canary.steps);
+    case deploy::CanaryEnd::aborted: return fmt::format("{}: aborted at step {}/{}: {}", what, canary.reached, canary.steps, canary.reason);
+    case deploy::CanaryEnd::skipped: return fmt::format("no canary: {}", canary.reason);
+    case deploy::CanaryEnd::planned:
+        return fmt::format("{}: would run {} step{}, then promote", what, canary.steps, canary.steps == 1 ? "" : "s");
+    }
+    return what;
+}
+
+model::Json canary_json(const deploy::CanaryReport& canary) {
+    model::Json measurements = model::Json::array();
+    for (const auto& measurement : canary.measurements) {
+        measurements.push_back({{"step", measurement.step}, {"measurement", measurement.line}});
+    }
+    return {{"end", std::string(to_string(canary.end))}, {"release", canary.release}, {"workloads", canary.workloads},
+            {"steps", canary.steps}, {"reached", canary.reached}, {"reason", canary.reason},
+            {"measurements", std::move(measurements)}};
+}
+
 }  // namespace
 
 TextReport text_report(const deploy::DeployResult& result, DryRun dry_run, long requests) {
@@ -95,6 +130,7 @@ TextReport text_report(const deploy::DeployResult& result, DryRun dry_run, long 
     if (dry_run == DryRun::yes) summary += " (dry run: nothing was changed)";
     if (result.revision > 0) summary += fmt::format("; release {}", result.revision);
     summary += fmt::format("; {} API requests", requests);
+    if (result.canary) report.out += canary_line(*result.canary) + "\n";
     report.out += summary + "\n";
     if (!result.succeeded()) report.errors += fmt::format("error: {}\n", result.failure);
     if (result.rollback) add_rollback_text(report, *result.rollback);
@@ -121,6 +157,7 @@ model::Json report_json(const deploy::DeployResult& result, DryRun dry_run, long
     if (!result.succeeded()) out["failure"] = result.failure;
     if (result.rollback_to > 0) out["rollbackTo"] = result.rollback_to;
     if (result.rollback) out["rollback"] = rollback_json(*result.rollback);
+    if (result.canary) out["canary"] = canary_json(*result.canary);
     return out;
 }
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <cstddef>
 #include <cstdlib>
 #include <fstream>
@@ -232,11 +234,18 @@ std::string drift_header(const EnvironmentDrift& environment) {
     return header;
 }
 
+// "canary running: release 5 at step 2 (minicd canary status ...)": a canary never goes unmentioned.
+std::string canary_running(const model::Release& canary) {
+    return fmt::format("canary running: release {} at step {}{} (minicd canary status, promote or abort)", canary.revision,
+                       std::max(canary.canary_step, 1), canary.git_sha.empty() ? "" : ", commit " + canary.git_sha.substr(0, 12));
+}
+
 std::string drift_text(const EnvironmentDrift& environment) {
     if (environment.comparison == Comparison::nothing_deployed) return drift_header(environment) + ": nothing deployed yet\n";
     if (!environment.report) return "";
     const deploy::DriftReport& report = *environment.report;
     std::string out = drift_header(environment) + "\n";
+    if (report.canary) out += canary_running(*report.canary) + "\n";
     const std::size_t drifted = counted(report);
     out += drifted == 0 ? std::string("live drift: none\n") : fmt::format("live drift: {}\n", plural(drifted, "object"));
     for (const auto& object : report.live) {
@@ -280,6 +289,10 @@ model::Json environment_json(const EnvironmentDrift& environment) {
     out["drifted"] = report != nullptr && report->drifted();
     out["live"] = report != nullptr ? live_json(report->live) : model::Json::array();
     if (report != nullptr && report->undeployed) out["undeployed"] = undeployed_json(*report->undeployed);
+    if (report != nullptr && report->canary) {
+        out["canary"] = {{"revision", report->canary->revision}, {"step", report->canary->canary_step},
+                         {"gitSha", report->canary->git_sha}};
+    }
     if (environment.fixed) out["fixed"] = fixed_json(*environment.fixed);
     if (!environment.error.empty()) out["error"] = environment.error;
     return out;

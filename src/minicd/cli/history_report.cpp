@@ -64,6 +64,12 @@ std::string history_table(const std::vector<model::Release>& releases) {
     std::vector<Row> rows = {{"REVISION", "TIME", "OUTCOME", "COMMIT", "IMAGES", "BY", "DURATION", "MESSAGE"}};
     for (const auto& release : releases) {
         std::string outcome(model::to_string(release.outcome));
+        // A canary says where it runs, or where it stopped.
+        if (release.outcome == model::ReleaseOutcome::canary) {
+            outcome += fmt::format(" (step {})", std::max(release.canary_step, 1));
+        } else if (release.rollout == model::Rollout::canary) {
+            outcome += fmt::format(" (canary, step {})", std::max(release.canary_step, 1));
+        }
         if (model::still_held(releases, release)) outcome += " (hold)";
         rows.push_back({std::to_string(release.revision), or_dash(release.time), outcome,
                         or_dash(release.git_sha.substr(0, k_commit_length)), short_images(release.images),

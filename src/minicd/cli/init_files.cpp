@@ -54,6 +54,23 @@ environments:
     namespace: {0}
     promoteFrom: staging
     timeout: 10m
+    # strategy:                          # canary: the new version on a share of the pods first
+    #   canary:
+    #     workloads: [{0}]               # Deployments to canary; default: every Deployment
+    #     steps:                         # percent of pods on the new version, watched for the pause
+    #       - {{weight: 10, pause: 2m}}
+    #       - {{weight: 50, pause: 5m}}
+    #     analysis:                      # optional: without it a step waits for healthy pods only
+    #       prometheus:
+    #         address: "http://prometheus.monitoring:9090"
+    #         # tokenEnv: PROMETHEUS_TOKEN # NAME of the variable holding a bearer token
+    #       interval: 30s                # a measurement of each metric this often during a pause
+    #       metrics:
+    #         - name: success-rate
+    #           query: sum(rate(http_requests_total{{namespace="{{{{namespace}}}}",pod=~"{{{{canary_pods}}}}",code!~"5.."}}[1m])) / sum(rate(http_requests_total{{namespace="{{{{namespace}}}}",pod=~"{{{{canary_pods}}}}"}}[1m]))
+    #           successCondition: ">= 0.99"
+    #           failureLimit: 1          # failed measurements tolerated
+    #       noData: fail                 # fail, pass or inconclusive
 )";
 
 constexpr const char* k_github = R"(# minicd delivers every Git event of this repository (see minicd.yaml):

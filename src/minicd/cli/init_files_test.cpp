@@ -38,6 +38,9 @@ TEST(Init, EveryGeneratedMinicdYamlValidates) {
         EXPECT_NE(files[0].text.find("    # history: 10 "), std::string::npos);
         EXPECT_NE(files[0].text.find("    # onFailure: rollback "), std::string::npos);
         EXPECT_NE(files[0].text.find("    # drift: report "), std::string::npos);
+        // A canary is offered for production, commented out: deploys go out at once until it is wanted.
+        EXPECT_NE(files[0].text.find("    # strategy:"), std::string::npos);
+        EXPECT_FALSE(checked.config->find("production")->canary.has_value());
         for (const auto& environment : checked.config->environments) {
             EXPECT_EQ(environment.history, 10) << environment.name;
             EXPECT_EQ(environment.drift, config::DriftAction::report) << environment.name;
@@ -46,6 +49,40 @@ TEST(Init, EveryGeneratedMinicdYamlValidates) {
         EXPECT_EQ(checked.config->find("staging")->failure_policy(), config::OnFailure::rollback);
         EXPECT_EQ(checked.config->find("production")->failure_policy(), config::OnFailure::rollback);
     }
+}
+
+TEST(Init, ProductionOffersACanaryCommentedOutThatValidatesUncommented) {
+    const std::string text = files_for(CiSystem::github).at(0).text;
+    const std::size_t start = text.find("    # strategy:");
+    ASSERT_NE(start, std::string::npos);
+    auto as_written = config::check_config(text, "minicd.yaml");
+    ASSERT_TRUE(as_written.valid());
+    EXPECT_FALSE(as_written.config->find("production")->canary.has_value()) << "a new setup deploys at once";
+
+    // Uncommented, the block is a canary of production that the reader takes as it is.
+    std::string uncommented = text.substr(0, start);
+    std::size_t line_start = start;
+    while (line_start < text.size()) {
+        const std::size_t end = text.find('\n', line_start);
+        const std::string line = text.substr(line_start, end - line_start);
+        ASSERT_TRUE(line.starts_with("    # ")) << line;
+        uncommented += line.substr(0, 4) + line.substr(6) + "\n";
+        line_start = end == std::string::npos ? text.size() : end + 1;
+    }
+    auto checked = config::check_config(uncommented, "minicd.yaml");
+    for (const auto& diagnostic : checked.diagnostics) {
+        if (diagnostic.severity == config::Severity::error) ADD_FAILURE() << diagnostic.describe();
+    }
+    ASSERT_TRUE(checked.valid()) << uncommented;
+    const auto& canary = checked.config->find("production")->canary;
+    ASSERT_TRUE(canary.has_value());
+    EXPECT_EQ(canary->workloads, std::vector<std::string>{"shop"});
+    ASSERT_EQ(canary->steps.size(), 2U);
+    EXPECT_EQ(canary->steps[1].weight, 50);
+    ASSERT_TRUE(canary->analysis.has_value());
+    ASSERT_EQ(canary->analysis->metrics.size(), 1U);
+    EXPECT_NE(canary->analysis->metrics[0].query.find("pod=~\"{{canary_pods}}\""), std::string::npos)
+        << canary->analysis->metrics[0].query;
 }
 
 // The configuration as a CI reads it: one YAML document.

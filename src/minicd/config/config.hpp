@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "minicd/model/canary.hpp"
 #include "minicd/source/ci_event.hpp"
 #include "minicd/util/result.hpp"
 
@@ -94,6 +95,9 @@ struct Environment {
     DriftAction drift = DriftAction::report;  // fixed environments only: previews are not checked
     std::string manifests;              // overlay path for this environment; "" uses Config::manifests
     PreviewGc gc;                       // used by environments whose namespace has {branch}
+    // `strategy.canary`. None: every deploy applies the release at once; always none for previews
+    // ({branch} in namespace), which deploy at once whatever the file says (the reader warns).
+    std::optional<model::CanaryStrategy> canary;
 
     // One namespace per branch ("{branch}" in the namespace template).
     bool per_branch() const;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <set>
 #include <tuple>
@@ -32,12 +33,33 @@ const std::map<std::string, std::vector<std::string_view>> k_keys = {
     {"imagePaths[]", {"kind", "group", "path"}},
     {"environments.*",
      {"cluster", "on", "namespace", "host", "tls", "ttl", "promoteFrom", "prune", "timeout", "waitForAddresses",
-      "adopt", "history", "onFailure", "drift", "manifests", "gc"}},
+      "adopt", "history", "onFailure", "drift", "manifests", "gc", "strategy"}},
     {"environments.*.cluster", {"context", "server", "uid", "kubeconfig"}},
     {"environments.*.on", {"branch", "tag"}},
     {"environments.*.tls", {"clusterIssuer", "issuer", "secretName"}},
     {"environments.*.gc", {"enabled", "maxDeletions", "branches", "remote", "tokenEnv"}},
+    {"environments.*.strategy", {"canary"}},
+    {"environments.*.strategy.canary", {"workloads", "steps", "analysis"}},
+    {"environments.*.strategy.canary.steps[]", {"weight", "pause"}},
+    {"environments.*.strategy.canary.analysis", {"prometheus", "interval", "metrics", "noData"}},
+    {"environments.*.strategy.canary.analysis.prometheus", {"address", "tokenEnv", "headers"}},
+    {"environments.*.strategy.canary.analysis.metrics[]",
+     {"name", "query", "successCondition", "failureCondition", "failureLimit", "consecutiveErrorLimit"}},
 };
+
+// The analysis block's places; an analysis file's top level is the first.
+const std::string k_analysis_place = "environments.*.strategy.canary.analysis";
+const std::string k_prometheus_place = k_analysis_place + ".prometheus";
+const std::string k_metric_place = k_analysis_place + ".metrics[]";
+
+// A metric's failureLimit and consecutiveErrorLimit at most: past any number of measurements a canary takes.
+constexpr int k_max_limit = 10'000;
+
+// How much of an unknown placeholder an error quotes.
+constexpr std::size_t k_max_quoted_placeholder = 60;
+
+// What a metric's query may hold in {{...}}; the canary fills them in for each workload and step.
+using model::k_query_placeholders;
 
 // Which end of a mapping member an error points at.
 enum class Where { key, value };
@@ -306,6 +328,96 @@ bool valid_repository(std::string_view name) {
     return true;
 }
 
+// Without the spaces and tabs around it: what the canary trims from a placeholder when it fills the query in.
+std::string_view trim_blanks(std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+// Why a metric's query cannot be filled in, one line per problem: placeholders other than the known
+// ones ({{ namespace }} with spaces is {{namespace}}), or a {{ that is not closed.
+std::vector<std::string> query_problems(std::string_view query) {
+    std::vector<std::string> problems;
+    std::set<std::string> reported;
+    const auto known_text = [] {
+        std::vector<std::string> names;
+        for (const std::string_view name : k_query_placeholders) {
+            names.push_back(fmt::format("{{{{{}}}}}", name));
+        }
+        return fmt::format("{}", fmt::join(names, " "));
+    };
+    bool unclosed = false;
+    for (std::size_t open = query.find("{{"); open != std::string_view::npos; open = query.find("{{", open)) {
+        const std::size_t close = query.find("}}", open + 2);
+        const std::size_t next = query.find("{{", open + 2);
+        if (close == std::string_view::npos || next < close) {
+            if (!unclosed) {
+                problems.push_back(fmt::format("a {{{{ is not closed by }}}}; placeholders are {}", known_text()));
+                unclosed = true;
+            }
+            open += 2;
+            continue;
+        }
+        const std::string_view name = trim_blanks(query.substr(open + 2, close - open - 2));
+        const bool known = std::find(k_query_placeholders.begin(), k_query_placeholders.end(), name) !=
+                           k_query_placeholders.end();
+        if (!known && reported.insert(std::string(name)).second) {
+            problems.push_back(fmt::format("unknown placeholder {{{{{}}}}} (known: {})",
+                                           util::shorten_utf8(name, k_max_quoted_placeholder), known_text()));
+        }
+        open = close + 2;
+    }
+    return problems;
+}
+
+// Why a Prometheus address is not an http(s) URL with a host; "" when it is.
+std::string address_problem(std::string_view address) {
+    const std::string_view example = "e.g. http://prometheus.monitoring:9090";
+    std::string_view rest = address;
+    if (rest.starts_with("https://")) {
+        rest.remove_prefix(8);
+    } else if (rest.starts_with("http://")) {
+        rest.remove_prefix(7);
+    } else {
+        return fmt::format("expected an http:// or https:// URL, {}", example);
+    }
+    if (has_space(address)) {
+        return fmt::format("a URL has no spaces or control characters, {}", example);
+    }
+    const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    // Never echo the address: credentials in it are why it is refused.
+    if (authority.find('@') != std::string_view::npos) {
+        return "must not hold credentials (user:password@): name an environment variable holding a bearer token "
+               "with tokenEnv";
+    }
+    const std::size_t port_colon =
+        authority.starts_with('[') ? authority.find(':', authority.find(']')) : authority.rfind(':');
+    const std::string_view host = authority.substr(0, port_colon);
+    if (host.empty() || host == "[]") {
+        return fmt::format("the URL has no host, {}", example);
+    }
+    if (port_colon != std::string_view::npos) {
+        const std::string_view port = authority.substr(port_colon + 1);
+        const bool digits = !port.empty() && port.size() <= 5 &&
+                            std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); });
+        if (!digits || std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535) {
+            return fmt::format("the port after the host must be a number from 1 to 65535, {}", example);
+        }
+    }
+    return {};
+}
+
+// An HTTP header name as minicd sends one: letters, digits and '-'.
+bool is_header_name(std::string_view name) {
+    return !name.empty() &&
+           std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '-'; });
+}
+
 class Checker {
 public:
     Checker(std::string_view text, std::string_view file, const source::PositionTable& positions)
@@ -471,6 +583,34 @@ public:
         return std::nullopt;
     }
 
+    // A duration of at least `minimum` (0 allowed when that is 0), to the millisecond; a bare number is seconds.
+    std::optional<std::chrono::milliseconds> duration_ms(const Node& node, std::chrono::milliseconds minimum) {
+        const Json& value = node.json();
+        std::optional<std::chrono::milliseconds> parsed;
+        if (value.is_number_integer()) {
+            // Through the text, so the range check is parse_duration's own.
+            const std::string seconds = value.is_number_unsigned() ? std::to_string(value.get<std::uint64_t>())
+                                                                   : std::to_string(value.get<std::int64_t>());
+            if (auto read = util::parse_duration(seconds)) {
+                parsed = *read;
+            }
+        } else if (value.is_string()) {
+            if (auto read = util::parse_duration(value.get<std::string>())) {
+                parsed = *read;
+            }
+        }
+        if (!parsed) {
+            error(node, fmt::format("expected a duration such as 30s, 2m or 1h30m, found {}", found_text(value)));
+            return std::nullopt;
+        }
+        if (*parsed < minimum) {
+            error(node, minimum.count() % 1000 == 0 ? fmt::format("must be at least {}s", minimum.count() / 1000)
+                                                    : fmt::format("must be at least {}ms", minimum.count()));
+            return std::nullopt;
+        }
+        return parsed;
+    }
+
     // Optional members: absent or wrong (and reported) leaves `target` at its default.
     void optional_text(const Node& parent, const std::string& key, std::string& target) {
         assign(parent, key, target, [this](const Node& node) { return text(node); });
@@ -573,6 +713,51 @@ public:
             check_across(config);
         }
         return config;
+    }
+
+    // The `analysis:` block of a canary, in minicd.yaml or as a file of its own.
+    std::optional<model::Analysis> read_analysis(const Node& node) {
+        if (!m_check.mapping(node)) {
+            return std::nullopt;
+        }
+        m_check.keys(node, k_analysis_place);
+        model::Analysis analysis;
+        if (!node.has("prometheus")) {
+            m_check.missing(node, "prometheus", "where the queries go, e.g. prometheus: {address: "
+                                                "\"http://prometheus:9090\"}");
+        } else {
+            read_prometheus(node.child("prometheus"), analysis.prometheus);
+        }
+        if (node.has("interval")) {
+            if (auto interval = m_check.duration_ms(node.child("interval"), std::chrono::seconds(1))) {
+                analysis.interval = *interval;
+            }
+        }
+        if (!node.has("metrics")) {
+            m_check.missing(node, "metrics", "the PromQL checks, e.g. metrics: [{name: success-rate, query: ..., "
+                                             "successCondition: \">= 0.99\"}]");
+        } else {
+            analysis.metrics = read_metrics(node.child("metrics"));
+        }
+        if (node.has("noData")) {
+            if (auto policy = read_no_data(node.child("noData"))) {
+                analysis.no_data = *policy;
+            }
+        }
+        return analysis;
+    }
+
+    // An analysis file: what `analysis:` holds, at the top.
+    std::optional<model::Analysis> read_analysis_file(const Node& root) {
+        // Copied from minicd.yaml with its key: say what to do rather than list the known keys.
+        if (root.json().is_object() && root.json().size() == 1 && root.has("analysis")) {
+            m_check.error(root.child("analysis"), "the file holds what analysis: holds in minicd.yaml: put "
+                                                  "prometheus, interval, metrics and noData at the top, without "
+                                                  "analysis:",
+                          Where::key);
+            return std::nullopt;
+        }
+        return read_analysis(root);
     }
 
 private:
@@ -788,6 +973,16 @@ private:
         if (node.has("gc")) {
             read_gc(node.child("gc"), environment.gc);
         }
+        if (node.has("strategy")) {
+            auto canary = read_strategy(node.child("strategy"));
+            // Checked all the same; a preview is one developer's, with no users to shield from a bad version.
+            if (environment.per_branch()) {
+                m_check.warning(node.child("strategy"), "is not used by previews: they deploy the release at once, "
+                                                        "without a canary");
+            } else {
+                environment.canary = std::move(canary);
+            }
+        }
         return environment;
     }
 
@@ -943,17 +1138,233 @@ private:
             }
         }
         m_check.optional_text(node, "remote", gc.remote);
-        if (node.has("tokenEnv")) {
-            if (auto name = m_check.string(node.child("tokenEnv"))) {
-                // Never echo the value: someone may have pasted the token itself.
-                if (!is_variable_name(*name)) {
-                    m_check.error(node.child("tokenEnv"), "expected the NAME of an environment variable holding the "
-                                                          "token (A-Z, 0-9 and _), e.g. GITHUB_TOKEN");
+        read_token_env(node, gc.token_env, "GITHUB_TOKEN");
+    }
+
+    // `tokenEnv`: the name of the environment variable that holds a token.
+    void read_token_env(const Node& parent, std::string& target, std::string_view example) {
+        if (!parent.has("tokenEnv")) {
+            return;
+        }
+        if (auto name = m_check.string(parent.child("tokenEnv"))) {
+            // Never echo the value: someone may have pasted the token itself.
+            if (!is_variable_name(*name)) {
+                m_check.error(parent.child("tokenEnv"),
+                              fmt::format("expected the NAME of an environment variable holding the token (A-Z, 0-9 "
+                                          "and _), e.g. {}",
+                                          example));
+            } else {
+                target = *name;
+            }
+        }
+    }
+
+    std::optional<model::CanaryStrategy> read_strategy(const Node& node) {
+        if (!m_check.mapping(node)) {
+            return std::nullopt;
+        }
+        m_check.keys(node, "environments.*.strategy");
+        if (!node.has("canary")) {
+            return std::nullopt;
+        }
+        const Node canary_node = node.child("canary");
+        if (!m_check.mapping(canary_node)) {
+            return std::nullopt;
+        }
+        m_check.keys(canary_node, "environments.*.strategy.canary");
+        model::CanaryStrategy canary;
+        if (canary_node.has("workloads")) {
+            canary.workloads = read_workloads(canary_node.child("workloads"));
+        }
+        if (!canary_node.has("steps")) {
+            m_check.missing(canary_node, "steps", "the canary's steps, e.g. steps: [{weight: 10, pause: 2m}]");
+        } else {
+            canary.steps = read_steps(canary_node.child("steps"));
+        }
+        if (canary_node.has("analysis")) {
+            canary.analysis = read_analysis(canary_node.child("analysis"));
+        }
+        return canary;
+    }
+
+    std::vector<std::string> read_workloads(const Node& node) {
+        std::vector<std::string> names;
+        if (!node.json().is_array()) {
+            m_check.error(node, fmt::format("expected a list of Deployment names, e.g. [web], found {}",
+                                            found_text(node.json())));
+            return names;
+        }
+        if (node.json().empty()) {
+            m_check.error(node, "an empty list canaries nothing; leave workloads out to canary every Deployment");
+        }
+        for (std::size_t i = 0; i < node.json().size(); ++i) {
+            const Node item = node.item(i);
+            auto name = m_check.string(item);
+            if (!name) {
+                continue;
+            }
+            if (!is_dns_label(*name)) {
+                m_check.error(item, "expected a Deployment's name: at most 63 of a-z, 0-9 and '-', not starting or "
+                                    "ending with '-'");
+            } else if (std::find(names.begin(), names.end(), *name) != names.end()) {
+                m_check.error(item, fmt::format("\"{}\" is listed twice", *name));
+            } else {
+                names.push_back(std::move(*name));
+            }
+        }
+        return names;
+    }
+
+    std::vector<model::CanaryStep> read_steps(const Node& node) {
+        std::vector<model::CanaryStep> steps;
+        bool complete = node.json().is_array();  // every step read without a problem
+        int previous = 0;                         // the weight of the step before
+        for (const Node& item :
+             m_check.mapping_items(node, "steps (- weight: 10, pause: 2m)", "environments.*.strategy.canary.steps[]")) {
+            model::CanaryStep step;
+            if (!item.has("weight")) {
+                m_check.missing(item, "weight", "the percent of pods on the new version, e.g. weight: 10");
+                complete = false;
+            } else if (auto weight = m_check.integer(item.child("weight"), 1, 99)) {
+                step.weight = *weight;
+                if (*weight <= previous) {
+                    m_check.error(item.child("weight"),
+                                  fmt::format("must be more than the weight of the step before ({}): weights grow "
+                                              "from step to step",
+                                              previous));
+                    complete = false;
+                }
+                previous = *weight;
+            } else {
+                complete = false;
+            }
+            if (item.has("pause")) {
+                if (auto pause = m_check.duration_ms(item.child("pause"), std::chrono::milliseconds(0))) {
+                    step.pause = *pause;
                 } else {
-                    gc.token_env = *name;
+                    complete = false;
+                }
+            }
+            steps.push_back(step);
+        }
+        complete = complete && steps.size() == node.json().size();
+        // The model's rule decides what the steps above did not: an empty list, so far.
+        if (complete) {
+            if (const std::string problem = model::canary_steps_problem(steps); !problem.empty()) {
+                m_check.error(node, problem);
+            }
+        }
+        return steps;
+    }
+
+    std::optional<model::NoData> read_no_data(const Node& node) {
+        auto text = m_check.string(node);
+        if (!text) {
+            return std::nullopt;
+        }
+        if (auto policy = model::parse_no_data(*text)) {
+            return policy;
+        }
+        m_check.error(node, "expected fail (a query without data fails the measurement), pass (it succeeds) or "
+                            "inconclusive (neither; a step whose last measurement had no data fails)");
+        return std::nullopt;
+    }
+
+    void read_prometheus(const Node& node, model::PrometheusEndpoint& prometheus) {
+        if (!m_check.mapping(node)) {
+            return;
+        }
+        m_check.keys(node, k_prometheus_place);
+        if (auto address = m_check.required_text(node, "address",
+                                                 "the Prometheus URL, e.g. address: \"http://prometheus:9090\"")) {
+            prometheus.address = *address;
+            if (const std::string problem = address_problem(*address); !problem.empty()) {
+                m_check.error(node.child("address"), problem);
+            }
+        }
+        read_token_env(node, prometheus.token_env, "PROMETHEUS_TOKEN");
+        if (node.has("headers")) {
+            read_headers(node.child("headers"), prometheus.headers);
+        }
+    }
+
+    void read_headers(const Node& node, std::map<std::string, std::string>& headers) {
+        if (!m_check.mapping(node)) {
+            return;
+        }
+        for (const auto& [name, value] : node.json().items()) {
+            const Node header = node.child(name);
+            if (!is_header_name(name)) {
+                m_check.error(header, "a header name is letters, digits and '-'", Where::key);
+                continue;
+            }
+            // Not an error, as Basic auth has no other way; but the file is in Git.
+            if (lowercase(name) == "authorization") {
+                m_check.warning(header, "puts a credential in this file; tokenEnv names an environment variable "
+                                        "holding a bearer token instead");
+            }
+            if (auto text = m_check.string(header)) {
+                if (std::any_of(text->begin(), text->end(), [](unsigned char c) { return std::iscntrl(c); })) {
+                    m_check.error(header, "a header value cannot hold line breaks or control characters");
+                } else {
+                    headers.emplace(name, std::move(*text));
                 }
             }
         }
+    }
+
+    std::optional<model::Condition> read_condition(const Node& parent, const std::string& key) {
+        if (!parent.has(key)) {
+            return std::nullopt;
+        }
+        const Node node = parent.child(key);
+        if (!node.json().is_string()) {
+            m_check.error(node, fmt::format("expected a comparison in quotes such as \">= 0.99\", found {}",
+                                            found_text(node.json())));
+            return std::nullopt;
+        }
+        auto condition = model::parse_condition(node.json().get<std::string>());
+        if (!condition) {
+            m_check.error(node, condition.error().message);
+            return std::nullopt;
+        }
+        return *condition;
+    }
+
+    std::vector<model::Metric> read_metrics(const Node& node) {
+        std::vector<model::Metric> metrics;
+        if (node.json().is_array() && node.json().empty()) {
+            m_check.error(node, "at least one metric is needed; without analysis the steps wait for healthy canary "
+                                "pods only");
+            return metrics;
+        }
+        std::set<std::string> names;
+        for (const Node& item : m_check.mapping_items(node, "metrics (- name: ..., query: ...)", k_metric_place)) {
+            model::Metric metric;
+            if (auto name = m_check.required_text(item, "name", "the metric's name, e.g. name: success-rate")) {
+                metric.name = *name;
+                if (!names.insert(*name).second) {
+                    m_check.error(item.child("name"), fmt::format("metric \"{}\" is listed twice", *name));
+                }
+            }
+            if (auto query = m_check.required_text(item, "query", "the PromQL query whose value is checked")) {
+                metric.query = *query;
+                for (std::string& problem : query_problems(*query)) {
+                    m_check.error(item.child("query"), std::move(problem));
+                }
+            }
+            metric.success = read_condition(item, "successCondition");
+            metric.failure = read_condition(item, "failureCondition");
+            if (!item.has("successCondition") && !item.has("failureCondition")) {
+                m_check.error(item, "give successCondition and/or failureCondition, e.g. successCondition: \">= "
+                                    "0.99\"",
+                              Where::key);
+            }
+            m_check.optional_integer(item, "failureLimit", metric.failure_limit, 0, k_max_limit);
+            m_check.optional_integer(item, "consecutiveErrorLimit", metric.consecutive_error_limit, 0, k_max_limit);
+            metrics.push_back(std::move(metric));
+        }
+        return metrics;
     }
 
     // What only the whole file can tell.
@@ -1163,8 +1574,13 @@ std::string Diagnostic::describe() const {
     return text + message;
 }
 
-CheckedConfig check_config(std::string_view text, std::string_view file) {
-    CheckedConfig checked;
+namespace {
+
+// Parses `text` as one YAML document and reads its root with `read(reader, root)`; `value` is set
+// when nothing is wrong but warnings. `what` names the kind of file in messages.
+template <typename Value, typename Read>
+void check_document(std::string_view text, std::string_view file, std::string_view what, std::string_view empty,
+                    std::optional<Value>& value, std::vector<Diagnostic>& diagnostics, Read read) {
     if (text.starts_with("\xEF\xBB\xBF")) {
         text.remove_prefix(3);
     }
@@ -1181,42 +1597,44 @@ CheckedConfig check_config(std::string_view text, std::string_view file) {
                 line = 0;
             }
         }
-        checked.diagnostics.push_back({.severity = Severity::error,
-                                       .file = std::string(file),
-                                       .line = line,
-                                       .column = 0,
-                                       .field = {},
-                                       .message = documents.error().message});
-        return checked;
+        diagnostics.push_back({.severity = Severity::error,
+                               .file = std::string(file),
+                               .line = line,
+                               .column = 0,
+                               .field = {},
+                               .message = documents.error().message});
+        return;
     }
     if (documents->empty() || (documents->size() == 1 && documents->front().value.is_null())) {
-        checked.diagnostics.push_back({.severity = Severity::error,
-                                       .file = std::string(file),
-                                       .line = 1,
-                                       .column = 1,
-                                       .field = {},
-                                       .message = "the file is empty; app, registry and environments are needed"});
-        return checked;
+        diagnostics.push_back({.severity = Severity::error,
+                               .file = std::string(file),
+                               .line = 1,
+                               .column = 1,
+                               .field = {},
+                               .message = std::string(empty)});
+        return;
     }
     const source::YamlDocument& document = documents->front();
     Checker checker(text, file, document.positions);
     if (documents->size() > 1) {
         checker.report_at(Severity::error, {}, {.line = (*documents)[1].line, .column = 1},
-                          "minicd.yaml holds one document; remove the second (after ---)");
+                          fmt::format("{} holds one document; remove the second (after ---)", what));
     }
-    Config config = Reader(checker).read(Node{&document.value, "", ""});
+    Reader reader(checker);
+    std::optional<Value> read_value = read(reader, Node{&document.value, "", ""});
     const bool failed = checker.has_errors();
-    checked.diagnostics = checker.take();
+    diagnostics = checker.take();
     if (!failed) {
-        checked.config = std::move(config);
+        value = std::move(read_value);
     }
-    return checked;
 }
 
-CheckedConfig check_config_file(const std::string& path) {
+// The text of the file at `path` checked with `check`; an unreadable file is one error without a place.
+template <typename Checked, typename Check>
+Checked check_file(const std::string& path, Check check) {
     auto text = util::read_file(path);
     if (!text) {
-        CheckedConfig checked;
+        Checked checked;
         checked.diagnostics.push_back({.severity = Severity::error,
                                        .file = path,
                                        .line = 0,
@@ -1225,26 +1643,64 @@ CheckedConfig check_config_file(const std::string& path) {
                                        .message = text.error().message});
         return checked;
     }
-    return check_config(*text, path);
+    return check(*text, path);
 }
 
-Result<Config> load_config(const std::string& path) {
-    CheckedConfig checked = check_config_file(path);
+// The value, or an input error listing every error; warnings are logged.
+template <typename Value>
+Result<Value> value_or_errors(std::optional<Value>& value, const std::vector<Diagnostic>& diagnostics,
+                              const std::string& path, std::string_view what) {
     std::vector<std::string> errors;
-    for (const Diagnostic& diagnostic : checked.diagnostics) {
+    for (const Diagnostic& diagnostic : diagnostics) {
         if (diagnostic.severity == Severity::warning) {
             util::log_warn("{}", diagnostic.describe());
         } else {
             errors.push_back(diagnostic.describe());
         }
     }
-    if (!checked.config) {
+    if (!value) {
         return fail(util::ErrorCode::input,
-                    fmt::format("{} error{} in the configuration:\n{}", errors.size(), errors.size() == 1 ? "" : "s",
+                    fmt::format("{} error{} in {}:\n{}", errors.size(), errors.size() == 1 ? "" : "s", what,
                                 fmt::join(errors, "\n")),
                     path);
     }
-    return std::move(*checked.config);
+    return std::move(*value);
+}
+
+}  // namespace
+
+CheckedConfig check_config(std::string_view text, std::string_view file) {
+    CheckedConfig checked;
+    check_document(text, file, "minicd.yaml", "the file is empty; app, registry and environments are needed",
+                   checked.config, checked.diagnostics,
+                   [](Reader& reader, const Node& root) { return std::optional<Config>(reader.read(root)); });
+    return checked;
+}
+
+CheckedConfig check_config_file(const std::string& path) {
+    return check_file<CheckedConfig>(path, check_config);
+}
+
+Result<Config> load_config(const std::string& path) {
+    CheckedConfig checked = check_config_file(path);
+    return value_or_errors(checked.config, checked.diagnostics, path, "the configuration");
+}
+
+CheckedAnalysis check_analysis(std::string_view text, std::string_view file) {
+    CheckedAnalysis checked;
+    check_document(text, file, "an analysis file", "the file is empty; prometheus and metrics are needed",
+                   checked.analysis, checked.diagnostics,
+                   [](Reader& reader, const Node& root) { return reader.read_analysis_file(root); });
+    return checked;
+}
+
+CheckedAnalysis check_analysis_file(const std::string& path) {
+    return check_file<CheckedAnalysis>(path, check_analysis);
+}
+
+Result<model::Analysis> load_analysis(const std::string& path) {
+    CheckedAnalysis checked = check_analysis_file(path);
+    return value_or_errors(checked.analysis, checked.diagnostics, path, "the analysis file");
 }
 
 const std::map<std::string, std::vector<std::string_view>>& known_keys() { return k_keys; }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "minicd/config/config.hpp"
+#include "minicd/model/canary.hpp"
 #include "minicd/util/result.hpp"
 
 namespace minicd::config {
@@ -44,9 +45,29 @@ CheckedConfig check_config_file(const std::string& path);
 // The configuration, or an input error whose message lists every error (warnings are logged).
 Result<Config> load_config(const std::string& path);
 
+struct CheckedAnalysis {
+    std::optional<model::Analysis> analysis;  // set when there is no error (warnings allowed)
+    std::vector<Diagnostic> diagnostics;      // every error and warning, in file order
+
+    bool valid() const { return analysis.has_value(); }
+};
+
+// Reads and validates a file holding what `strategy.canary.analysis` holds in minicd.yaml (for
+// `minicd apply --canary-analysis FILE`), by the same rules; field paths start at the file's top:
+// "metrics[0].successCondition".
+CheckedAnalysis check_analysis(std::string_view text, std::string_view file);
+
+// The same for a file; an unreadable file is one error without a place.
+CheckedAnalysis check_analysis_file(const std::string& path);
+
+// The analysis, or an input error whose message lists every error (warnings are logged).
+Result<model::Analysis> load_analysis(const std::string& path);
+
 // The keys the reader knows at each place of the file: "" (top level), "images[]", "build",
 // "imagePaths[]", "environments.*", "environments.*.cluster", "environments.*.on",
-// "environments.*.tls", "environments.*.gc". docs/minicd.schema.json must list the same.
+// "environments.*.tls", "environments.*.gc", "environments.*.strategy" and the places under it
+// ("environments.*.strategy.canary.steps[]", ...). docs/minicd.schema.json must list the same.
+// An analysis file's top level knows the keys of "environments.*.strategy.canary.analysis".
 const std::map<std::string, std::vector<std::string_view>>& known_keys();
 
 }  // namespace minicd::config

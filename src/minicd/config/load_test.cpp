@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -184,7 +186,7 @@ TEST(ConfigLoad, NearMissKeysGetASuggestion) {
         "minicd.yaml:8:5: environments.staging.Timeout: unknown key \"Timeout\"; did you mean \"timeout\"?",
         "minicd.yaml:9:5: environments.staging.colour: unknown key \"colour\" (known here: cluster, on, namespace, "
         "host, tls, ttl, promoteFrom, prune, timeout, waitForAddresses, adopt, history, onFailure, drift, manifests, "
-        "gc)",
+        "gc, strategy)",
     };
     EXPECT_EQ(lines, expected) << joined(lines);
 }
@@ -493,6 +495,7 @@ TEST(ConfigLoad, EverythingOptionalHasItsDefault) {
     EXPECT_EQ(preview.gc.remote, "origin");
     EXPECT_EQ(preview.gc.token_env, "");
     EXPECT_FALSE(preview.tls.has_value());
+    EXPECT_FALSE(preview.canary.has_value());
 }
 
 TEST(ConfigLoad, FullFileReadsEveryField) {
@@ -619,6 +622,439 @@ TEST(ConfigLoad, LoadConfigListsEveryErrorInOneInputError) {
     auto missing = load_config("/nonexistent/minicd.yaml");
     ASSERT_FALSE(missing);
     EXPECT_NE(missing.error().message.find("/nonexistent/minicd.yaml"), std::string::npos);
+}
+
+// production with every canary setting, as the README shows it.
+constexpr std::string_view k_canary =
+    "app: shop\n"
+    "registry: ghcr.io/acme\n"
+    "environments:\n"
+    "  production:\n"
+    "    cluster: {context: prd, server: \"https://prd:6443\"}\n"
+    "    on: {tag: \"v*\"}\n"
+    "    namespace: shop\n"
+    "    strategy:\n"
+    "      canary:\n"
+    "        workloads: [web]\n"
+    "        steps:\n"
+    "          - weight: 10\n"
+    "            pause: 2m\n"
+    "          - weight: 50\n"
+    "            pause: 5m\n"
+    "        analysis:\n"
+    "          prometheus:\n"
+    "            address: \"http://prometheus.monitoring:9090\"\n"
+    "            tokenEnv: PROMETHEUS_TOKEN\n"
+    "            headers: {X-Scope-OrgID: acme}\n"
+    "          interval: 30s\n"
+    "          metrics:\n"
+    "            - name: success-rate\n"
+    "              query: sum(rate(http_requests_total{namespace=\"{{namespace}}\",pod=~\"{{canary_pods}}\",code!~\"5..\"}"
+    "[1m])) / sum(rate(http_requests_total{namespace=\"{{ namespace }}\",pod=~\"{{canary_pods}}\"}[1m]))\n"
+    "              successCondition: \">= 0.99\"\n"
+    "              failureCondition: \"< 0.5\"\n"
+    "              failureLimit: 1\n"
+    "              consecutiveErrorLimit: 4\n"
+    "          noData: fail\n";
+
+// k_canary with one piece of text replaced (it must be there once).
+std::string canary_with(std::string_view from, std::string_view to) {
+    std::string text(k_canary);
+    const std::size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    EXPECT_EQ(text.find(from, at + 1), std::string::npos) << from << " is there twice";
+    if (at != std::string::npos) {
+        text.replace(at, from.size(), to);
+    }
+    return text;
+}
+
+TEST(ConfigCanary, FullBlockIsReadIntoTheModel) {
+    const CheckedConfig checked = check_config(k_canary, "minicd.yaml");
+    ASSERT_TRUE(checked.valid()) << joined(reports(k_canary));
+    EXPECT_TRUE(checked.diagnostics.empty()) << joined(reports(k_canary));
+    const Environment& production = checked.config->environments[0];
+    ASSERT_TRUE(production.canary.has_value());
+    const model::CanaryStrategy& canary = *production.canary;
+    EXPECT_EQ(canary.workloads, std::vector<std::string>{"web"});
+    const std::vector<model::CanaryStep> steps = {{.weight = 10, .pause = 2min}, {.weight = 50, .pause = 5min}};
+    EXPECT_EQ(canary.steps, steps);
+    ASSERT_TRUE(canary.analysis.has_value());
+    const model::Analysis& analysis = *canary.analysis;
+    EXPECT_EQ(analysis.prometheus.address, "http://prometheus.monitoring:9090");
+    EXPECT_EQ(analysis.prometheus.token_env, "PROMETHEUS_TOKEN");
+    EXPECT_EQ(analysis.prometheus.headers, (std::map<std::string, std::string>{{"X-Scope-OrgID", "acme"}}));
+    EXPECT_EQ(analysis.interval, 30s);
+    EXPECT_EQ(analysis.no_data, model::NoData::fail);
+    ASSERT_EQ(analysis.metrics.size(), 1u);
+    const model::Metric& metric = analysis.metrics[0];
+    EXPECT_EQ(metric.name, "success-rate");
+    EXPECT_TRUE(metric.query.starts_with("sum(rate(http_requests_total{namespace=\"{{namespace}}\"")) << metric.query;
+    EXPECT_NE(metric.query.find("{{ namespace }}"), std::string::npos) << "placeholders are kept as written";
+    EXPECT_EQ(metric.success, (model::Condition{.op = model::Condition::Op::greater_equal, .threshold = 0.99}));
+    EXPECT_EQ(metric.failure, (model::Condition{.op = model::Condition::Op::less, .threshold = 0.5}));
+    EXPECT_EQ(metric.failure_limit, 1);
+    EXPECT_EQ(metric.consecutive_error_limit, 4);
+}
+
+TEST(ConfigCanary, LeftOutSettingsHaveTheirDefaults) {
+    const std::string text = std::string(k_head) +
+                             "  production:\n"
+                             "    cluster: {context: prd, server: \"https://prd:6443\"}\n"
+                             "    namespace: shop\n"
+                             "    promoteFrom: staging\n"
+                             "    strategy: {canary: {steps: [{weight: 5}, {weight: 20, pause: 0}, {weight: 60, "
+                             "pause: 90}]}}\n"
+                             "  staging:\n"
+                             "    cluster: {context: stg, server: \"https://stg:6443\"}\n"
+                             "    namespace: shop-staging\n"
+                             "    strategy:\n"
+                             "      canary:\n"
+                             "        steps: [{weight: 25, pause: 1h30m}]\n"
+                             "        analysis:\n"
+                             "          prometheus: {address: \"https://prom.example.com/tenant-a\"}\n"
+                             "          metrics: [{name: errors, query: \"sum(errors{pod=~'{{canary_pods}}'})\", "
+                             "failureCondition: \"> 0\"}]\n";
+    const CheckedConfig checked = check_config(text, "minicd.yaml");
+    ASSERT_TRUE(checked.valid()) << joined(reports(text));
+    EXPECT_TRUE(checked.diagnostics.empty()) << joined(reports(text));
+    const model::CanaryStrategy& production = checked.config->find("production")->canary.value();
+    EXPECT_TRUE(production.workloads.empty()) << "every Deployment";
+    const std::vector<model::CanaryStep> steps = {
+        {.weight = 5, .pause = 0s}, {.weight = 20, .pause = 0s}, {.weight = 60, .pause = 90s}};
+    EXPECT_EQ(production.steps, steps);
+    EXPECT_FALSE(production.analysis.has_value()) << "gated on pod health only";
+
+    const model::Analysis& analysis = checked.config->find("staging")->canary.value().analysis.value();
+    EXPECT_EQ(analysis.prometheus.token_env, "");
+    EXPECT_TRUE(analysis.prometheus.headers.empty());
+    EXPECT_EQ(analysis.interval, 30s);
+    EXPECT_EQ(analysis.no_data, model::NoData::fail);
+    ASSERT_EQ(analysis.metrics.size(), 1u);
+    EXPECT_FALSE(analysis.metrics[0].success.has_value());
+    EXPECT_EQ(analysis.metrics[0].failure, (model::Condition{.op = model::Condition::Op::greater, .threshold = 0}));
+    EXPECT_EQ(analysis.metrics[0].failure_limit, 0);
+    EXPECT_EQ(analysis.metrics[0].consecutive_error_limit, 4);
+
+    // Both choices of noData that are not the default, and limits of 0.
+    const std::string pass = canary_with("noData: fail", "noData: pass");
+    EXPECT_EQ(check_config(pass, "minicd.yaml").config->environments[0].canary->analysis->no_data, model::NoData::pass);
+    const std::string inconclusive =
+        canary_with("noData: fail", "noData: inconclusive").replace(std::string(k_canary).find("failureLimit: 1"), 15,
+                                                                   "failureLimit: 0");
+    const CheckedConfig other = check_config(inconclusive, "minicd.yaml");
+    ASSERT_TRUE(other.valid()) << joined(reports(inconclusive));
+    EXPECT_EQ(other.config->environments[0].canary->analysis->no_data, model::NoData::inconclusive);
+    EXPECT_EQ(other.config->environments[0].canary->analysis->metrics[0].failure_limit, 0);
+}
+
+TEST(ConfigCanary, EachProblemIsReportedWhereItIsWritten) {
+    struct Case {
+        std::string_view from;  // in k_canary
+        std::string_view to;
+        std::vector<std::string> expected;
+    };
+    const std::string at = "environments.production.strategy.canary.";
+    const std::string analysis = at + "analysis.";
+    const std::string metric = analysis + "metrics[0].";
+    const std::vector<Case> cases = {
+        // steps
+        {"          - weight: 10\n", "          - weight: 0\n",
+         {"minicd.yaml:12:21: " + at + "steps[0].weight: must be between 1 and 99, found 0"}},
+        {"          - weight: 50\n", "          - weight: 100\n",
+         {"minicd.yaml:14:21: " + at + "steps[1].weight: must be between 1 and 99, found 100"}},
+        {"          - weight: 50\n", "          - weight: 10\n",
+         {"minicd.yaml:14:21: " + at +
+          "steps[1].weight: must be more than the weight of the step before (10): weights grow from step to step"}},
+        {"          - weight: 10\n", "          - weight: ten\n",
+         {"minicd.yaml:12:21: " + at + "steps[0].weight: expected a whole number from 1 to 99, found text"}},
+        {"          - weight: 10\n            pause: 2m\n", "          - pause: 2m\n",
+         {"minicd.yaml:12:13: " + at + "steps[0].weight: missing: the percent of pods on the new version, e.g. "
+                                       "weight: 10"}},
+        {"            pause: 2m\n", "            pause: 2 minutes\n",
+         {"minicd.yaml:13:20: " + at + "steps[0].pause: expected a duration such as 30s, 2m or 1h30m, found text"}},
+        {"            pause: 2m\n", "            pause: -5\n",
+         {"minicd.yaml:13:20: " + at + "steps[0].pause: expected a duration such as 30s, 2m or 1h30m, found -5"}},
+        {"            pause: 2m\n", "            wait: 2m\n",
+         {"minicd.yaml:13:13: " + at + "steps[0].wait: unknown key \"wait\" (known here: weight, pause)"}},
+        {"          - weight: 50\n            pause: 5m\n", "          - 50\n",
+         {"minicd.yaml:14:13: " + at + "steps[1]: expected a mapping (key: value lines), found 50"}},
+        {"        steps:\n          - weight: 10\n            pause: 2m\n          - weight: 50\n            pause: 5m\n",
+         "        steps: []\n", {"minicd.yaml:11:16: " + at + "steps: a canary needs at least one step"}},
+        {"        steps:\n          - weight: 10\n            pause: 2m\n          - weight: 50\n            pause: 5m\n",
+         "",
+         {"minicd.yaml:9:7: " + at + "steps: missing: the canary's steps, e.g. steps: [{weight: 10, pause: 2m}]"}},
+        // workloads, and the keys of canary and strategy
+        {"[web]", "[Web]",
+         {"minicd.yaml:10:21: " + at + "workloads[0]: expected a Deployment's name: at most 63 of a-z, 0-9 and '-', "
+                                       "not starting or ending with '-'"}},
+        {"[web]", "[web, api, web]", {"minicd.yaml:10:31: " + at + "workloads[2]: \"web\" is listed twice"}},
+        {"[web]", "[]",
+         {"minicd.yaml:10:20: " + at + "workloads: an empty list canaries nothing; leave workloads out to canary "
+                                       "every Deployment"}},
+        {"[web]", "web",
+         {"minicd.yaml:10:20: " + at + "workloads: expected a list of Deployment names, e.g. [web], found text"}},
+        {"        workloads:", "        workload:",
+         {"minicd.yaml:10:9: " + at + "workload: unknown key \"workload\"; did you mean \"workloads\"?"}},
+        {"      canary:\n", "      kanary:\n",
+         {"minicd.yaml:9:7: environments.production.strategy.kanary: unknown key \"kanary\"; did you mean "
+          "\"canary\"?"}},
+        {"    strategy:\n      canary:\n        workloads: [web]\n", "    strategy:\n      canary: true\n      x:\n",
+         {"minicd.yaml:9:15: environments.production.strategy.canary: expected a mapping (key: value lines), found true",
+          "minicd.yaml:10:7: environments.production.strategy.x: unknown key \"x\" (known here: canary)"}},
+        // analysis
+        {"interval: 30s", "interval: 500ms", {"minicd.yaml:21:21: " + analysis + "interval: must be at least 1s"}},
+        {"interval: 30s", "interval: 0", {"minicd.yaml:21:21: " + analysis + "interval: must be at least 1s"}},
+        {"interval: 30s", "interval: soon",
+         {"minicd.yaml:21:21: " + analysis + "interval: expected a duration such as 30s, 2m or 1h30m, found text"}},
+        {"noData: fail", "noData: skip",
+         {"minicd.yaml:29:19: " + analysis + "noData: expected fail (a query without data fails the measurement), "
+                                             "pass (it succeeds) or inconclusive (neither; a step whose last "
+                                             "measurement had no data fails)"}},
+        {"noData: fail", "nodata: fail",
+         {"minicd.yaml:29:11: " + analysis + "nodata: unknown key \"nodata\"; did you mean \"noData\"?"}},
+        {"          prometheus:\n            address: \"http://prometheus.monitoring:9090\"\n"
+         "            tokenEnv: PROMETHEUS_TOKEN\n            headers: {X-Scope-OrgID: acme}\n",
+         "",
+         {"minicd.yaml:16:9: " + analysis + "prometheus: missing: where the queries go, e.g. prometheus: {address: "
+                                            "\"http://prometheus:9090\"}"}},
+        // prometheus
+        {"            address: \"http://prometheus.monitoring:9090\"\n", "",
+         {"minicd.yaml:17:11: " + analysis + "prometheus.address: missing: the Prometheus URL, e.g. address: "
+                                             "\"http://prometheus:9090\""}},
+        {"\"http://prometheus.monitoring:9090\"", "prometheus.monitoring:9090",
+         {"minicd.yaml:18:22: " + analysis + "prometheus.address: expected an http:// or https:// URL, e.g. "
+                                             "http://prometheus.monitoring:9090"}},
+        {"\"http://prometheus.monitoring:9090\"", "\"http://\"",
+         {"minicd.yaml:18:22: " + analysis + "prometheus.address: the URL has no host, e.g. "
+                                             "http://prometheus.monitoring:9090"}},
+        {"\"http://prometheus.monitoring:9090\"", "\"https://admin:secret@prometheus:9090\"",
+         {"minicd.yaml:18:22: " + analysis + "prometheus.address: must not hold credentials (user:password@): name an "
+                                             "environment variable holding a bearer token with tokenEnv"}},
+        {"\"http://prometheus.monitoring:9090\"", "\"http://prometheus:99999\"",
+         {"minicd.yaml:18:22: " + analysis + "prometheus.address: the port after the host must be a number from 1 to "
+                                             "65535, e.g. http://prometheus.monitoring:9090"}},
+        {"\"http://prometheus.monitoring:9090\"", "\"http://prom etheus\"",
+         {"minicd.yaml:18:22: " + analysis + "prometheus.address: a URL has no spaces or control characters, e.g. "
+                                             "http://prometheus.monitoring:9090"}},
+        {"\"http://prometheus.monitoring:9090\"", "\"http://[::1]:9090/prom\"", {}},
+        {"tokenEnv: PROMETHEUS_TOKEN", "tokenEnv: glpat-abc",
+         {"minicd.yaml:19:23: " + analysis + "prometheus.tokenEnv: expected the NAME of an environment variable "
+                                             "holding the token (A-Z, 0-9 and _), e.g. PROMETHEUS_TOKEN"}},
+        {"{X-Scope-OrgID: acme}", "{\"X Scope\": acme, X-Ok: \"a\\nb\", Authorization: \"Basic eA==\", X-N: 1}",
+         {"minicd.yaml:20:23: " + analysis + "prometheus.headers.X Scope: a header name is letters, digits and '-'",
+          "minicd.yaml:20:46: " + analysis + "prometheus.headers.X-Ok: a header value cannot hold line breaks or "
+                                             "control characters",
+          "minicd.yaml:20:54: warning: " + analysis + "prometheus.headers.Authorization: puts a credential in this "
+                                                      "file; tokenEnv names an environment variable holding a bearer "
+                                                      "token instead",
+          "minicd.yaml:20:88: " + analysis + "prometheus.headers.X-N: expected text, found 1 (quote it to keep it as "
+                                             "written)"}},
+        // metrics
+        {"          metrics:\n            - name: success-rate\n",
+         "          metrics: []\n          x:\n            - name: success-rate\n",
+         {"minicd.yaml:22:20: " + analysis + "metrics: at least one metric is needed; without analysis the steps wait "
+                                             "for healthy canary pods only",
+          "minicd.yaml:23:11: " + analysis + "x: unknown key \"x\" (known here: prometheus, interval, metrics, "
+                                             "noData)"}},
+        {"            - name: success-rate\n", "            - name: \"\"\n",
+         {"minicd.yaml:23:21: " + metric + "name: must not be empty"}},
+        {"            - name: success-rate\n",
+         "            - query: up\n              successCondition: \"> 0\"\n              name: success-rate\n"
+         "            - name: success-rate\n",
+         {"minicd.yaml:26:21: " + analysis + "metrics[1].name: metric \"success-rate\" is listed twice"}},
+        {"pod=~\"{{canary_pods}}\",code", "pod=~\"{{pods}}\",code{{ Namespace }}{{pods}}",
+         {"minicd.yaml:24:22: " + metric + "query: unknown placeholder {{pods}} (known: {{namespace}} {{workload}} "
+                                           "{{canary_pods}} {{stable_pods}})",
+          "minicd.yaml:24:22: " + metric + "query: unknown placeholder {{Namespace}} (known: {{namespace}} "
+                                           "{{workload}} {{canary_pods}} {{stable_pods}})"}},
+        {"[1m])) / sum", "[1m])) {{namespace / sum",
+         {"minicd.yaml:24:22: " + metric + "query: a {{ is not closed by }}; placeholders are {{namespace}} "
+                                           "{{workload}} {{canary_pods}} {{stable_pods}}"}},
+        {"\">= 0.99\"", "\"about 0.99\"",
+         {"minicd.yaml:25:33: " + metric + "successCondition: expected a comparison such as \">= 0.99\" (one of < <= > "
+                                           ">= == != and a number), found \"about 0.99\""}},
+        {"\">= 0.99\"", "0.99",
+         {"minicd.yaml:25:33: " + metric + "successCondition: expected a comparison in quotes such as \">= 0.99\", "
+                                           "found 0.99"}},
+        {"\"< 0.5\"", "\"< nan\"",
+         {"minicd.yaml:26:33: " + metric + "failureCondition: expected a number after \"<\", found \"nan\""}},
+        {"              successCondition: \">= 0.99\"\n              failureCondition: \"< 0.5\"\n", "",
+         {"minicd.yaml:23:15: " + analysis + "metrics[0]: give successCondition and/or failureCondition, e.g. "
+                                             "successCondition: \">= 0.99\""}},
+        {"failureLimit: 1", "failureLimit: -1",
+         {"minicd.yaml:27:29: " + metric + "failureLimit: must be between 0 and 10000, found -1"}},
+        {"consecutiveErrorLimit: 4", "consecutiveErrorLimit: many",
+         {"minicd.yaml:28:38: " + metric + "consecutiveErrorLimit: expected a whole number from 0 to 10000, found "
+                                           "text"}},
+    };
+    for (const Case& each : cases) {
+        const std::string text = canary_with(each.from, each.to);
+        EXPECT_EQ(reports(text), each.expected) << each.to << "\n" << joined(reports(text));
+        const bool errors = std::any_of(each.expected.begin(), each.expected.end(), [](const std::string& line) {
+            return line.find(": warning: ") == std::string::npos;
+        });
+        EXPECT_EQ(check_config(text, "minicd.yaml").valid(), !errors) << each.to;
+    }
+}
+
+TEST(ConfigCanary, PreviewsWarnAndDeployWithoutACanary) {
+    const std::string text = std::string(k_head) +
+                             "  preview:\n"
+                             "    cluster: {context: dev, server: \"https://dev:6443\"}\n"
+                             "    on: {branch: \"*\"}\n"
+                             "    namespace: shop-{branch}\n"
+                             "    strategy: {canary: {steps: [{weight: 50, pause: 1m}]}}\n";
+    const CheckedConfig checked = check_config(text, "minicd.yaml");
+    ASSERT_TRUE(checked.valid()) << joined(reports(text));
+    EXPECT_FALSE(checked.config->environments[0].canary.has_value());
+    EXPECT_EQ(reports(text), std::vector<std::string>{"minicd.yaml:8:5: warning: environments.preview.strategy: is not "
+                                                      "used by previews: they deploy the release at once, without a "
+                                                      "canary"});
+    // Still checked: a mistake there is an error all the same.
+    const std::string bad = std::string(k_head) +
+                            "  preview:\n"
+                            "    cluster: {context: dev, server: \"https://dev:6443\"}\n"
+                            "    on: {branch: \"*\"}\n"
+                            "    namespace: shop-{branch}\n"
+                            "    strategy: {canary: {steps: [{weight: 50, pause: soon}]}}\n";
+    EXPECT_FALSE(check_config(bad, "minicd.yaml").valid());
+}
+
+std::vector<std::string> analysis_reports(std::string_view text) {
+    std::vector<std::string> lines;
+    for (const Diagnostic& diagnostic : check_analysis(text, "analysis.yaml").diagnostics) {
+        lines.push_back(diagnostic.describe());
+    }
+    return lines;
+}
+
+constexpr std::string_view k_analysis_file =
+    "# minicd apply --canary-analysis analysis.yaml\n"
+    "prometheus:\n"
+    "  address: https://prometheus.example.com\n"
+    "  headers: {X-Scope-OrgID: acme}\n"
+    "interval: 1m\n"
+    "metrics:\n"
+    "  - name: latency-p99\n"
+    "    query: histogram_quantile(0.99, sum by (le) (rate(latency_bucket{pod=~\"{{canary_pods}}\"}[2m])))\n"
+    "    successCondition: \"< 0.3\"\n"
+    "    failureLimit: 2\n"
+    "noData: inconclusive\n";
+
+TEST(AnalysisFile, IsReadAsTheAnalysisBlockIs) {
+    const CheckedAnalysis checked = check_analysis(k_analysis_file, "analysis.yaml");
+    ASSERT_TRUE(checked.valid()) << joined(analysis_reports(k_analysis_file));
+    EXPECT_TRUE(checked.diagnostics.empty());
+    const model::Analysis& analysis = *checked.analysis;
+    EXPECT_EQ(analysis.prometheus.address, "https://prometheus.example.com");
+    EXPECT_EQ(analysis.prometheus.headers.at("X-Scope-OrgID"), "acme");
+    EXPECT_EQ(analysis.interval, 1min);
+    EXPECT_EQ(analysis.no_data, model::NoData::inconclusive);
+    ASSERT_EQ(analysis.metrics.size(), 1u);
+    EXPECT_EQ(analysis.metrics[0].name, "latency-p99");
+    EXPECT_EQ(analysis.metrics[0].success, (model::Condition{.op = model::Condition::Op::less, .threshold = 0.3}));
+    EXPECT_FALSE(analysis.metrics[0].failure.has_value());
+    EXPECT_EQ(analysis.metrics[0].failure_limit, 2);
+    EXPECT_EQ(analysis.metrics[0].consecutive_error_limit, 4);
+}
+
+TEST(AnalysisFile, ProblemsHaveFieldPathsFromTheFilesTop) {
+    const auto lines = analysis_reports(
+        "prometheus: {address: \"ftp://prom\", tokenEn: X}\n"
+        "interval: 100ms\n"
+        "metrics:\n"
+        "  - name: errors\n"
+        "    query: \"sum(errors{pod=~'{{canary}}'})\"\n"
+        "    successCondition: \"=< 1\"\n"
+        "  - name: errors\n"
+        "    query: up\n"
+        "noData: maybe\n"
+        "steps: []\n");
+    const std::vector<std::string> expected = {
+        "analysis.yaml:1:23: prometheus.address: expected an http:// or https:// URL, e.g. "
+        "http://prometheus.monitoring:9090",
+        "analysis.yaml:1:37: prometheus.tokenEn: unknown key \"tokenEn\"; did you mean \"tokenEnv\"?",
+        "analysis.yaml:2:11: interval: must be at least 1s",
+        "analysis.yaml:5:12: metrics[0].query: unknown placeholder {{canary}} (known: {{namespace}} {{workload}} "
+        "{{canary_pods}} {{stable_pods}})",
+        "analysis.yaml:6:23: metrics[0].successCondition: expected a comparison such as \">= 0.99\" (one of < <= > >= "
+        "== != and a number), found \"=< 1\"",
+        "analysis.yaml:7:5: metrics[1]: give successCondition and/or failureCondition, e.g. successCondition: \">= "
+        "0.99\"",
+        "analysis.yaml:7:11: metrics[1].name: metric \"errors\" is listed twice",
+        "analysis.yaml:9:9: noData: expected fail (a query without data fails the measurement), pass (it succeeds) or "
+        "inconclusive (neither; a step whose last measurement had no data fails)",
+        "analysis.yaml:10:1: steps: unknown key \"steps\" (known here: prometheus, interval, metrics, noData)",
+    };
+    EXPECT_EQ(lines, expected) << joined(lines);
+    EXPECT_FALSE(check_analysis("prometheus: {address: \"ftp://prom\"}\n", "analysis.yaml").valid());
+}
+
+TEST(AnalysisFile, PlaceholdersMayHaveSpacesAndTabsInsideTheBraces) {
+    const std::string head = "prometheus: {address: \"http://p:9090\"}\nmetrics:\n  - name: m\n    successCondition: "
+                             "\"> 0\"\n    query: ";
+    // In double quotes YAML turns \t and \n into a tab and a line break.
+    const std::string good = head + "\"up{a=\\\"{{\\tcanary_pods }}\\\", b=\\\"{{  stable_pods\\t}}\\\"}\"\n";
+    const CheckedAnalysis checked = check_analysis(good, "analysis.yaml");
+    ASSERT_TRUE(checked.valid()) << good << joined(analysis_reports(good));
+    EXPECT_EQ(checked.analysis->metrics[0].query, "up{a=\"{{\tcanary_pods }}\", b=\"{{  stable_pods\t}}\"}");
+    // Line breaks are not trimmed where the query is filled in, so they are not here either.
+    const std::string broken = head + "\"up{a=\\\"{{\\nnamespace}}\\\"}\"\n";
+    EXPECT_EQ(analysis_reports(broken),
+              std::vector<std::string>{"analysis.yaml:5:12: metrics[0].query: unknown placeholder {{\nnamespace}} "
+                                       "(known: {{namespace}} {{workload}} {{canary_pods}} {{stable_pods}})"});
+}
+
+TEST(AnalysisFile, WholeFileMistakesAreOneReport) {
+    EXPECT_EQ(analysis_reports(""), std::vector<std::string>{"analysis.yaml:1:1: the file is empty; prometheus and "
+                                                             "metrics are needed"});
+    EXPECT_EQ(analysis_reports("metrics: []\n"),
+              (std::vector<std::string>{"analysis.yaml:1:1: prometheus: missing: where the queries go, e.g. prometheus: "
+                                        "{address: \"http://prometheus:9090\"}",
+                                        "analysis.yaml:1:10: metrics: at least one metric is needed; without analysis "
+                                        "the steps wait for healthy canary pods only"}));
+    EXPECT_EQ(analysis_reports("- prometheus\n"),
+              std::vector<std::string>{"analysis.yaml:1:1: expected a mapping (key: value lines), found a list"});
+    // Copied from minicd.yaml with its key: say to drop it.
+    const std::string wrapped = "analysis:\n" + std::string("  prometheus: {address: \"http://p:9090\"}\n") +
+                                "  metrics: [{name: m, query: up, successCondition: \"> 0\"}]\n";
+    EXPECT_EQ(analysis_reports(wrapped),
+              std::vector<std::string>{"analysis.yaml:1:1: analysis: the file holds what analysis: holds in "
+                                       "minicd.yaml: put prometheus, interval, metrics and noData at the top, without "
+                                       "analysis:"});
+    EXPECT_EQ(analysis_reports(std::string(k_analysis_file) + "---\nnoData: pass\n"),
+              std::vector<std::string>{"analysis.yaml:13:1: an analysis file holds one document; remove the second "
+                                       "(after ---)"});
+}
+
+TEST(AnalysisFile, LoadAnalysisListsEveryErrorInOneInputError) {
+    const auto path = std::filesystem::temp_directory_path() / "minicd-load-analysis-test.yaml";
+    const auto write = [&](std::string_view text) {
+        std::FILE* file = std::fopen(path.c_str(), "w");
+        ASSERT_NE(file, nullptr);
+        std::fputs(std::string(text).c_str(), file);
+        std::fclose(file);
+    };
+    write(k_analysis_file);
+    auto good = load_analysis(path.string());
+    ASSERT_TRUE(good) << good.error().describe();
+    EXPECT_EQ(good->metrics.at(0).name, "latency-p99");
+
+    write("prometheus: {address: \"http://p:9090\"}\ninterval: 0\nmetrics: [{name: m, query: up}]\n");
+    auto bad = load_analysis(path.string());
+    std::filesystem::remove(path);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, util::ErrorCode::input);
+    EXPECT_NE(bad.error().message.find("2 errors in the analysis file"), std::string::npos) << bad.error().message;
+    EXPECT_NE(bad.error().message.find(":2:11: interval: must be at least 1s"), std::string::npos)
+        << bad.error().message;
+    EXPECT_NE(bad.error().message.find(":3:11: metrics[0]: give successCondition"), std::string::npos)
+        << bad.error().message;
+
+    auto missing = load_analysis("/nonexistent/analysis.yaml");
+    ASSERT_FALSE(missing);
+    EXPECT_NE(missing.error().message.find("/nonexistent/analysis.yaml"), std::string::npos);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // them from drifting apart.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -102,8 +103,8 @@ TEST(ConfigSchema, ListsExactlyTheKeysTheReaderKnows) {
     EXPECT_EQ(schema_places, reader_places);
 }
 
-// Enough of JSON Schema for this schema: $ref, oneOf, type, enum, required, properties,
-// additionalProperties, propertyNames, min/maxProperties, items, minItems, pattern, minLength,
+// Enough of JSON Schema for this schema: $ref, oneOf, anyOf, type, enum, required, properties,
+// additionalProperties, propertyNames, min/maxProperties, items, minItems, uniqueItems, pattern, minLength,
 // minimum, maximum. Appends "path: problem" lines.
 void validate(const Json& root, const Json& schema_in, const Json& value, const std::string& path,
               std::vector<std::string>& problems) {
@@ -118,6 +119,16 @@ void validate(const Json& root, const Json& schema_in, const Json& value, const 
         }
         if (passing != 1) {
             problem("matches " + std::to_string(passing) + " of the oneOf alternatives");
+        }
+    }
+    if (schema.contains("anyOf")) {
+        const bool any = std::any_of(schema.at("anyOf").begin(), schema.at("anyOf").end(), [&](const Json& alternative) {
+            std::vector<std::string> scratch;
+            validate(root, alternative, value, path, scratch);
+            return scratch.empty();
+        });
+        if (!any) {
+            problem("matches none of the anyOf alternatives");
         }
     }
     if (schema.contains("type")) {
@@ -164,6 +175,9 @@ void validate(const Json& root, const Json& schema_in, const Json& value, const 
     if (value.is_array()) {
         if (value.size() < schema.value("minItems", 0u)) {
             problem("has too few items");
+        }
+        if (schema.value("uniqueItems", false) && std::set<Json>(value.begin(), value.end()).size() != value.size()) {
+            problem("has an item twice");
         }
         if (schema.contains("items")) {
             for (std::size_t i = 0; i < value.size(); ++i) {
@@ -248,7 +262,26 @@ TEST(ConfigSchema, AcceptsAFileUsingEveryField) {
         "    history: 20\n"
         "    onFailure: keep\n"
         "    manifests: deploy/preview\n"
-        "    gc: {enabled: true, maxDeletions: 3, branches: remote, remote: origin, tokenEnv: GITHUB_TOKEN}\n";
+        "    gc: {enabled: true, maxDeletions: 3, branches: remote, remote: origin, tokenEnv: GITHUB_TOKEN}\n"
+        "  production:\n"
+        "    cluster: {context: prd, server: \"https://prd:6443\"}\n"
+        "    namespace: shop\n"
+        "    strategy:\n"
+        "      canary:\n"
+        "        workloads: [web, api]\n"
+        "        steps: [{weight: 10, pause: 2m}, {weight: 50, pause: 0}, {weight: 90}]\n"
+        "        analysis:\n"
+        "          prometheus: {address: \"http://prometheus:9090/p\", tokenEnv: PROM_TOKEN, headers: {X-Scope-OrgID: "
+        "acme}}\n"
+        "          interval: 30s\n"
+        "          noData: inconclusive\n"
+        "          metrics:\n"
+        "            - name: success-rate\n"
+        "              query: sum(rate(x{namespace=\"{{namespace}}\",pod=~\"{{ canary_pods }}\"}[1m]))\n"
+        "              successCondition: \">= 0.99\"\n"
+        "              failureCondition: \"<.5\"\n"
+        "              failureLimit: 1\n"
+        "              consecutiveErrorLimit: 0\n";
     ASSERT_TRUE(check_config(k_text, "minicd.yaml").valid());
     const auto problems = schema_problems(k_text);
     EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems);
@@ -274,6 +307,51 @@ TEST(ConfigSchema, RejectsWhatTheReaderRejects) {
         EXPECT_TRUE(check_config(head + extra, "minicd.yaml").valid()) << extra;
         EXPECT_TRUE(schema_problems(head + extra).empty()) << extra;
     }
+    // The canary block: each line breaks one rule the reader has.
+    const std::string fixed = "app: shop\nregistry: ghcr.io/acme\nenvironments:\n  p:\n    cluster: {context: d}\n"
+                              "    namespace: shop\n    strategy:\n      canary:\n";
+    const std::string steps = "        steps: [{weight: 10, pause: 1m}]\n";
+    const std::string analysis = "        analysis:\n          prometheus: {address: \"http://prom:9090\"}\n";
+    const std::string metric = "          metrics:\n            - name: m\n              query: up\n";
+    for (const std::string& bad :
+         {fixed + "        steps: []\n", fixed + "        steps: [{weight: 0}]\n",
+          fixed + "        steps: [{weight: 100}]\n",
+          fixed + "        steps: [{pause: 1m}]\n", fixed + "        steps: [{weight: 10, pause: 1 minute}]\n",
+          fixed + "        steps: [{weight: 10, wait: 1m}]\n", fixed + steps + "        workloads: []\n",
+          fixed + steps + "        workloads: [Web]\n", fixed + steps + "        workloads: [web, web]\n",
+          fixed + "        weight: 10\n", fixed + steps + analysis,
+          fixed + steps + analysis + "          metrics: []\n", fixed + steps + analysis + metric,
+          fixed + steps + analysis + metric + "              successCondition: \"about 1\"\n",
+          fixed + steps + analysis + metric + "              successCondition: \"=> 1\"\n",
+          fixed + steps + analysis + metric + "              successCondition: 1\n",
+          fixed + steps + analysis + metric +
+              "              failureCondition: \"< 1\"\n              failureLimit: -1\n",
+          fixed + steps + analysis + metric + "              failureCondition: \"< 1\"\n              query2: up\n",
+          fixed + steps + analysis + metric + "              failureCondition: \"< 1\"\n          noData: skip\n",
+          fixed + steps + analysis + metric + "              failureCondition: \"< 1\"\n          interval: 1 minute\n",
+          fixed + steps + "        analysis:\n          prometheus: {address: prom:9090}\n" + metric +
+              "              successCondition: \">= 1\"\n",
+          fixed + steps + "        analysis:\n          prometheus: {address: \"http://u:p@prom\"}\n" + metric +
+              "              successCondition: \">= 1\"\n",
+          fixed + steps + "        analysis:\n          prometheus: {address: \"http://p\", tokenEnv: abc}\n" + metric +
+              "              successCondition: \">= 1\"\n",
+          fixed + steps + "        analysis:\n          prometheus: {address: \"http://p\", headers: {\"X Y\": a}}\n" +
+              metric + "              successCondition: \">= 1\"\n",
+          fixed + steps + analysis +
+              "          metrics:\n            - {name: m, query: \"up{pod=~'{{pods}}'}\", successCondition: \">= 1\"}\n"}) {
+        EXPECT_FALSE(check_config(bad, "minicd.yaml").valid()) << bad;
+        EXPECT_FALSE(schema_problems(bad).empty()) << bad;
+    }
+    for (const std::string& good :
+         {fixed + steps, fixed + "        steps: [{weight: 1, pause: 0}, {weight: 99, pause: 10}]\n",
+          fixed + steps + "        workloads: [web, api-2]\n",
+          fixed + steps + analysis + metric + "              successCondition: \"  ==-1.5e3 \"\n",
+          fixed + steps + analysis + metric + "              failureCondition: \"!= 0\"\n          noData: pass\n",
+          fixed + steps + analysis + metric +
+              "              successCondition: \"<= 10\"\n              failureCondition: \"> 20\"\n"}) {
+        EXPECT_TRUE(check_config(good, "minicd.yaml").valid()) << good;
+        EXPECT_TRUE(schema_problems(good).empty()) << good << ::testing::PrintToString(schema_problems(good));
+    }
     for (const std::string branch : {"refs/heads/main", "-main", "a..b", "main/", "release lead", "x.lock"}) {
         const std::string text = "mainBranch: \"" + branch + "\"\n" + head;
         EXPECT_FALSE(check_config(text, "minicd.yaml").valid()) << branch;
@@ -283,6 +361,31 @@ TEST(ConfigSchema, RejectsWhatTheReaderRejects) {
         const std::string text = "mainBranch: \"" + branch + "\"\n" + head;
         EXPECT_TRUE(check_config(text, "minicd.yaml").valid()) << branch;
         EXPECT_TRUE(schema_problems(text).empty()) << branch;
+    }
+}
+
+TEST(ConfigSchema, DescribesAnAnalysisFileAsTheReaderReadsIt) {
+    // A file for `minicd apply --canary-analysis` holds what analysis: holds: $defs/analysis.
+    const Json root = load_schema();
+    const auto problems = [&](std::string_view text) {
+        auto documents = source::parse_yaml(text, "analysis.yaml");
+        EXPECT_TRUE(documents) << documents.error().describe();
+        std::vector<std::string> found;
+        validate(root, root.at("$defs").at("analysis"), documents ? documents->front().value : Json(), "", found);
+        return found;
+    };
+    const std::string good = "prometheus: {address: \"https://prom.example.com/api\"}\n"
+                             "interval: 1m\n"
+                             "metrics:\n"
+                             "  - {name: errors, query: \"sum(rate(e{pod=~'{{canary_pods}}'}[1m]))\", "
+                             "failureCondition: \"> 0\"}\n";
+    EXPECT_TRUE(check_analysis(good, "analysis.yaml").valid());
+    EXPECT_TRUE(problems(good).empty()) << ::testing::PrintToString(problems(good));
+    for (const std::string& bad : {good + "noData: maybe\n", good + "steps: []\n",
+                                  std::string("prometheus: {address: \"http://p\"}\nmetrics: []\n"),
+                                  std::string("metrics: [{name: m, query: up, successCondition: \">= 1\"}]\n")}) {
+        EXPECT_FALSE(check_analysis(bad, "analysis.yaml").valid()) << bad;
+        EXPECT_FALSE(problems(bad).empty()) << bad;
     }
 }
 

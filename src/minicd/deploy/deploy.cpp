@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "minicd/deploy/canary.hpp"
 #include "minicd/deploy/deployment.hpp"
 #include "minicd/deploy/drift.hpp"
 #include "minicd/deploy/prune.hpp"
@@ -29,6 +30,8 @@ std::string holder_identity() {
     std::mt19937 random(std::random_device{}());
     return fmt::format("{}/pid {}/{:06x}", host, ::getpid(), random() & 0xffffff);
 }
+
+}  // namespace
 
 // Labels, namespace and hash for every object, in apply order; unknown kinds fail naming their manifest.
 Result<void> prepare(Deployment& m, const std::vector<source::Manifest>& manifests) {
@@ -69,11 +72,15 @@ Result<std::unique_ptr<DeployLock>> acquire_lock(kube::Client& client, const Dep
                                         .wait = options.lock_wait});
 }
 
+namespace {
+
 // The lock for a run over an existing history (rollback, drift correction); none in a dry run.
 Result<std::unique_ptr<DeployLock>> lock_unless_dry_run(kube::Client& client, const DeployOptions& options) {
     if (options.dry_run) return std::unique_ptr<DeployLock>{};
     return acquire_lock(client, options);
 }
+
+}  // namespace
 
 // Reads what we owned before and checks it: entries outside our scope mean it was tampered with.
 Result<void> load_previous(Deployment& m, Store& store) {
@@ -97,6 +104,8 @@ Result<void> save_inventory(Deployment& m, Store& store, std::vector<ObjectId> i
     return {};
 }
 
+namespace {
+
 // Before writing: what we declare now and everything we owned before, so an interrupted deploy
 // still prunes what it created.
 Result<void> save_intent(Deployment& m, Store& store) {
@@ -115,6 +124,8 @@ Result<void> save_remaining(Deployment& m, Store& store) {
     }
     return save_inventory(m, store, {remaining.begin(), remaining.end()});
 }
+
+}  // namespace
 
 // Stores the objects the release applied, or points it at a kept release that applied the very
 // same ones (a redeploy, a rollback): they are stored once. Assigns the release its revision.
@@ -143,10 +154,18 @@ Result<void> store_objects(const Deployment& m, Store& store, model::Release& re
 Result<DeployResult> record(Deployment& m, Store& store) {
     if (!m.options.dry_run && !m.lock_lost) {
         model::Release release = release_of(m);
-        if (release.outcome != model::ReleaseOutcome::refused) {
+        Store::RecordMode mode = Store::RecordMode::append;
+        if (m.concludes) {
+            // A promoted canary: its record, with the objects it stored when it started, says how it ended.
+            release.revision = m.concludes->revision;
+            release.payload_chunks = m.concludes->payload_chunks;
+            release.payload_revision = m.concludes->payload_revision;
+            release.canary_step = m.concludes->canary_step;
+            mode = Store::RecordMode::update;
+        } else if (release.outcome != model::ReleaseOutcome::refused) {
             if (auto stored = store_objects(m, store, release); !stored) return fail(stored.error());
         }
-        auto recorded = store.record_release(std::move(release), {.keep = m.options.history, .mark = m.mark});
+        auto recorded = store.record_release(std::move(release), {.keep = m.options.history, .mark = m.mark, .mode = mode});
         if (!recorded) return fail(recorded.error());
         m.result.revision = recorded->revision;
     }
@@ -174,6 +193,8 @@ Result<DeployResult> run_phases(Deployment& m, Store& store) {
     if (auto applied = apply_stage(m, Stage::objects); !applied) return fail(applied.error());
     // Healthy or not is what the deploy is judged by.
     if (auto waited = await_health(m); !waited) return fail(waited.error());
+    // A promoted canary's own objects go once the release has rolled out, whatever its health.
+    if (auto retired = retire_canary(m); !retired) return fail(retired.error());
     if (m.stopped()) {
         m.rollout_failed = m.result.outcome == Outcome::failed && !m.lock_lost;
         return record(m, store);
@@ -196,6 +217,8 @@ std::vector<source::Manifest> manifests_of(std::vector<model::Json> objects, int
     }
     return manifests;
 }
+
+namespace {
 
 // Why a recorded release's objects are applied again.
 enum class Restore {
@@ -231,6 +254,8 @@ Result<DeployResult> restore(kube::Client& client, kube::Discovery& discovery, D
     return run_phases(m, store);
 }
 
+}  // namespace
+
 // After a failed rollout with OnFailure::rollback: back to the newest release verified healthy, once.
 Result<void> roll_back_failure(kube::Client& client, kube::Discovery& discovery, const DeployOptions& options,
                                Store& store, const DeployLock* lock, DeployResult& failed) {
@@ -265,8 +290,6 @@ Result<void> roll_back_failure(kube::Client& client, kube::Discovery& discovery,
     return {};
 }
 
-}  // namespace
-
 Result<DeployResult> deploy(kube::Client& client, kube::Discovery& discovery, const std::vector<source::Manifest>& manifests,
                             const DeployOptions& options) {
     Deployment m(client, discovery, options);
@@ -287,6 +310,8 @@ Result<DeployResult> deploy(kube::Client& client, kube::Discovery& discovery, co
         m.lock = lock.get();
     }
     Store store(client, options.target.namespace_, options.target.app, options.target.env);
+    // A canary left open by a killed run is replaced by this release: its objects go first.
+    if (auto retired = retire_open_canary(m, store); !retired) return fail(retired.error());
     auto result = run_phases(m, store);
     if (!result) return result;
     // A rollout that failed after writing goes back to what ran healthy, when asked to.
@@ -314,13 +339,20 @@ Result<DeployResult> rollback(kube::Client& client, kube::Discovery& discovery, 
     // Read again under the lock: the history may have moved while we waited for it.
     auto releases = store.load_releases();
     if (!releases) return fail(releases.error());
+    // A running canary is ended by its own commands: a rollback would leave it running next to what it restores.
+    if (auto open = open_canary(*releases)) {
+        return fail(ErrorCode::input,
+                    fmt::format("release {} is running as a canary: end it first with minicd canary abort (or promote)",
+                                open->revision),
+                    whose);
+    }
     auto target = rollback_target(*releases, to);
     if (!target) return fail(target.error().context(whose));
     // The release it replaces is held, so the next CI run of its commit does not bring it back: a
     // healthy one as `held`, a failed one (an automatic rollback that never finished) as `rolled-back`.
     std::map<int, model::ReleaseOutcome> mark;
     for (const auto& release : *releases) {
-        if (release.outcome == model::ReleaseOutcome::refused) continue;
+        if (!model::ran(release)) continue;
         if (release.revision == target->revision) break;
         if (release.outcome == model::ReleaseOutcome::deployed) mark[release.revision] = model::ReleaseOutcome::held;
         if (release.outcome == model::ReleaseOutcome::failed) mark[release.revision] = model::ReleaseOutcome::rolled_back;
@@ -352,7 +384,7 @@ Result<DeployResult> fix_drift(kube::Client& client, kube::Discovery& discovery,
 
 Result<model::Release> current_release(const std::vector<model::Release>& releases) {
     for (const auto& release : releases) {
-        if (release.outcome != model::ReleaseOutcome::refused && release.payload_chunks > 0) return release;
+        if (model::ran(release) && release.payload_chunks > 0) return release;
     }
     return fail(ErrorCode::input, releases.empty() ? "no release is recorded: nothing was deployed here"
                                                    : "no release stored the objects it applied: nothing to compare with");
@@ -372,10 +404,9 @@ Result<model::Release> rollback_target(const std::vector<model::Release>& releas
                                             : fmt::format("{} to {}", releases.back().revision, releases.front().revision);
         return fail(ErrorCode::input, fmt::format("release {} is not in the history (kept: {})", to, kept));
     }
-    // The current release is the newest that wrote anything; the target is the newest healthy one
-    // before it whose objects differ (returning to what runs now would change nothing).
-    auto current = std::find_if(releases.begin(), releases.end(),
-                                [](const model::Release& release) { return release.outcome != model::ReleaseOutcome::refused; });
+    // The current release is the newest that ran; the target is the newest healthy one before it
+    // whose objects differ (returning to what runs now would change nothing).
+    auto current = std::find_if(releases.begin(), releases.end(), [](const model::Release& release) { return model::ran(release); });
     if (current == releases.end()) return fail(ErrorCode::input, "no release ever wrote to the cluster: nothing to roll back to");
     for (auto candidate = std::next(current); candidate != releases.end(); ++candidate) {
         if (!model::was_healthy(candidate->outcome) || candidate->payload_chunks < 1) continue;

@@ -71,6 +71,30 @@ enum class Outcome {
     failed,    // a write, the rollout, a prune, or the lock failed
 };
 
+// How a canary run ended (deploy/canary.hpp).
+enum class CanaryEnd {
+    promoted,  // every step passed (or promoted by hand): the whole release is applied
+    aborted,   // a step failed (or aborted by hand): the canary is gone, the stable version untouched
+    skipped,   // nothing to canary (a first deploy, or no canaried pod template changed): applied at once
+    planned,   // a dry run: the canary the release would get
+};
+
+// One measurement of one metric during a canary, as progress lines and reports show it.
+struct CanaryMeasurement {
+    int step = 0;      // 1-based
+    std::string line;  // "success-rate = 0.995 ok"
+};
+
+struct CanaryReport {
+    CanaryEnd end = CanaryEnd::skipped;
+    int release = 0;                     // the revision the canary ran
+    std::vector<std::string> workloads;  // the Deployments canaried
+    int steps = 0;                       // steps of the plan
+    int reached = 0;                     // the step it ended at (1-based); steps when promoted after them all
+    std::string reason;                  // why it was aborted or skipped; "" when promoted
+    std::vector<CanaryMeasurement> measurements;
+};
+
 struct DeployResult;
 
 // The automatic rollback a failed deploy ran (OnFailure::rollback).
@@ -87,6 +111,7 @@ struct DeployResult {
     int revision = 0;     // release revision recorded (0 in dry runs)
     int rollback_to = 0;  // for a rollback: the revision it restored
     std::optional<AutomaticRollback> rollback;  // set when the deploy failed and OnFailure::rollback applied
+    std::optional<CanaryReport> canary;         // set for deploys with a canary strategy
 
     bool succeeded() const { return outcome == Outcome::succeeded; }
 };

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "minicd/model/change_set.hpp"
 #include "minicd/model/release.hpp"
 #include "minicd/render/ownership.hpp"
+#include "minicd/source/manifests.hpp"
 
 namespace minicd::deploy {
 
@@ -85,6 +87,8 @@ public:
     bool rollout_failed = false;           // stopped after writing, by a failed write or an unhealthy rollout
     int rollback_to = 0;                   // this run restores that revision; 0 for a deploy
     std::map<int, model::ReleaseOutcome> mark;  // earlier releases' new outcomes, written with this one's record
+    std::optional<model::Release> concludes;    // a canary's release this run promotes: its record is updated
+    bool retire_canary = false;                 // delete the canary's objects once the release has rolled out
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
     void say(const std::string& line) const;
@@ -128,5 +132,37 @@ Result<void> prune_dropped(Deployment& deployment);
 
 // record.cpp: the release record of the deploy as it ended.
 model::Release release_of(const Deployment& deployment);
+
+class Store;
+
+// canary.cpp: deletes the canary objects of the target (when retire_canary is set), ours only.
+Result<void> retire_canary(Deployment& deployment);
+// canary.cpp: a canary left open (its run killed) is replaced by this deploy: its objects go, its
+// record says so. Nothing in a dry run.
+Result<void> retire_open_canary(Deployment& deployment, Store& store);
+
+// The driver's steps (deploy.cpp), shared by deploys, rollbacks and canaries.
+
+// Labels, namespace and hash for every object, in apply order; unknown kinds fail naming their manifest.
+Result<void> prepare(Deployment& deployment, const std::vector<source::Manifest>& manifests);
+// The deploy lock of the target, waiting as the options say.
+Result<std::unique_ptr<DeployLock>> acquire_lock(kube::Client& client, const DeployOptions& options);
+// Reads what we owned before and checks it: entries outside our scope mean it was tampered with.
+Result<void> load_previous(Deployment& deployment, Store& store);
+// Stores `ids` as the inventory unless it says exactly that already.
+Result<void> save_inventory(Deployment& deployment, Store& store, std::vector<model::ObjectId> ids);
+// Stores the objects the release applied (or points it at a kept release with the same ones) and
+// assigns the release its revision.
+Result<void> store_objects(const Deployment& deployment, Store& store, model::Release& release);
+// Records how the deploy ended and returns its result.
+Result<DeployResult> record(Deployment& deployment, Store& store);
+// Every phase after the lock: plan, write, wait, prune, record.
+Result<DeployResult> run_phases(Deployment& deployment, Store& store);
+// The objects of a recorded release as manifests for the phases; CRDs only when included.
+std::vector<source::Manifest> manifests_of(std::vector<model::Json> objects, int revision, IncludeCrds include_crds);
+// After a failed rollout with OnFailure::rollback: back to the newest release verified healthy, once;
+// what happened is added to `failed`.
+Result<void> roll_back_failure(kube::Client& client, kube::Discovery& discovery, const DeployOptions& options,
+                               Store& store, const DeployLock* lock, DeployResult& failed);
 
 }  // namespace minicd::deploy

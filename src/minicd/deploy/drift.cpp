@@ -1,6 +1,8 @@
 // Drift: the last release against the live cluster, field by field, and against Git. Reads only.
 #include "minicd/deploy/drift.hpp"
 
+#include "minicd/deploy/canary.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -368,7 +370,7 @@ Result<DriftReport> detect_drift(kube::Client& client, kube::Discovery& discover
     auto objects = store.load_payload(*current);
     if (!objects) return fail(objects.error());
 
-    DriftReport report{.release = *current};
+    DriftReport report{.release = *current, .live = {}, .undeployed = std::nullopt, .canary = open_canary(*releases)};
     // One LIST per kind and namespace, metadata only: managedFields say whether anyone else wrote.
     struct Entry {
         ObjectId id;

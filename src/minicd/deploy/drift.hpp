@@ -61,6 +61,8 @@ struct DriftReport {
     std::vector<ObjectDrift> live;  // objects that differ, in the release's order; scaled replicas as entries of their own
     // How Git differs from the release; nullopt when no manifests were given.
     std::optional<std::vector<UndeployedChange>> undeployed;
+    // A canary running next to the release (its objects are the canary's, not drift); nullopt when none runs.
+    std::optional<model::Release> canary;
 
     // True when some object differs in a way that counts (not only scaled replicas).
     bool drifted() const;

@@ -117,5 +117,26 @@ TEST(Holds, ImagesAreHeldByDigestUnderAnyCommit) {
     EXPECT_FALSE(model::hold_on(history, "another-commit", {"sha256:" + std::string(64, 'f')}));
 }
 
+// A canary's release never replaced what ran: while it runs, and once aborted, the release before
+// it is still the current one, for a rollback and for drift alike.
+TEST(RollbackTarget, ACanaryThatNeverRanIsNotTheCurrentRelease) {
+    Release running = release(3, ReleaseOutcome::canary, "c");
+    running.rollout = model::Rollout::canary;
+    Release aborted = release(3, ReleaseOutcome::failed, "c");
+    aborted.rollout = model::Rollout::canary;
+    for (const Release& canary : {running, aborted}) {
+        std::vector<Release> history = {canary, release(2, ReleaseOutcome::deployed, "b"),
+                                        release(1, ReleaseOutcome::superseded, "a")};
+        auto current = current_release(history);
+        ASSERT_TRUE(current);
+        EXPECT_EQ(current->revision, 2) << model::to_string(canary.outcome);
+        auto target = rollback_target(history, 0);
+        ASSERT_TRUE(target);
+        EXPECT_EQ(target->revision, 1) << model::to_string(canary.outcome);
+    }
+    EXPECT_TRUE(model::is_held(aborted.outcome)) << "an aborted canary holds its commit";
+    EXPECT_FALSE(model::is_held(running.outcome));
+}
+
 }  // namespace
 }  // namespace minicd::deploy

@@ -324,7 +324,15 @@ Result<std::optional<Release>> Store::try_record(const std::string& name, Releas
 
     int newest = 0;
     for (const auto& old : history) newest = std::max(newest, old.revision);
-    if (release.revision == 0) {
+    if (options.mode == RecordMode::update) {
+        // A canary's record, concluded: its place in the history stays.
+        auto same = std::find_if(history.begin(), history.end(), [&](const Release& old) { return old.revision == release.revision; });
+        if (same == history.end()) {
+            return fail(ErrorCode::api, fmt::format("release {} is no longer in the history: it cannot be concluded", release.revision),
+                        subject(name));
+        }
+        history.erase(same);
+    } else if (release.revision == 0) {
         release.revision = newest + 1;
     } else if (release.revision <= newest) {
         // Its objects were stored under that revision: recording it under another would mismatch them.
@@ -334,14 +342,16 @@ Result<std::optional<Release>> Store::try_record(const std::string& name, Releas
                                 release.revision, newest),
                     subject(name));
     }
-    // What runs now is the newest release that wrote anything: an older "deployed" one no longer does.
+    // What runs now is the newest release that ran: an older "deployed" one no longer does.
     for (auto& old : history) {
-        if (release.outcome != ReleaseOutcome::refused && old.outcome == ReleaseOutcome::deployed) {
+        if (model::ran(release) && old.outcome == ReleaseOutcome::deployed && old.revision < release.revision) {
             old.outcome = ReleaseOutcome::superseded;
         }
         if (auto marked = options.mark.find(old.revision); marked != options.mark.end()) old.outcome = marked->second;
     }
-    history.insert(history.begin(), release);
+    // Newest first, an updated record included.
+    auto place = std::find_if(history.begin(), history.end(), [&](const Release& old) { return old.revision < release.revision; });
+    history.insert(place, release);
     if (history.size() > static_cast<std::size_t>(options.keep)) {
         history.resize(static_cast<std::size_t>(options.keep));
         // The objects of every release kept stay, wherever they are stored.
@@ -585,7 +595,9 @@ Json to_json(const Release& release) {
             {"durationSeconds", release.duration_seconds},
             {"rollbackTo", release.rollback_to},
             {"payloadChunks", release.payload_chunks},
-            {"payloadRevision", release.payload_revision}};
+            {"payloadRevision", release.payload_revision},
+            {"rollout", release.rollout == model::Rollout::canary ? "canary" : "whole"},
+            {"canaryStep", release.canary_step}};
 }
 
 std::optional<Release> release_from_json(const Json& json) {
@@ -606,7 +618,8 @@ std::optional<Release> release_from_json(const Json& json) {
     }
     // Revisions and chunk counts: absent in records older than these fields, else small non-negative integers.
     for (auto [key, out] : {std::pair{"rollbackTo", &release.rollback_to}, std::pair{"payloadChunks", &release.payload_chunks},
-                            std::pair{"payloadRevision", &release.payload_revision}}) {
+                            std::pair{"payloadRevision", &release.payload_revision},
+                            std::pair{"canaryStep", &release.canary_step}}) {
         const Json* value = member(json, key);
         if (value == nullptr) continue;
         if (value->is_number_integer() && value->get<std::int64_t>() == 0) continue;
@@ -618,6 +631,11 @@ std::optional<Release> release_from_json(const Json& json) {
     auto parsed = outcome.empty() ? std::optional(ReleaseOutcome::failed) : model::parse_release_outcome(outcome);
     if (!parsed) return std::nullopt;
     release.outcome = *parsed;
+    std::string rollout;
+    if (!read_string(json, "rollout", rollout) || (rollout != "" && rollout != "whole" && rollout != "canary")) {
+        return std::nullopt;
+    }
+    if (rollout == "canary") release.rollout = model::Rollout::canary;
     if (const Json* images = member(json, "images")) {
         if (!images->is_object()) return std::nullopt;
         for (const auto& [image, reference] : images->items()) {

@@ -39,15 +39,18 @@ public:
     // Newest first; empty when none was ever recorded.
     Result<std::vector<Release>> load_releases();
     // Appends the release, keeping the newest `options.keep` (at least 1), and returns it as
-    // stored. Its revision is the next one when 0; a revision given must not be recorded yet. Sets
-    // `time` to now when empty. Recording a release that wrote anything (any outcome but refused)
-    // makes every earlier `deployed` one `superseded`; `options.mark` changes the outcomes of
+    // stored. Its revision is the next one when 0; a revision given must not be recorded yet (unless
+    // updating). Sets `time` to now when empty. Recording a release that ran (model::ran: it wrote,
+    // and not only a canary) makes every earlier `deployed` one `superseded`; `options.mark` changes the outcomes of
     // earlier revisions in the same write. Payload Secrets of releases that fall out of the history
     // are deleted. Optimistic concurrency: a concurrent writer makes us re-read and try again, so
     // no record is lost.
+    // Whether a record is a new release or the conclusion of one recorded before (a canary's).
+    enum class RecordMode { append, update };
     struct RecordOptions {
         int keep = 10;
         std::map<int, ReleaseOutcome> mark;  // revision -> new outcome
+        RecordMode mode = RecordMode::append;  // update: replaces the record of release.revision, which must be there
     };
     Result<Release> record_release(Release release, const RecordOptions& options);
     Result<Release> record_release(Release release) { return record_release(std::move(release), RecordOptions{}); }

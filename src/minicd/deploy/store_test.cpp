@@ -66,6 +66,18 @@ TEST(StoreSerialization, ReleaseRoundTrips) {
     EXPECT_EQ(*back, full_release());
 }
 
+TEST(StoreSerialization, ACanaryReleaseRoundTrips) {
+    Release canary = full_release();
+    canary.outcome = model::ReleaseOutcome::canary;
+    canary.rollout = model::Rollout::canary;
+    canary.canary_step = 2;
+    auto back = parse_releases(releases_text({canary}));
+    ASSERT_TRUE(back) << back.error().message;
+    ASSERT_EQ(back->size(), 1U);
+    EXPECT_EQ(back->front(), canary);
+    EXPECT_FALSE(release_from_json(Json::parse(R"({"revision":2,"rollout":"half"})")));
+}
+
 TEST(StoreSerialization, ReleaseRoundTripsThroughText) {
     // Numbers parsed from text are unsigned in nlohmann::json; built in code they are signed.
     auto back = parse_releases(releases_text({full_release()}));
@@ -86,7 +98,9 @@ TEST(StoreSerialization, ReleaseUsesTheDocumentedKeys) {
     EXPECT_EQ(json["payloadChunks"], 2);
     EXPECT_EQ(json["outcome"], "failed");
     EXPECT_EQ(json["payloadRevision"], 5);
-    EXPECT_EQ(json.size(), 13U) << json.dump();
+    EXPECT_EQ(json["rollout"], "whole");
+    EXPECT_EQ(json["canaryStep"], 0);
+    EXPECT_EQ(json.size(), 15U) << json.dump();
     EXPECT_TRUE(to_json(Release{.revision = 1})["images"].is_object());
 }
 

@@ -460,40 +460,65 @@ std::vector<Json> pods_of(const Json& workload, const TargetPlan& plan, const st
     return pods;
 }
 
-// The health of one target from what the feeds have seen so far. Called with Shared::mutex held.
-health::Health assess_target(const WaitTarget& target, const TargetPlan& plan, const std::vector<Feed>& feeds,
-                             const health::AssessOptions& options) {
+// The health of one target from what the feeds have seen so far, with the pods it was judged by.
+// Called with Shared::mutex held.
+ObjectHealth assess_target(const WaitTarget& target, const TargetPlan& plan, const std::vector<Feed>& feeds,
+                           const health::AssessOptions& options) {
     const Feed& feed = feeds[plan.feed];
     bool synced = feed.synced && (!plan.pods || feeds[*plan.pods].synced) &&
                   (!plan.replica_sets || feeds[*plan.replica_sets].synced);
-    if (!synced) return {health::State::in_progress, "NotObserved", "not listed yet"};
+    if (!synced) return {target.id, {health::State::in_progress, "NotObserved", "not listed yet"}, {}};
     auto found = feed.objects.find(target.id.name);
-    if (found == feed.objects.end()) return {health::State::in_progress, "NotFound", "not found"};
+    if (found == feed.objects.end()) return {target.id, {health::State::in_progress, "NotFound", "not found"}, {}};
     auto pods = pods_of(found->second, plan, feeds);
-    return health::assess(found->second, pods, options);
+    ObjectHealth result{target.id, health::assess(found->second, pods, options), {}};
+    for (const auto& pod : pods) result.pods.push_back(metadata_string(pod, "name"));
+    std::sort(result.pods.begin(), result.pods.end());
+    return result;
 }
 
 std::chrono::milliseconds since(Clock::time_point start) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 }
 
-// Waits for a change (or an error) but no longer than a tick or the deadline, then assesses every
-// target from one consistent view of the feeds. `seen` is the feed version last assessed.
-Result<std::vector<ObjectHealth>> next_assessment(Shared& shared, const std::vector<WaitTarget>& targets,
-                                                  const std::vector<TargetPlan>& plans,
-                                                  const health::AssessOptions& options, Clock::time_point deadline,
-                                                  unsigned long& seen) {
-    std::unique_lock lock(shared.mutex);
-    shared.changed.wait_until(lock, std::min(Clock::now() + k_tick, deadline),
-                              [&] { return shared.error || shared.version != seen; });
-    if (shared.error) return fail(*shared.error);
-    seen = shared.version;
+}  // namespace
+
+// The feeds and their threads; the threads are declared last, so they stop before what they use goes.
+struct HealthWatch::State {
+    explicit State(std::vector<WaitTarget> watched) : targets(std::move(watched)), threads(shared) {}
+
+    std::vector<WaitTarget> targets;
+    health::AssessOptions assess;
+    Shared shared;
+    std::vector<TargetPlan> plans;
+    unsigned long seen = 0;  // the feed version last assessed
+    FeedThreads threads;
+};
+
+HealthWatch::HealthWatch(kube::Client& client, std::vector<WaitTarget> targets, health::AssessOptions assess)
+    : m_state(std::make_unique<State>(std::move(targets))) {
+    m_state->assess = std::move(assess);
+    m_state->plans = plan_feeds(m_state->targets, m_state->shared.feeds);
+    m_state->threads.start(client);
+}
+
+HealthWatch::~HealthWatch() = default;
+
+Result<std::vector<ObjectHealth>> HealthWatch::next(Clock::time_point until) {
+    State& state = *m_state;
+    std::unique_lock lock(state.shared.mutex);
+    state.shared.changed.wait_until(lock, std::min(Clock::now() + k_tick, until),
+                                    [&] { return state.shared.error || state.shared.version != state.seen; });
+    if (state.shared.error) return fail(*state.shared.error);
+    state.seen = state.shared.version;
     std::vector<ObjectHealth> objects;
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-        objects.push_back({targets[i].id, assess_target(targets[i], plans[i], shared.feeds, options)});
+    for (std::size_t i = 0; i < state.targets.size(); ++i) {
+        objects.push_back(assess_target(state.targets[i], state.plans[i], state.shared.feeds, state.assess));
     }
     return objects;
 }
+
+namespace {
 
 WaitProgress progress_of(const std::vector<ObjectHealth>& objects, std::chrono::milliseconds elapsed) {
     WaitProgress progress{.elapsed = elapsed, .total = static_cast<int>(objects.size())};
@@ -521,18 +546,13 @@ Result<WaitResult> wait_for_health(kube::Client& client, const std::vector<WaitT
         return result;
     }
 
-    // Declared before the threads so it outlives them.
-    Shared shared;
-    const auto plans = plan_feeds(targets, shared.feeds);
     // One list + watch thread per collection; stopped and joined when this returns, however it returns.
-    FeedThreads threads(shared);
-    threads.start(client);
+    HealthWatch watch(client, targets, options.assess);
 
     auto next_progress = start + options.progress_interval;
-    unsigned long seen = 0;
     while (true) {
         // Look again on every change, and at least every tick for the deadline and progress.
-        auto objects = next_assessment(shared, targets, plans, options.assess, deadline, seen);
+        auto objects = watch.next(deadline);
         if (!objects) return fail(objects.error());
         result.elapsed = since(start);
 

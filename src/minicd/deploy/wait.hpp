@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct WaitTarget {
 struct ObjectHealth {
     model::ObjectId id;
     health::Health health;
+    std::vector<std::string> pods;  // names of the pods it was judged by (a workload's), sorted
 };
 
 struct WaitProgress {
@@ -44,6 +46,27 @@ struct WaitResult {
     bool timed_out = false;  // the timeout passed first
     std::chrono::milliseconds elapsed{0};
     std::vector<ObjectHealth> objects;  // final health of every target
+};
+
+// The health of some objects, followed as it changes for as long as this lives: one list + watch
+// per resource type involved (plus Pods and ReplicaSets for workloads), re-listing on 410 Gone,
+// no per-object polling. For a caller that keeps watching while it does other work (a canary's
+// analysis); wait_for_health is built on it. Every thread is stopped and joined by the destructor.
+class HealthWatch {
+public:
+    HealthWatch(kube::Client& client, std::vector<WaitTarget> targets, health::AssessOptions assess);
+    ~HealthWatch();
+    HealthWatch(const HealthWatch&) = delete;
+    HealthWatch& operator=(const HealthWatch&) = delete;
+
+    // Waits for a change, an error or `until` (at most a quarter of a second), then assesses every
+    // target, in the order given, from one consistent view. An error when listing or watching
+    // failed for good.
+    Result<std::vector<ObjectHealth>> next(std::chrono::steady_clock::time_point until);
+
+private:
+    struct State;
+    std::unique_ptr<State> m_state;
 };
 
 // Waits until every target is healthy, one fails (fail fast), or the timeout passes. Watch-based:

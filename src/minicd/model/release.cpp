@@ -12,13 +12,15 @@ std::string_view to_string(ReleaseOutcome outcome) {
     case ReleaseOutcome::rolled_back: return "rolled-back";
     case ReleaseOutcome::held: return "held";
     case ReleaseOutcome::refused: return "refused";
+    case ReleaseOutcome::canary: return "canary";
     }
     return "failed";
 }
 
 std::optional<ReleaseOutcome> parse_release_outcome(std::string_view text) {
     for (auto outcome : {ReleaseOutcome::deployed, ReleaseOutcome::superseded, ReleaseOutcome::failed,
-                         ReleaseOutcome::rolled_back, ReleaseOutcome::held, ReleaseOutcome::refused}) {
+                         ReleaseOutcome::rolled_back, ReleaseOutcome::held, ReleaseOutcome::refused,
+                         ReleaseOutcome::canary}) {
         if (text == to_string(outcome)) return outcome;
     }
     if (text == "succeeded") return ReleaseOutcome::deployed;
@@ -31,6 +33,11 @@ bool was_healthy(ReleaseOutcome outcome) {
 
 bool is_held(ReleaseOutcome outcome) {
     return outcome == ReleaseOutcome::failed || outcome == ReleaseOutcome::rolled_back || outcome == ReleaseOutcome::held;
+}
+
+bool ran(const Release& release) {
+    return release.outcome != ReleaseOutcome::refused && release.outcome != ReleaseOutcome::canary &&
+           release.rollout != Rollout::canary;
 }
 
 namespace {

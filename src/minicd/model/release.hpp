@@ -9,7 +9,8 @@
 namespace minicd::model {
 
 // How a release of one (app, environment) stands. A deploy records `deployed`, `failed` or
-// `refused`; later releases change earlier ones to `superseded`, `rolled-back` or `held`.
+// `refused` (a canary `canary` first, then `deployed` or `failed`); later releases change earlier
+// ones to `superseded`, `rolled-back` or `held`.
 enum class ReleaseOutcome {
     deployed,     // applied and verified healthy; what runs now
     superseded,   // was deployed and verified healthy; a later release replaced it
@@ -17,6 +18,7 @@ enum class ReleaseOutcome {
     rolled_back,  // failed, and an automatic rollback replaced it; held
     held,         // was replaced by a manual rollback; held
     refused,      // stopped before writing anything (ownership, dry run): the cluster is as it was
+    canary,       // its canary runs next to the release before it, which still serves
 };
 
 std::string_view to_string(ReleaseOutcome outcome);
@@ -27,6 +29,12 @@ std::optional<ReleaseOutcome> parse_release_outcome(std::string_view text);
 bool was_healthy(ReleaseOutcome outcome);
 // Its commit and images must not be deployed again to that environment without --force.
 bool is_held(ReleaseOutcome outcome);
+
+// How far a release's writes reached.
+enum class Rollout {
+    whole,   // every object of the release was applied (or the attempt was)
+    canary,  // only its canary objects: a canary still running or aborted; the release before ran on untouched
+};
 
 // Who or what made a release.
 struct Provenance {
@@ -52,12 +60,17 @@ struct Release {
     // The release whose Secrets hold those objects: 0 for its own, else an earlier release that
     // applied the very same objects (a redeploy, a rollback), so they are stored once.
     int payload_revision = 0;
+    Rollout rollout = Rollout::whole;
+    int canary_step = 0;  // the step a canary reached (1-based): where it runs, or where it was aborted; 0 for none
 
     // The revision the objects are stored under.
     int stored_under() const { return payload_revision != 0 ? payload_revision : revision; }
 
     friend bool operator==(const Release&, const Release&) = default;
 };
+
+// Whether the release's objects are what ran in the cluster after it: it wrote, and not only a canary.
+bool ran(const Release& release);
 
 // The newest release that holds `git_sha` (or, when `digests` is not empty, any of those image
 // digests) in its environment, newest first; nullopt when nothing does. A later healthy release of

@@ -7,6 +7,7 @@
 
 #include "minicd/build/detect.hpp"
 #include "minicd/build/image_build.hpp"
+#include "minicd/deploy/canary.hpp"
 #include "minicd/deploy/deploy.hpp"
 #include "minicd/deploy/record.hpp"
 #include "minicd/kube/discovery.hpp"
@@ -388,9 +389,7 @@ private:
     std::string finish_interrupted_rollback(const config::Environment& environment, const std::string& namespace_,
                                             const std::vector<deploy::Release>& releases, const deploy::Release& hold) {
         if (environment.failure_policy() != config::OnFailure::rollback) return "";
-        auto newest = std::find_if(releases.begin(), releases.end(), [](const deploy::Release& release) {
-            return release.outcome != model::ReleaseOutcome::refused;
-        });
+        auto newest = std::find_if(releases.begin(), releases.end(), [](const deploy::Release& release) { return model::ran(release); });
         if (newest == releases.end() || newest->revision != hold.revision || hold.outcome != model::ReleaseOutcome::failed) {
             return "";
         }
@@ -494,7 +493,10 @@ private:
             .history = environment.history,
             .deployed_by = deploy::detect_provenance(),
         };
-        auto applied = deploy::deploy(kube, discovery, rendered->manifests, apply_options);
+        // Previews are deployed at once: a canary needs a stable version serving next to it.
+        const std::optional<model::CanaryStrategy> strategy =
+            environment.per_branch() ? std::nullopt : environment.canary;
+        auto applied = deploy::deploy_with(kube, discovery, rendered->manifests, apply_options, strategy);
         if (!applied) return fail(applied.error());
         m_report.environments.push_back({.environment = environment.name,
                                          .namespace_ = *namespace_,
@@ -509,8 +511,12 @@ private:
         }
         int changed = 0;
         for (const auto& object : applied->objects) changed += object.action != deploy::Action::unchanged ? 1 : 0;
-        return fmt::format("namespace {}: {} objects, {} changed, healthy; release {}{}", *namespace_, applied->objects.size(),
-                           changed, applied->revision, url->empty() ? "" : "; " + *url);
+        std::string canary;
+        if (applied->canary && applied->canary->end == deploy::CanaryEnd::promoted) {
+            canary = fmt::format(" after a canary of {} steps", applied->canary->steps);
+        }
+        return fmt::format("namespace {}: {} objects, {} changed, healthy{}; release {}{}", *namespace_, applied->objects.size(),
+                           changed, canary, applied->revision, url->empty() ? "" : "; " + *url);
     }
 
     Result<std::string> collect(const config::Environment& environment) {
