@@ -417,5 +417,54 @@ TEST_F(Canary, ANameTakenByAnotherOwnerIsNeverWritten) {
     EXPECT_EQ(stable_mark().resource_version, before.resource_version);
 }
 
+TEST_F(Canary, CiRunsTheEnvironmentsCanaryAndHoldsTheCommitItAborted) {
+    testing::git(m_tmp.path(), {"init", "--quiet", "--bare", "--initial-branch=main", m_tmp.path("remote.git")});
+    testing::GitRepo clone(m_tmp.path("clone"));
+    clone.run({"remote", "add", "origin", m_tmp.path("remote.git")});
+    clone.write("minicd.yaml", fmt::format(R"(app: {0}
+registry: {1}/minicd-e2e
+environments:
+  staging:
+    cluster: {{context: admin}}
+    on: {{branch: main}}
+    namespace: "{2}"
+    timeout: 60s
+    strategy:
+      canary:
+        steps: [{{weight: 25, pause: 30s}}]
+        analysis:
+          prometheus: {{address: "{3}"}}
+          interval: 1s
+          noData: inconclusive
+          metrics:
+            - name: success-rate
+              query: 'min({4}{{namespace="{{{{namespace}}}}",pod=~"{{{{canary_pods}}}}"}})'
+              successCondition: ">= 0.99"
+)",
+                                           k_app, cluster().var("MINICD_TEST_REGISTRY"), ns(), prometheus(), k_metric));
+    auto ship = [&](const std::string& image, const std::string& version) {
+        clone.write("k8s/app.yaml", web_app(image, version));
+        clone.commit("Version " + version);
+        clone.run({"push", "--quiet", "origin", "main"});
+        return run_ci_on_main(cluster(), clone, m_tmp.path("cache"));
+    };
+    // The first deploy has no stable version to run a canary next to.
+    auto first = ship("registry.test/web:1", "1");
+    ASSERT_EQ(first.exit_code, 0) << first.all();
+
+    MetricFeeder feeder(cluster(), ns(), 0.5);
+    auto second = ship("registry.test/web:2", "2");
+    EXPECT_NE(second.exit_code, 0) << second.all();
+    EXPECT_NE(second.all().find("canary aborted at step 1/1"), std::string::npos) << second.all();
+    EXPECT_EQ(web_image(), "registry.test/web:1");
+    expect_no_canary_left();
+
+    // The same commit again: refused, it failed its canary.
+    auto again = run_ci_on_main(cluster(), clone, m_tmp.path("cache"));
+    EXPECT_EQ(again.exit_code, 2) << again.all();
+    EXPECT_NE(again.all().find("held"), std::string::npos) << again.all();
+    EXPECT_EQ(canary_status(), 404);
+}
+
 }  // namespace
 }  // namespace minicd::e2e

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "../support/git_repo.hpp"
 #include "minicd/util/result.hpp"
 #include "minicd/util/subprocess.hpp"
 #include "test_cluster.hpp"
@@ -52,6 +53,28 @@ inline int pick_int(const Json& json, const std::string& pointer, int otherwise 
 inline std::string pick_text(const Json& json, const std::string& pointer) {
     const Json found = pick(json, pointer);
     return found.is_string() ? found.get<std::string>() : "(" + found.dump() + ")";
+}
+
+// `minicd ci` in `clone` as GitHub Actions runs it on main for `event` ("push", "schedule"),
+// building with the test environment's buildah, `cache` as its XDG cache.
+inline Invocation run_ci_on_main(TestCluster& cluster, testing::GitRepo& clone, const std::string& cache,
+                                 const std::string& event = "push", const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {MINICD_BINARY, "ci", "--builder", "buildah",
+                                     "--builder-arg=--root=" + cluster.var("MINICD_TEST_BUILDAH_ROOT"),
+                                     "--builder-arg=--runroot=" + cluster.var("MINICD_TEST_BUILDAH_RUNROOT"),
+                                     "--builder-arg=--storage-driver=vfs"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return invocation_of(util::run_subprocess({.argv = argv,
+                                               .env = {{"CI", "true"},
+                                                       {"GITHUB_ACTIONS", "true"},
+                                                       {"GITHUB_EVENT_NAME", event},
+                                                       {"GITHUB_REF", "refs/heads/main"},
+                                                       {"GITHUB_SHA", clone.run({"rev-parse", "HEAD"})},
+                                                       {"KUBECONFIG", cluster.var("KUBECONFIG")},
+                                                       {"XDG_CACHE_HOME", cache}},
+                                               .env_remove = {"CIRCLECI", "GITLAB_CI", "GITHUB_EVENT_PATH", "GITHUB_HEAD_REF"},
+                                               .working_dir = clone.path(),
+                                               .timeout = std::chrono::seconds(300)}));
 }
 
 }  // namespace minicd::e2e

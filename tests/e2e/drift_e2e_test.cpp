@@ -232,23 +232,8 @@ environments:
         clone.run({"push", "--quiet", "origin", "main"});
     }
 
-    // `minicd ci` in the clone as GitHub Actions runs it on main for `event` ("push", "schedule").
     Invocation run_ci(testing::GitRepo& clone, const std::string& event) {
-        return invocation_of(util::run_subprocess(
-            {.argv = {MINICD_BINARY, "ci", "--builder", "buildah",
-                      "--builder-arg=--root=" + cluster().var("MINICD_TEST_BUILDAH_ROOT"),
-                      "--builder-arg=--runroot=" + cluster().var("MINICD_TEST_BUILDAH_RUNROOT"),
-                      "--builder-arg=--storage-driver=vfs"},
-             .env = {{"CI", "true"},
-                     {"GITHUB_ACTIONS", "true"},
-                     {"GITHUB_EVENT_NAME", event},
-                     {"GITHUB_REF", "refs/heads/main"},
-                     {"GITHUB_SHA", clone.run({"rev-parse", "HEAD"})},
-                     {"KUBECONFIG", cluster().var("KUBECONFIG")},
-                     {"XDG_CACHE_HOME", m_tmp.path("cache")}},
-             .env_remove = {"CIRCLECI", "GITLAB_CI", "GITHUB_EVENT_PATH", "GITHUB_HEAD_REF"},
-             .working_dir = clone.path(),
-             .timeout = 300s}));
+        return run_ci_on_main(cluster(), clone, m_tmp.path("cache"), event);
     }
 
     testing::TempDir m_tmp;

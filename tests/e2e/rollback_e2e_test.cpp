@@ -216,25 +216,8 @@ environments:
         return sha;
     }
 
-    // `minicd ci` in the clone as GitHub Actions runs it for a push of main.
     Invocation run_ci(testing::GitRepo& clone, std::vector<std::string> extra = {}) {
-        std::vector<std::string> argv = {MINICD_BINARY, "ci", "--builder", "buildah",
-                                         "--builder-arg=--root=" + cluster().var("MINICD_TEST_BUILDAH_ROOT"),
-                                         "--builder-arg=--runroot=" + cluster().var("MINICD_TEST_BUILDAH_RUNROOT"),
-                                         "--builder-arg=--storage-driver=vfs"};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        auto result = util::run_subprocess({.argv = argv,
-                                            .env = {{"CI", "true"},
-                                                    {"GITHUB_ACTIONS", "true"},
-                                                    {"GITHUB_EVENT_NAME", "push"},
-                                                    {"GITHUB_REF", "refs/heads/main"},
-                                                    {"GITHUB_SHA", clone.run({"rev-parse", "HEAD"})},
-                                                    {"KUBECONFIG", cluster().var("KUBECONFIG")},
-                                                    {"XDG_CACHE_HOME", m_tmp.path("cache")}},
-                                            .env_remove = {"CIRCLECI", "GITLAB_CI", "GITHUB_EVENT_PATH", "GITHUB_HEAD_REF"},
-                                            .working_dir = clone.path(),
-                                            .timeout = 300s});
-        return invocation_of(result);
+        return run_ci_on_main(cluster(), clone, m_tmp.path("cache"), "push", extra);
     }
 
     testing::TempDir m_tmp;

@@ -430,6 +430,17 @@ private:
         return {};
     }
 
+    // What the canary Deployments not ready yet are waiting for.
+    std::string pending(const std::vector<ObjectHealth>& objects) const {
+        std::vector<std::string> waiting;
+        for (std::size_t i = 0; i < objects.size(); i += 2) {
+            if (objects[i].health.state != health::State::current) {
+                waiting.push_back(fmt::format("{}: {}", objects[i].id.name, objects[i].health.message));
+            }
+        }
+        return fmt::format("{}", fmt::join(waiting, "; "));
+    }
+
     bool canaries_ready(const std::vector<ObjectHealth>& objects) const {
         for (std::size_t i = 0; i < objects.size(); i += 2) {
             if (objects[i].health.state != health::State::current) return false;
@@ -443,6 +454,7 @@ private:
         const model::CanaryStep& step = m_options.strategy.steps[static_cast<std::size_t>(index)];
         // The step's pods first: one that crash-loops or never becomes ready ends the canary now.
         const auto ready_by = Clock::now() + m.options.timeout;
+        auto next_progress = Clock::now() + k_progress_every;
         while (true) {
             auto objects = watch().next(ready_by);
             if (!objects) return fail(objects.error());
@@ -450,6 +462,10 @@ private:
             if (canaries_ready(*objects)) break;
             if (Clock::now() >= ready_by) {
                 return std::optional(fmt::format("the canary's pods were not ready within {}s", m.options.timeout.count()));
+            }
+            if (Clock::now() >= next_progress) {
+                m.say(fmt::format("step {}: waiting for the canary's pods: {}", index + 1, pending(*objects)));
+                next_progress += k_progress_every;
             }
         }
 
