@@ -3,8 +3,11 @@
 #include <span>
 
 #include "minicd/cli/app.hpp"
+#include "minicd/util/interrupt.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
     try {
         return minicd::cli::run(std::span<char*>(argv, static_cast<std::size_t>(argc)));
     } catch (const std::exception& error) {
@@ -12,4 +15,15 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "minicd: internal error: %s\n", error.what());
         return minicd::cli::k_exit_failed;
     }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Before any thread starts, so that every thread inherits SIGTERM and SIGINT blocked.
+    minicd::util::install_interrupt_handling();
+    const int status = run(argc, argv);
+    // A signal that arrived meanwhile decides the exit status (143, 130) once its cleanup is done.
+    minicd::util::wait_if_interrupted();
+    return status;
 }

@@ -339,7 +339,7 @@ TEST_F(Canary, AKilledRunIsResumedAtTheSameStepAndTheCanaryKeepsItsOwnConfig) {
     const std::string analysis = file("analysis.yaml", analysis_yaml(prometheus()));
     // The job is killed (SIGTERM, as a cancelled CI job) during step 1's ten-minute pause.
     apply(manifests("v2", web_app("registry.test/web:2", "2")), {"--canary-steps", "25:10m,50:10m", "--canary-analysis", analysis},
-          40s);
+          20s);
 
     // The canary runs on: its own Deployment, reading its own copy of the changed ConfigMap.
     const Json canary = get(apps_path("/deployments/web-canary")).body;
@@ -378,7 +378,7 @@ TEST_F(Canary, AKilledRunIsResumedAtTheSameStepAndTheCanaryKeepsItsOwnConfig) {
 TEST_F(Canary, AbortByHandHoldsTheReleaseAndRollbackWaitsForTheCanary) {
     ASSERT_NO_FATAL_FAILURE(deploy_v1());
     // The job is killed during the pause.
-    apply(manifests("v2", web_app("registry.test/web:2", "2")), {"--canary-steps", "25:10m"}, 30s);
+    apply(manifests("v2", web_app("registry.test/web:2", "2")), {"--canary-steps", "25:10m"}, 20s);
     ASSERT_EQ(canary_status(), 200);
     // A rollback would leave the canary running next to what it restores: refused.
     auto rollback = minicd({"rollback", "-n", ns(), "--app", k_app, "--env", k_env, "--lock-wait", "90s"});

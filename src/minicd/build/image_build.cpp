@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 
+#include "minicd/util/interrupt.hpp"
 #include "minicd/util/log.hpp"
 #include "minicd/util/text.hpp"
 
@@ -109,6 +110,16 @@ Result<Artifact> build_image(const BuilderConfig& config, const BuildRequest& re
     if (!scratch) return fail(scratch.error());
     auto plan = plan_build(config, request, scratch->path());
     if (!plan) return fail(plan.error());
+    // A cancelled job must not leave registry credentials in /tmp. Declared after `scratch`, so it is
+    // dismissed first: during an interrupt that removes the directory (and says so), else ~ScratchDir does.
+    const std::string contents = plan->auth_file_to_write.empty() ? "build directory" : "registry credentials";
+    util::InterruptCleanup remove_on_interrupt(
+        fmt::format("remove the temporary {} {}", contents, scratch->path()), [contents, path = scratch->path()] {
+            std::error_code error;
+            fs::remove_all(path, error);
+            if (error) return fmt::format("could not remove the temporary {} {}: {}", contents, path, error.message());
+            return fmt::format("removed the temporary {} {}", contents, path);
+        });
     if (!plan->auth_file_to_write.empty()) {
         auto target = model::parse_image_ref(request.repository);
         if (!target) return fail(target.error());

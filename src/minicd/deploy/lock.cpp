@@ -151,6 +151,14 @@ Result<std::unique_ptr<DeployLock>> DeployLock::acquire(kube::Client& client, Lo
     lock->m_renewed = lock->m_writing_since.value_or(Steady::now());
     lock->m_held = true;
     lock->m_renewer = std::thread([raw = lock.get()] { raw->renew_loop(); });
+    // A cancelled CI job releases the Lease rather than making the next deploy wait for it to expire.
+    const std::string where =
+        fmt::format("the deploy lock {} in namespace {}", lock->m_options.name, lock->m_options.namespace_);
+    lock->m_on_interrupt = util::InterruptCleanup("release " + where, [raw = lock.get(), where]() -> std::string {
+        auto released = raw->release_once();
+        if (!released) return fmt::format("could not release {}: {}", where, released.error().describe());
+        return *released ? "released " + where : std::string();
+    });
     return lock;
 }
 
@@ -160,12 +168,25 @@ DeployLock::~DeployLock() {
 }
 
 Result<void> DeployLock::release() {
-    if (m_released) return {};
+    // First, so that a release the signal thread is doing right now is finished when this returns;
+    // release_once() never touches m_on_interrupt, so that thread never waits for this one.
+    m_on_interrupt.dismiss();
+    auto released = release_once();
+    if (!released) return fail(released.error());
+    return {};
+}
+
+// The one release, from whichever thread comes first; true when we held the Lease and deleted it.
+Result<bool> DeployLock::release_once() {
+    std::lock_guard guard(m_release_mutex);
+    if (m_released) return false;
     m_released = true;
     stop_renewer();
     // A Lease someone else took over is theirs now; deleting it would let a third deploy in.
-    if (!m_held.exchange(false)) return {};
-    return delete_lease();
+    if (!m_held.exchange(false)) return false;
+    auto deleted = delete_lease();
+    if (!deleted) return fail(deleted.error());
+    return true;
 }
 
 // One attempt: create the Lease, or judge the one already there.

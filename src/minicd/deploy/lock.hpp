@@ -11,6 +11,7 @@
 
 #include "minicd/kube/client.hpp"
 #include "minicd/model/object.hpp"
+#include "minicd/util/interrupt.hpp"
 #include "minicd/util/result.hpp"
 
 namespace minicd::deploy {
@@ -40,7 +41,8 @@ public:
     DeployLock(const DeployLock&) = delete;
     DeployLock& operator=(const DeployLock&) = delete;
 
-    // Stops renewing and deletes the Lease if we still hold it.
+    // Stops renewing and deletes the Lease if we still hold it. A SIGTERM or SIGINT to minicd does the
+    // same on the signal thread while the lock is held (see util/interrupt.hpp).
     Result<void> release();
 
     // False once a renewal found the Lease taken by someone else, or as soon as our monotonic clock
@@ -89,6 +91,7 @@ private:
     void renew_once();
     std::chrono::milliseconds renew_interval() const;
     bool lapsed(std::chrono::steady_clock::time_point now) const;
+    Result<bool> release_once();
     void stop_renewer();
     Result<void> delete_lease();
 
@@ -96,7 +99,9 @@ private:
     LockOptions m_options;
     std::atomic<bool> m_held{false};  // set once acquire() took the Lease; cleared when lost or released
     std::atomic<bool> m_stopping{false};
-    bool m_released = false;  // release() ran; later calls (the destructor's) do nothing
+    // Serializes release_once(), which the owner's thread and the signal thread may both call.
+    std::mutex m_release_mutex;
+    bool m_released = false;  // release_once() ran; later calls do nothing. Guarded by m_release_mutex.
     // The Lease as the server last returned it to us (resourceVersion and uid included). Written by
     // acquire() before the renewer starts, then only by the renewer until release() joins it.
     model::Json m_lease;
@@ -110,6 +115,8 @@ private:
     std::mutex m_mutex;              // guards the wait on m_wake
     std::condition_variable m_wake;  // wakes the renewer early when release() sets m_stopping
     std::thread m_renewer;
+    // Releases the Lease if minicd is interrupted while holding it; dismissed by release().
+    util::InterruptCleanup m_on_interrupt;
 };
 
 }  // namespace minicd::deploy

@@ -7,11 +7,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <fmt/format.h>
 #include <mutex>
+
+#include "minicd/util/interrupt.hpp"
 
 extern char** environ;
 
@@ -124,29 +128,51 @@ std::string last_lines(const std::string& text, std::size_t count) {
     return text.substr(begin, end - begin);
 }
 
+// Ends a process group the way a timeout does: SIGTERM first, SIGKILL once the grace is over.
+class GroupStop {
+public:
+    GroupStop(pid_t group, std::chrono::milliseconds grace) : m_group(group), m_grace(grace) {}
+
+    void terminate(Clock::time_point now) {
+        ::kill(-m_group, SIGTERM);
+        m_kill_at = now + m_grace;
+        m_kill_pending = true;
+    }
+    // Sends SIGKILL once it is due; true when it did.
+    bool escalate(Clock::time_point now) {
+        if (!m_kill_pending || now < m_kill_at) return false;
+        ::kill(-m_group, SIGKILL);
+        m_kill_pending = false;
+        return true;
+    }
+    bool kill_pending() const { return m_kill_pending; }
+    Clock::time_point kill_at() const { return m_kill_at; }
+
+private:
+    pid_t m_group;
+    std::chrono::milliseconds m_grace;
+    bool m_kill_pending = false;
+    Clock::time_point m_kill_at{};
+};
+
 // Enforces the deadline on a process group: SIGTERM when it passes, SIGKILL once the grace is over.
 class Deadline {
 public:
     Deadline(pid_t group, const SubprocessSpec& spec, Clock::time_point started)
-        : m_group(group), m_limited(spec.timeout.count() > 0), m_deadline(started + spec.timeout), m_grace(spec.kill_grace) {}
+        : m_stop(group, spec.kill_grace), m_limited(spec.timeout.count() > 0), m_deadline(started + spec.timeout) {}
 
     // Sends whatever signal is due now; returns true once the deadline has passed.
     bool enforce(Clock::time_point now) {
         if (m_limited && !m_expired && now >= m_deadline) {
             m_expired = true;
-            ::kill(-m_group, SIGTERM);
-            m_kill_at = now + m_grace;
-            m_kill_pending = true;
+            m_stop.terminate(now);
         }
-        if (m_kill_pending && now >= m_kill_at) {
-            ::kill(-m_group, SIGKILL);
-            m_kill_pending = false;
-        }
+        m_stop.escalate(now);
         return m_expired;
     }
 
     // True while a signal may still have to be sent, so waiting must not block.
-    bool pending() const { return (m_limited && !m_expired) || m_kill_pending; }
+    bool pending() const { return (m_limited && !m_expired) || m_stop.kill_pending(); }
 
     // Milliseconds until the next thing to do, at most `cap`.
     int wait_ms(Clock::time_point now, int cap) const {
@@ -156,14 +182,41 @@ public:
     }
 
 private:
-    pid_t m_group;
+    GroupStop m_stop;
     bool m_limited;
     Clock::time_point m_deadline;
-    std::chrono::milliseconds m_grace;
     bool m_expired = false;
-    bool m_kill_pending = false;
-    Clock::time_point m_kill_at{};
 };
+
+// Whether run_subprocess has reaped the child, for the interrupt cleanup that may be stopping it
+// on the signal thread meanwhile.
+struct Reaping {
+    std::mutex mutex;
+    std::condition_variable done;
+    bool reaped = false;  // set right after waitpid() returned the child; the group may be gone
+};
+
+// On SIGTERM/SIGINT to minicd: stops the child's process group as a timeout would, and waits for
+// run_subprocess to reap it; SIGKILL after the grace (kept short: the whole cleanup is bounded).
+InterruptCleanup stop_on_interrupt(const std::string& program, pid_t group, std::chrono::milliseconds grace,
+                                   Reaping& reaping) {
+    constexpr std::chrono::milliseconds k_longest_grace{2000};
+    grace = std::min(grace, k_longest_grace);
+    return InterruptCleanup(fmt::format("stop {} (process group {})", program, group), [=, &reaping] {
+        // Under the mutex, so no signal goes to the group once run_subprocess has said it reaped the
+        // child (the id could in theory be reused afterwards).
+        std::unique_lock lock(reaping.mutex);
+        if (reaping.reaped) return std::string();
+        GroupStop stop(group, grace);
+        stop.terminate(Clock::now());
+        if (reaping.done.wait_until(lock, stop.kill_at(), [&] { return reaping.reaped; })) {
+            return fmt::format("stopped {} (process group {})", program, group);
+        }
+        stop.escalate(stop.kill_at());
+        return fmt::format("killed {} (process group {}) with SIGKILL: SIGTERM did not stop it within {} ms", program,
+                           group, grace.count());
+    });
+}
 
 }  // namespace
 
@@ -207,7 +260,12 @@ Result<SubprocessResult> run_subprocess(const SubprocessSpec& spec) {
     sigemptyset(&defaults);
     sigaddset(&defaults, SIGPIPE);
     posix_spawnattr_setsigdefault(&attributes, &defaults);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
+    // Nothing blocked: minicd's threads block SIGTERM and SIGINT (see interrupt.hpp), and a child
+    // inheriting that would outlive its timeout's SIGTERM.
+    sigset_t unblocked;
+    sigemptyset(&unblocked);
+    posix_spawnattr_setsigmask(&attributes, &unblocked);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
     const auto started = Clock::now();
     pid_t pid = -1;
@@ -219,6 +277,10 @@ Result<SubprocessResult> run_subprocess(const SubprocessSpec& spec) {
     if (spawn_error != 0) {
         return fail(ErrorCode::subprocess, fmt::format("cannot start: {}", std::strerror(spawn_error)), program);
     }
+
+    // Declared before `interrupt`, whose deregistration waits for a running cleanup that uses it.
+    Reaping reaping;
+    InterruptCleanup interrupt = stop_on_interrupt(program, pid, spec.kill_grace, reaping);
 
     // Close the child's ends here so end-of-stream arrives when the child exits.
     in->read.reset();
@@ -286,6 +348,12 @@ Result<SubprocessResult> run_subprocess(const SubprocessSpec& spec) {
         result.timed_out = deadline.enforce(Clock::now());
         if (pending) ::usleep(2000);
     }
+    {
+        std::lock_guard lock(reaping.mutex);
+        reaping.reaped = true;
+    }
+    reaping.done.notify_all();
+    interrupt.dismiss();
     result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
     if (WIFEXITED(status)) {
         result.exit_code = WEXITSTATUS(status);
