@@ -139,11 +139,7 @@ protected:
     std::string prometheus() { return cluster().var("MINICD_TEST_PROMETHEUS"); }
 
     Invocation minicd(std::vector<std::string> args, std::chrono::seconds limit = 300s) {
-        args.insert(args.begin(), MINICD_BINARY);
-        auto result = util::run_subprocess({.argv = args,
-                                            .env = {{"XDG_CACHE_HOME", m_tmp.path("cache")}, {"KUBECONFIG", cluster().var("KUBECONFIG")}},
-                                            .timeout = limit});
-        return invocation_of(result);
+        return run_minicd(cluster(), m_tmp.path("cache"), std::move(args), limit);
     }
 
     std::vector<std::string> target(std::vector<std::string> extra) const {

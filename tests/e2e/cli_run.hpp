@@ -55,6 +55,17 @@ inline std::string pick_text(const Json& json, const std::string& pointer) {
     return found.is_string() ? found.get<std::string>() : "(" + found.dump() + ")";
 }
 
+// How the suites run the minicd binary with `args` against the test cluster, `cache` as its XDG cache.
+inline util::SubprocessSpec minicd_spec(TestCluster& cluster, const std::string& cache, std::vector<std::string> args,
+                                        std::chrono::seconds limit = std::chrono::seconds(300)) {
+    args.insert(args.begin(), MINICD_BINARY);
+    return {.argv = std::move(args), .env = {{"XDG_CACHE_HOME", cache}, {"KUBECONFIG", cluster.var("KUBECONFIG")}}, .timeout = limit};
+}
+inline Invocation run_minicd(TestCluster& cluster, const std::string& cache, std::vector<std::string> args,
+                             std::chrono::seconds limit = std::chrono::seconds(300)) {
+    return invocation_of(util::run_subprocess(minicd_spec(cluster, cache, std::move(args), limit)));
+}
+
 // `minicd ci` in `clone` as GitHub Actions runs it on main for `event` ("push", "schedule"),
 // building with the test environment's buildah, `cache` as its XDG cache.
 inline Invocation run_ci_on_main(TestCluster& cluster, testing::GitRepo& clone, const std::string& cache,

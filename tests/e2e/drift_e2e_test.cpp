@@ -139,10 +139,7 @@ protected:
     }
 
     Invocation minicd(const std::vector<std::string>& args, std::chrono::seconds limit = 300s) {
-        return invocation_of(util::run_subprocess(
-            {.argv = joined({MINICD_BINARY}, args),
-             .env = {{"XDG_CACHE_HOME", m_tmp.path("cache")}, {"KUBECONFIG", cluster().var("KUBECONFIG")}},
-             .timeout = limit}));
+        return run_minicd(cluster(), m_tmp.path("cache"), args, limit);
     }
 
     std::vector<std::string> target() const { return {"-n", ns(), "--app", k_app, "--env", k_env}; }

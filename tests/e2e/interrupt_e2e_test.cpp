@@ -49,13 +49,10 @@ protected:
     }
 
     util::SubprocessSpec minicd_spec(std::vector<std::string> args, std::chrono::seconds limit) {
-        args.insert(args.begin(), MINICD_BINARY);
-        return {.argv = args,
-                .env = {{"XDG_CACHE_HOME", m_tmp.path("cache")}, {"KUBECONFIG", cluster().var("KUBECONFIG")}},
-                .timeout = limit};
+        return e2e::minicd_spec(cluster(), m_tmp.path("cache"), std::move(args), limit);
     }
     Invocation minicd(std::vector<std::string> args, std::chrono::seconds limit = 300s) {
-        return invocation_of(util::run_subprocess(minicd_spec(std::move(args), limit)));
+        return run_minicd(cluster(), m_tmp.path("cache"), std::move(args), limit);
     }
 
     std::vector<std::string> apply_args(const std::string& folder, std::vector<std::string> extra = {}) const {

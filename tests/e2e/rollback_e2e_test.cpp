@@ -112,11 +112,7 @@ protected:
     }
 
     Invocation minicd(std::vector<std::string> args, std::chrono::seconds limit = 300s) {
-        args.insert(args.begin(), MINICD_BINARY);
-        auto result = util::run_subprocess({.argv = args,
-                                            .env = {{"XDG_CACHE_HOME", m_tmp.path("cache")}, {"KUBECONFIG", cluster().var("KUBECONFIG")}},
-                                            .timeout = limit});
-        return invocation_of(result);
+        return run_minicd(cluster(), m_tmp.path("cache"), std::move(args), limit);
     }
 
     // Flags naming this test's app and environment, with JSON output and a short health timeout

@@ -76,12 +76,8 @@ int run_canary(Verb verb, const CanaryCommandFlags& flags) {
     // Flags are checked before connecting: bad input costs nothing.
     auto lock_wait = seconds_flag(flags.lock_wait, "--lock-wait");
     if (!lock_wait) return report_failure(lock_wait.error());
-    std::optional<std::chrono::seconds> timeout;
-    if (!flags.timeout.empty()) {
-        auto parsed = seconds_flag(flags.timeout, "--timeout");
-        if (!parsed) return report_failure(parsed.error());
-        timeout = *parsed;
-    }
+    auto timeout = optional_seconds_flag(flags.timeout, "--timeout");
+    if (!timeout) return report_failure(timeout.error());
     auto from_flags = canary_from_flags(flags.canary);
     if (!from_flags) return report_failure(from_flags.error());
 
@@ -96,7 +92,7 @@ int run_canary(Verb verb, const CanaryCommandFlags& flags) {
     deploy::DeployOptions options{
         .target = connected->target,
         .prune = environment ? environment->prune : false,
-        .timeout = timeout.value_or(environment ? environment->timeout : k_default_timeout),
+        .timeout = timeout->value_or(environment ? environment->timeout : k_default_timeout),
         .lock_wait = *lock_wait,
         .assess = {.wait_for_load_balancer = environment && environment->wait_for_addresses},
         .on_failure = environment && environment->failure_policy() == config::OnFailure::rollback ? deploy::OnFailure::rollback

@@ -330,12 +330,8 @@ int run_drift(const DriftFlags& flags) {
     // Flags are checked before connecting: bad input costs nothing.
     auto form = drift_form(flags);
     if (!form) return report_failure(form.error());
-    std::optional<std::chrono::seconds> timeout;
-    if (!flags.timeout.empty()) {
-        auto parsed = seconds_flag(flags.timeout, "--timeout");
-        if (!parsed) return report_failure(parsed.error());
-        timeout = *parsed;
-    }
+    auto timeout = optional_seconds_flag(flags.timeout, "--timeout");
+    if (!timeout) return report_failure(timeout.error());
 
     if (*form == TargetForm::explicit_) {
         TargetFlags target;
@@ -346,7 +342,7 @@ int run_drift(const DriftFlags& flags) {
         target.context = flags.context;
         auto connected = connect_target(target);
         if (!connected) return report_failure(connected.error());
-        DriftRun run(flags, nullptr, timeout);
+        DriftRun run(flags, nullptr, *timeout);
         run.compare(*connected->client, {.drift = {.name = flags.env, .target = connected->target}}, Asked::by_name);
         run.count_requests(*connected->client);
         return run.finish();
@@ -363,7 +359,7 @@ int run_drift(const DriftFlags& flags) {
         if (!name) return report_failure(name.error());
     }
     const Asked asked = flags.environments.empty() ? Asked::all : Asked::by_name;
-    DriftRun run(flags, &*config, timeout);
+    DriftRun run(flags, &*config, *timeout);
     for (const auto* environment : *chosen) {
         if (environment->per_branch()) {
             compare_previews(run, flags, *config, *environment, asked);

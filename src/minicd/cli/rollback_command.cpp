@@ -38,12 +38,8 @@ int run_rollback(const RollbackFlags& flags) {
     // Flags are checked before connecting: bad input costs nothing.
     auto lock_wait = seconds_flag(flags.lock_wait, "--lock-wait");
     if (!lock_wait) return report_failure(lock_wait.error());
-    std::optional<std::chrono::seconds> timeout;
-    if (!flags.timeout.empty()) {
-        auto parsed = seconds_flag(flags.timeout, "--timeout");
-        if (!parsed) return report_failure(parsed.error());
-        timeout = *parsed;
-    }
+    auto timeout = optional_seconds_flag(flags.timeout, "--timeout");
+    if (!timeout) return report_failure(timeout.error());
 
     auto connected = connect_target(flags.target);
     if (!connected) return report_failure(connected.error());
@@ -57,7 +53,7 @@ int run_rollback(const RollbackFlags& flags) {
     deploy::DeployOptions options{
         .target = connected->target,
         .wait = flags.wait,
-        .timeout = timeout.value_or(environment ? environment->timeout : k_default_timeout),
+        .timeout = timeout->value_or(environment ? environment->timeout : k_default_timeout),
         .dry_run = flags.dry_run,
         .concurrency = flags.concurrency,
         .lock_wait = *lock_wait,

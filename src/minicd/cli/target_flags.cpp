@@ -132,4 +132,11 @@ Result<std::chrono::seconds> seconds_flag(const std::string& text, const char* f
     return std::chrono::duration_cast<std::chrono::seconds>(*parsed);
 }
 
+Result<std::optional<std::chrono::seconds>> optional_seconds_flag(const std::string& text, const char* flag) {
+    if (text.empty()) return std::optional<std::chrono::seconds>();
+    auto parsed = seconds_flag(text, flag);
+    if (!parsed) return fail(parsed.error());
+    return std::optional(*parsed);
+}
+
 }  // namespace minicd::cli

@@ -56,5 +56,7 @@ Result<ConnectedTarget> connect_target(const TargetFlags& flags);
 
 // A duration flag (`--timeout 5m`) in whole seconds; the error names the flag.
 Result<std::chrono::seconds> seconds_flag(const std::string& text, const char* flag);
+// The same for a flag that may be left out: nullopt when `text` is "".
+Result<std::optional<std::chrono::seconds>> optional_seconds_flag(const std::string& text, const char* flag);
 
 }  // namespace minicd::cli
