@@ -47,9 +47,17 @@ Result<void> validate(const BuildRequest& request) {
     return {};
 }
 
+// A path as a builder argument: a relative one starting with "-" ("-x" from minicd.yaml) gets "./" in
+// front, so that the builder reads a path there and never an option.
+std::string path_argument(const std::string& path) {
+    return path.starts_with('-') ? "./" + path : path;
+}
+
+std::string context_of(const BuildRequest& request) { return path_argument(request.context_dir); }
+
 std::string dockerfile_of(const BuildRequest& request) {
-    if (!request.dockerfile.empty()) return request.dockerfile;
-    return (std::filesystem::path(request.context_dir) / "Dockerfile").string();
+    if (!request.dockerfile.empty()) return path_argument(request.dockerfile);
+    return path_argument((std::filesystem::path(request.context_dir) / "Dockerfile").string());
 }
 
 bool is_insecure(const BuilderConfig& config, const std::string& reference) {
@@ -93,7 +101,7 @@ BuildPlan plan_containers_tool(const BuilderConfig& config, const BuildRequest& 
     // Base images may come from private registries too.
     if (!config.auth_file.empty()) append(argv, {"--authfile", config.auth_file});
     if (!config.cert_dir.empty()) append(argv, {"--cert-dir", config.cert_dir});
-    argv.push_back(request.context_dir);
+    argv.push_back(context_of(request));
     plan.invocations.push_back(std::move(build));
     if (!request.push) return plan;
 
@@ -137,7 +145,7 @@ BuildPlan plan_docker(const BuilderConfig& config, const BuildRequest& request, 
     append(argv, {"build", "-f", dockerfile_of(request)});
     for (const auto& reference : references) append(argv, {"-t", reference});
     append_build_inputs(argv, request);
-    argv.push_back(request.context_dir);
+    argv.push_back(context_of(request));
     plan.invocations.push_back(with_config(std::move(build)));
     if (!request.push) return plan;
 
@@ -158,7 +166,7 @@ BuildPlan plan_kaniko(const BuilderConfig& config, const BuildRequest& request, 
     Invocation build = start(config, (request.push ? "build and push " : "build ") + references.front());
     if (config_dir) build.spec.env["DOCKER_CONFIG"] = *config_dir;
     auto& argv = build.spec.argv;
-    append(argv, {"--context", request.context_dir, "--dockerfile", dockerfile_of(request)});
+    append(argv, {"--context", context_of(request), "--dockerfile", dockerfile_of(request)});
     for (const auto& reference : references) append(argv, {"--destination", reference});
     append_build_inputs(argv, request);
     if (request.push) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace minicd::build {
 namespace {
 
@@ -214,6 +216,32 @@ TEST(BuildPlan, RejectsInvalidRequestsNamingTheProblem) {
         EXPECT_EQ(planned.error().code, util::ErrorCode::input);
         EXPECT_NE(planned.error().message.find(bad.message), std::string::npos) << planned.error().message;
     }
+}
+
+TEST(BuildPlan, ContextsAndDockerfilesStartingWithADashArePassedAsPaths) {
+    // From minicd.yaml: a context "-x" must not read as an option of the builder.
+    auto request = shop_request();
+    request.context_dir = "-x";
+    for (const std::string dockerfile : {"", "-x/Dockerfile", "-Dockerfile.ci"}) {
+        request.dockerfile = dockerfile;
+        const std::string expected_file = dockerfile.empty() ? "./-x/Dockerfile" : "./" + dockerfile;
+        for (auto kind : {BuilderKind::buildah, BuilderKind::docker, BuilderKind::podman, BuilderKind::kaniko}) {
+            const BuildPlan built = plan({.kind = kind}, request);
+            const auto& argv = built.invocations.at(0).spec.argv;
+            for (const auto& arg : argv) {
+                EXPECT_FALSE(arg.starts_with("-x") || arg.starts_with("-D")) << to_string(kind) << ": " << arg;
+            }
+            EXPECT_NE(std::find(argv.begin(), argv.end(), "./-x"), argv.end()) << to_string(kind);
+            EXPECT_NE(std::find(argv.begin(), argv.end(), expected_file), argv.end()) << to_string(kind);
+        }
+    }
+    // Paths that cannot be read as options stay as they were.
+    request.context_dir = "/src/-x";
+    request.dockerfile = "";
+    const BuildPlan buildah = plan({.kind = BuilderKind::buildah}, request);
+    const auto& argv = buildah.invocations.at(0).spec.argv;
+    EXPECT_EQ(argv.back(), "/src/-x");
+    EXPECT_NE(std::find(argv.begin(), argv.end(), "/src/-x/Dockerfile"), argv.end());
 }
 
 TEST(DockerPush, DigestIsReadFromTheSummaryLine) {

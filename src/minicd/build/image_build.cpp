@@ -97,6 +97,17 @@ Result<std::string> verified_digest(const std::string& reference, const std::str
 
 }  // namespace
 
+Result<std::optional<registry::Credentials>> push_credentials(const BuildRequest& request, const std::string& auth_file,
+                                                              const registry::CredentialOptions& options) {
+    if (!request.push || !auth_file.empty()) return std::nullopt;
+    auto target = model::parse_image_ref(request.repository);
+    if (!target) return fail(target.error());
+    auto found = registry::find_credentials(target->registry, options);
+    if (!found) return fail(found.error());
+    if (*found) util::log_debug("pushing to {} with the credentials from {}", target->registry, (*found)->source);
+    return *found;
+}
+
 DigestResolver registry_resolver(registry::Client& client) {
     return [&client](const model::ImageRef& ref) -> Result<std::string> {
         auto descriptor = client.resolve(ref);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 #include "support/git_repo.hpp"
 #include "support/scripts.hpp"
@@ -131,6 +132,32 @@ TEST_F(BuildImage, WithoutPushNothingIsAskedOfTheRegistry) {
     ASSERT_TRUE(artifact) << artifact.error().describe();
     EXPECT_EQ(artifact->digest, "");
     EXPECT_TRUE(m_resolved.empty());
+}
+
+TEST(PushCredentials, AreWhatMinicdFindsForTheRegistryPushedTo) {
+    const std::map<std::string, std::string> variables = {
+        {"MINICD_REGISTRY_REG_EXAMPLE_COM_5000_USERNAME", "robot"},
+        {"MINICD_REGISTRY_REG_EXAMPLE_COM_5000_PASSWORD", "robot-pw"}};
+    registry::CredentialOptions options{.docker_config_dir = "/nonexistent", .environment = variables};
+    BuildRequest request{.image_name = "shop", .repository = "reg.example.com:5000/apps/shop", .tag = "abc1234",
+                         .context_dir = "."};
+    auto found = push_credentials(request, "", options);
+    ASSERT_TRUE(found) << found.error().describe();
+    ASSERT_TRUE(*found);
+    EXPECT_EQ((*found)->username, "robot");
+
+    auto with_auth_file = push_credentials(request, "/run/auth.json", options);
+    ASSERT_TRUE(with_auth_file);
+    EXPECT_FALSE(*with_auth_file) << "the builder reads the auth file given";
+    request.push = false;
+    auto without_push = push_credentials(request, "", options);
+    ASSERT_TRUE(without_push);
+    EXPECT_FALSE(*without_push);
+    request.push = true;
+    request.repository = "other.example.com/apps/shop";
+    auto elsewhere = push_credentials(request, "", options);
+    ASSERT_TRUE(elsewhere);
+    EXPECT_FALSE(*elsewhere) << "credentials go to their own registry only";
 }
 
 }  // namespace

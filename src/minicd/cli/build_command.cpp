@@ -15,7 +15,6 @@
 #include "minicd/pipeline/ci.hpp"
 #include "minicd/registry/credentials.hpp"
 #include "minicd/source/git.hpp"
-#include "minicd/util/log.hpp"
 
 namespace minicd::cli {
 
@@ -40,18 +39,6 @@ struct BuildFlags {
     std::string cert_dir;
     RegistryFlags registry;
 };
-
-// The builder pushes with the credentials minicd itself finds for the registry, unless an auth
-// file is given; nullopt when there are none (the builder then uses its own defaults).
-Result<std::optional<registry::Credentials>> push_credentials(const BuildFlags& flags, const std::string& repository) {
-    if (!flags.push || !flags.auth_file.empty()) return std::nullopt;
-    auto target = model::parse_image_ref(repository);
-    if (!target) return fail(target.error());
-    auto found = registry::find_credentials(target->registry);
-    if (!found) return fail(found.error());
-    if (*found) util::log_debug("pushing to {} with the credentials from {}", target->registry, (*found)->source);
-    return *found;
-}
 
 // What one run builds: the image of --image, or every image of minicd.yaml.
 struct Work {
@@ -133,7 +120,8 @@ int run_build(const BuildFlags& flags) {
     std::vector<build::Artifact> artifacts;
     for (auto& request : work->requests) {
         request.tag = *tag;
-        auto credentials = push_credentials(flags, request.repository);
+        // The builder pushes with the credentials minicd itself finds for the registry, unless an auth file is given.
+        auto credentials = build::push_credentials(request, flags.auth_file);
         if (!credentials) return report_failure(credentials.error());
         build::BuilderConfig config{.kind = builder->kind,
                                     .program = builder->program,

@@ -144,8 +144,13 @@ public:
         if (m.stopped()) return record(m, m_store);
         if (auto chosen = choose_workloads(); !chosen) return fail(chosen.error());
 
-        const std::string digest = release_of(m).manifest_digest;
-        const bool continues = open && open->manifest_digest == digest;
+        // The same objects as the open canary's (whichever form its digest has): this run continues it.
+        bool continues = false;
+        if (open && !m.options.dry_run) {
+            auto same = m_store.digest_matches(open->manifest_digest, objects_text(m));
+            if (!same) return fail(same.error());
+            continues = *same;
+        }
         // A canary of another release left open (its run was killed) goes before this one starts.
         if (open && (!continues || m_workloads.empty()) && !m.options.dry_run) {
             if (auto retired = retire_open(m, m_store, *open); !retired) return fail(retired.error());
@@ -318,7 +323,9 @@ private:
         for (const auto& copy : m_copies) inventory.insert(copy.id);
         if (auto saved = save_inventory(m, m_store, {inventory.begin(), inventory.end()}); !saved) return fail(saved.error());
 
-        model::Release release = release_of(m);
+        auto described = release_of(m, m_store);
+        if (!described) return fail(described.error());
+        model::Release release = std::move(*described);
         release.outcome = model::ReleaseOutcome::canary;
         release.rollout = model::Rollout::canary;
         release.canary_step = 1;

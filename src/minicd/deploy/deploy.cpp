@@ -153,7 +153,9 @@ Result<void> store_objects(const Deployment& m, Store& store, model::Release& re
 // one that lost its lock writes nothing more.
 Result<DeployResult> record(Deployment& m, Store& store) {
     if (!m.options.dry_run && !m.lock_lost) {
-        model::Release release = release_of(m);
+        auto described = release_of(m, store);
+        if (!described) return fail(described.error());
+        model::Release release = std::move(*described);
         Store::RecordMode mode = Store::RecordMode::append;
         if (m.concludes) {
             // A promoted canary: its record, with the objects it stored when it started, says how it ended.

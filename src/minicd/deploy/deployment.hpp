@@ -130,10 +130,14 @@ Result<void> await_health(Deployment& deployment);
 // prune.cpp: deletes (or reports) what the previous inventory lists and the manifests dropped.
 Result<void> prune_dropped(Deployment& deployment);
 
-// record.cpp: the release record of the deploy as it ended.
-model::Release release_of(const Deployment& deployment);
-
 class Store;
+
+// record.cpp: the canonical JSON text of the objects the deploy declared, in apply order: what a
+// release's payload stores, and what its manifest digest is computed over.
+std::string objects_text(const Deployment& deployment);
+// record.cpp: the release record of the deploy as it ended; its manifest digest is keyed with the
+// salt `store` keeps (created there on first use), so it is no dry run's business.
+Result<model::Release> release_of(const Deployment& deployment, Store& store);
 
 // canary.cpp: deletes the canary objects of the target (when retire_canary is set), ours only.
 Result<void> retire_canary(Deployment& deployment);

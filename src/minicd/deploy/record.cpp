@@ -10,7 +10,7 @@
 #include <ctime>
 
 #include "minicd/deploy/deployment.hpp"
-#include "minicd/util/encoding.hpp"
+#include "minicd/deploy/store.hpp"
 
 namespace minicd::deploy {
 
@@ -27,13 +27,6 @@ std::string now_rfc3339() {
     return text;
 }
 
-// sha256 over the canonical JSON of every object the deploy declared, in apply order.
-std::string manifest_digest(const std::vector<Item>& items) {
-    Json all = Json::array();
-    for (const auto& item : items) all.push_back(item.desired.object.body());
-    return "sha256:" + util::sha256_hex(all.dump());
-}
-
 model::ReleaseOutcome outcome_of(const Deployment& m) {
     switch (m.result.outcome) {
     case Outcome::succeeded: return model::ReleaseOutcome::deployed;
@@ -47,17 +40,26 @@ model::ReleaseOutcome outcome_of(const Deployment& m) {
 
 }  // namespace
 
-model::Release release_of(const Deployment& m) {
+std::string objects_text(const Deployment& m) {
+    Json all = Json::array();
+    for (const auto& item : m.items) all.push_back(item.desired.object.body());
+    return all.dump();
+}
+
+Result<model::Release> release_of(const Deployment& m, Store& store) {
     const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started);
-    return {.time = now_rfc3339(),
-            .git_sha = m.options.git_sha,
-            .images = m.options.images,
-            .manifest_digest = manifest_digest(m.items),
-            .outcome = outcome_of(m),
-            .message = m.stopped() ? m.result.failure : m.options.release_message,
-            .deployed_by = m.options.deployed_by.by.empty() ? detect_provenance() : m.options.deployed_by,
-            .duration_seconds = std::round(elapsed.count() * 10) / 10,
-            .rollback_to = m.rollback_to};
+    // Keyed with the environment's salt: the objects may hold Secrets, and the record is a ConfigMap.
+    auto digest = store.manifest_digest(objects_text(m));
+    if (!digest) return fail(digest.error());
+    return model::Release{.time = now_rfc3339(),
+                          .git_sha = m.options.git_sha,
+                          .images = m.options.images,
+                          .manifest_digest = std::move(*digest),
+                          .outcome = outcome_of(m),
+                          .message = m.stopped() ? m.result.failure : m.options.release_message,
+                          .deployed_by = m.options.deployed_by.by.empty() ? detect_provenance() : m.options.deployed_by,
+                          .duration_seconds = std::round(elapsed.count() * 10) / 10,
+                          .rollback_to = m.rollback_to};
 }
 
 model::Provenance detect_provenance() {

@@ -35,6 +35,15 @@ constexpr std::string_view k_payload_key = "objects.json.gz";
 constexpr std::string_view k_revision_label = "minicd.io/revision";
 constexpr std::string_view k_payload_digest_annotation = "minicd.io/payload-sha256";
 constexpr std::string_view k_chunk_annotation = "minicd.io/chunk";
+constexpr std::string_view k_salt_role = "digest-salt";
+constexpr std::string_view k_salt_type = "minicd.io/digest-salt";
+constexpr std::string_view k_salt_key = "salt";
+// Random bytes of a new salt; a salt read back must have at least k_min_salt_bytes.
+constexpr std::size_t k_salt_bytes = 32;
+constexpr std::size_t k_min_salt_bytes = 16;
+// How manifest digests begin: keyed with the salt now, a plain hash in records written before.
+constexpr std::string_view k_keyed_digest_prefix = "hmac-sha256:";
+constexpr std::string_view k_plain_digest_prefix = "sha256:";
 // Compressed bytes per Secret: base64 makes 640 KiB about 854 KiB, under the ~900 KiB we allow.
 constexpr std::size_t k_payload_chunk_bytes = 640 * 1024;
 // What a payload may expand to when read back: far above 1000 large objects, far below harm.
@@ -518,9 +527,16 @@ Result<std::vector<Json>> Store::load_payload(const Release& release) {
     auto text = util::gunzip(packed, k_max_payload_bytes);
     if (!text) return fail(ErrorCode::api, "its stored objects are unreadable: " + text.error().message, subject_of_all);
     // The record's manifest digest is over the same text: neither can be swapped without the other.
-    if (!release.manifest_digest.empty() && release.manifest_digest != "sha256:" + util::sha256_hex(*text)) {
-        return fail(ErrorCode::api, "its stored objects are not the ones its record describes (manifest digest differs)",
-                    subject_of_all);
+    if (!release.manifest_digest.empty()) {
+        auto matches = digest_matches(release.manifest_digest, *text);
+        if (!matches) {
+            return fail(matches.error().context(fmt::format("checking the objects of release {}", release.revision)));
+        }
+        if (!*matches) {
+            return fail(ErrorCode::api,
+                        "its stored objects are not the ones its record describes (manifest digest differs)",
+                        subject_of_all);
+        }
     }
     auto list = Json::parse(*text, nullptr, false);
     if (!list.is_array()) return fail(ErrorCode::api, "its stored objects are not a JSON array", subject_of_all);
@@ -531,6 +547,107 @@ Result<std::vector<Json>> Store::load_payload(const Release& release) {
         objects.push_back(std::move(object));
     }
     return objects;
+}
+
+Result<std::string> Store::salt_name() const { return config_map_name("salt"); }
+
+Result<std::string> Store::salt_from(const std::string& body, const std::string& what) const {
+    auto secret = Json::parse(body, nullptr, false);
+    // Another (app, env) pair whose name joins to the same string, or someone else: its data is not looked at.
+    const std::string found = annotation(secret, render::k_owner_annotation);
+    if (found != owner()) {
+        const std::string whose = found.empty() ? fmt::format("it has no {} annotation", render::k_owner_annotation)
+                                                : fmt::format("it belongs to \"{}\"", found);
+        return fail(ErrorCode::input,
+                    fmt::format("not minicd's digest salt for \"{}\" ({}); minicd neither reads nor overwrites it. "
+                                "If two app/environment pairs map to this name, rename one of them",
+                                owner(), whose),
+                    what);
+    }
+    const Json* data = member(secret, "data");
+    const Json* value = data ? member(*data, k_salt_key) : nullptr;
+    std::optional<std::string> salt;
+    if (value != nullptr && value->is_string()) {
+        if (auto decoded = util::base64_decode(value->get_ref<const std::string&>())) salt = std::move(*decoded);
+    }
+    if (!salt || salt->size() < k_min_salt_bytes) {
+        return fail(ErrorCode::api,
+                    fmt::format("the digest salt is damaged (data key \"{}\" must hold at least {} bytes in "
+                                "base64); the manifest digests of this environment cannot be computed or checked",
+                                k_salt_key, k_min_salt_bytes),
+                    what);
+    }
+    return std::move(*salt);
+}
+
+Result<std::optional<std::string>> Store::salt(CreateSalt create) {
+    auto name = salt_name();
+    if (!name) return fail(name.error());
+    const std::string path = fmt::format("/api/v1/namespaces/{}/secrets/{}", m_namespace, *name);
+    const std::string what = fmt::format("secret {}/{}", m_namespace, *name);
+    // Twice at most: a writer that created it between our read and our create wins, and we read theirs.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        auto existing = kube::get(m_client, path);
+        if (!existing) return fail(existing.error().context("reading " + what));
+        if (kube::ok(existing->status)) {
+            auto found = salt_from(existing->body, what);
+            if (!found) return fail(found.error());
+            return std::optional<std::string>(std::move(*found));
+        }
+        if (existing->status != 404) return fail(kube::api_error(*existing, what));
+        if (create == CreateSalt::no) return std::optional<std::string>{};
+
+        auto fresh = util::random_bytes(k_salt_bytes);
+        if (!fresh) return fail(fresh.error());
+        Json secret = new_config_map(*name, k_salt_role, Json::object());
+        secret["kind"] = "Secret";
+        secret["type"] = std::string(k_salt_type);
+        secret["data"] = {{std::string(k_salt_key), util::base64_encode(*fresh)}};
+        auto created = m_client.send({.method = http::Method::post,
+                                      .path = fmt::format("/api/v1/namespaces/{}/secrets?fieldManager={}", m_namespace,
+                                                          render::k_field_manager),
+                                      .body = secret.dump(),
+                                      .content_type = "application/json",
+                                      .replay = kube::Replay::unsafe});
+        if (!created) return fail(created.error().context("writing " + what));
+        if (kube::ok(created->status)) return std::optional<std::string>(std::move(*fresh));
+        // 409: someone created one meanwhile (ours or not): read it again, never overwrite it.
+        if (created->status != 409) return fail(kube::api_error(*created, what));
+    }
+    return fail(ErrorCode::api, "the digest salt was created and then disappeared while it was read", what);
+}
+
+Result<std::string> Store::manifest_digest(std::string_view objects_text) {
+    auto key = salt(CreateSalt::yes);
+    if (!key) return fail(key.error());
+    if (!*key) return fail(ErrorCode::internal, "no digest salt after creating it", owner());
+    auto mac = util::hmac_sha256_hex(**key, objects_text);
+    if (!mac) return fail(mac.error());
+    return std::string(k_keyed_digest_prefix) + *mac;
+}
+
+Result<bool> Store::digest_matches(std::string_view recorded, std::string_view objects_text) {
+    if (recorded.empty()) return false;
+    if (recorded.starts_with(k_plain_digest_prefix)) {
+        // Written before digests were keyed: still a faithful check of the objects.
+        return recorded.substr(k_plain_digest_prefix.size()) == util::sha256_hex(objects_text);
+    }
+    if (!recorded.starts_with(k_keyed_digest_prefix)) {
+        return fail(ErrorCode::api, "the manifest digest recorded is neither hmac-sha256:... nor sha256:...", owner());
+    }
+    auto key = salt(CreateSalt::no);
+    if (!key) return fail(key.error());
+    if (!*key) {
+        auto name = salt_name();
+        return fail(ErrorCode::api,
+                    fmt::format("the manifest digest recorded is keyed with the salt in Secret {}, which is gone, "
+                                "so the stored objects cannot be checked against it",
+                                name ? *name : std::string("minicd-<app>-<env>-salt")),
+                    owner());
+    }
+    auto mac = util::hmac_sha256_hex(**key, objects_text);
+    if (!mac) return fail(mac.error());
+    return recorded.substr(k_keyed_digest_prefix.size()) == *mac;
 }
 
 void Store::delete_payloads_except(const std::vector<int>& kept) {

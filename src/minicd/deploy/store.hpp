@@ -18,7 +18,8 @@ using model::ReleaseOutcome;
 
 // What minicd applied for one (app, environment), kept in the target namespace so prune knows
 // what it owns. Stored in ConfigMaps named "minicd-<app>-<env>-inventory" and
-// "minicd-<app>-<env>-releases", labelled app.kubernetes.io/managed-by=minicd and
+// "minicd-<app>-<env>-releases" (the release payloads and the digest salt in Secrets, below),
+// labelled app.kubernetes.io/managed-by=minicd and
 // minicd.io/app, minicd.io/env, minicd.io/role (inventory | releases), and annotated
 // minicd.io/owner=<app>/<env>. Well under 1 MiB: writes over 900 KiB of data are refused.
 // Because app and env may contain '-', two pairs can map to one name ("a-b"/"c" and "a"/"b-c");
@@ -62,9 +63,24 @@ public:
     // number of Secrets written. Secrets of that name owned by another pair are never overwritten.
     Result<int> save_payload(int revision, const std::vector<model::Json>& objects);
     // Reads a release's objects back (from the release they are stored under), checking every
-    // chunk's owner, the digest of the whole and the record's manifest digest; an error naming the
-    // Secret when one is missing, foreign or damaged.
+    // chunk's owner, the digest of the whole and the record's manifest digest (digest_matches); an
+    // error naming the Secret when one is missing, foreign or damaged.
     Result<std::vector<model::Json>> load_payload(const Release& release);
+
+    // The manifest digest a release records for its objects, given as their canonical JSON text (what
+    // save_payload stores): "hmac-sha256:<hex>", HMAC-SHA256 keyed with a random salt of this
+    // (app, env), so that whoever can read the releases ConfigMap cannot test guesses at the Secret
+    // values among those objects. Equal objects get equal digests within one (app, env). The salt
+    // is kept in Secret "minicd-<app>-<env>-salt" (type minicd.io/digest-salt, labelled as the
+    // ConfigMaps with role digest-salt, owner annotation) and created on first use; a Secret of
+    // that name that is not ours is an error, and is never read further or overwritten.
+    Result<std::string> manifest_digest(std::string_view objects_text);
+    // Whether `recorded` (a release's manifest digest) is the digest of `objects_text`: the keyed form
+    // above, or the unsalted "sha256:<hex>" records written before it hold; "" matches nothing. Never
+    // creates the salt: a keyed digest whose salt Secret is gone is an error, and so is another form.
+    Result<bool> digest_matches(std::string_view recorded, std::string_view objects_text);
+    // "minicd-<app>-<env>-salt"; an input error as for the ConfigMaps' names.
+    Result<std::string> salt_name() const;
 
     // "minicd-<app>-<env>-inventory" and "minicd-<app>-<env>-releases"; an input error when the
     // result is not a valid ConfigMap name (or the namespace is not a valid namespace name).
@@ -87,6 +103,12 @@ private:
     Result<std::optional<Release>> try_record(const std::string& name, Release release, const RecordOptions& options,
                                               std::vector<int>& kept_payloads);
     Result<std::string> payload_name(int revision, int index) const;
+    // Whether salt() makes the salt Secret when there is none.
+    enum class CreateSalt { no, yes };
+    // The salt of the manifest digests; nullopt when its Secret does not exist and `create` is no.
+    Result<std::optional<std::string>> salt(CreateSalt create);
+    // The salt in the Secret as the server answered (`body`), after checking it is ours.
+    Result<std::string> salt_from(const std::string& body, const std::string& what) const;
     Result<void> write_payload_chunk(const std::string& name, model::Json secret);
     // Deletes our payload Secrets of every revision not in `kept`; problems are logged, not fatal:
     // a Secret left behind costs space, never correctness.

@@ -2,7 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
+
+#include "minicd/deploy/deployment.hpp"
+#include "minicd/util/encoding.hpp"
+#include "support/local_http_server.hpp"
 
 namespace minicd::deploy {
 namespace {
@@ -246,6 +255,204 @@ TEST_F(StoreNames, KeepBelowOneIsRefusedBeforeAnyRequest) {
     ASSERT_FALSE(recorded);
     EXPECT_EQ(recorded.error().code, util::ErrorCode::input);
     EXPECT_EQ(m_client->requests_sent(), 0);
+}
+
+// An API server that keeps Secrets of namespace "shop" in memory, and notes every write.
+class SecretServer {
+public:
+    SecretServer() = default;
+
+    void put(const std::string& name, Json secret) {
+        std::lock_guard lock(m_mutex);
+        m_secrets[name] = std::move(secret);
+    }
+    std::optional<Json> secret(const std::string& name) {
+        std::lock_guard lock(m_mutex);
+        auto found = m_secrets.find(name);
+        return found == m_secrets.end() ? std::nullopt : std::optional<Json>(found->second);
+    }
+    std::vector<std::string> writes() {
+        std::lock_guard lock(m_mutex);
+        return m_writes;
+    }
+    std::unique_ptr<kube::Client> client() {
+        auto made = kube::Client::create({.server = m_server.url("")}, {.max_attempts = 1});
+        EXPECT_TRUE(made) << made.error().describe();
+        return std::move(*made);
+    }
+
+private:
+    using Reply = minicd::testing::LocalHttpServer::Reply;
+
+    static Reply status(int code, std::string_view reason) {
+        return {.status = code,
+                .headers = {{"Content-Type", "application/json"}},
+                .body = Json{{"kind", "Status"}, {"reason", reason}, {"message", reason}, {"code", code}}.dump()};
+    }
+
+    Reply answer(const minicd::testing::LocalHttpServer::Request& request) {
+        std::lock_guard lock(m_mutex);
+        const std::string collection = "/api/v1/namespaces/shop/secrets";
+        const std::string path = request.target.substr(0, request.target.find('?'));
+        if (request.method == "POST" && path == collection) {
+            Json body = Json::parse(request.body);
+            const std::string name = body["metadata"]["name"];
+            m_writes.push_back("POST " + name);
+            if (m_secrets.count(name) != 0) return status(409, "AlreadyExists");
+            m_secrets[name] = body;
+            return {.status = 201, .headers = {{"Content-Type", "application/json"}}, .body = body.dump()};
+        }
+        if (!path.starts_with(collection + "/")) return status(404, "NotFound");
+        const std::string name = path.substr(collection.size() + 1);
+        if (request.method == "GET") {
+            auto found = m_secrets.find(name);
+            if (found == m_secrets.end()) return status(404, "NotFound");
+            return {.status = 200, .headers = {{"Content-Type", "application/json"}}, .body = found->second.dump()};
+        }
+        m_writes.push_back(request.method + " " + name);
+        if (request.method == "PUT") m_secrets[name] = Json::parse(request.body);
+        return status(200, "OK");
+    }
+
+    std::mutex m_mutex;
+    std::map<std::string, Json> m_secrets;
+    std::vector<std::string> m_writes;
+    minicd::testing::LocalHttpServer m_server{[this](const auto& request) { return answer(request); }};
+};
+
+// What a release's objects look like when stored: one holds a Secret's value.
+const std::vector<Json> k_objects = {
+    Json::parse(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"db","namespace":"shop"},
+                    "data":{"password":"aHVudGVyMg=="}})"),
+    Json::parse(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"web","namespace":"shop"},
+                    "data":{"a":"b"}})")};
+
+std::string text_of(const std::vector<Json>& objects) { return Json(objects).dump(); }
+
+TEST(StoreDigest, IsKeyedWithASaltCreatedOnceInASecretOfOurs) {
+    SecretServer server;
+    auto client = server.client();
+    Store store(*client, "shop", "web", "prod");
+    const std::string text = text_of(k_objects);
+
+    auto digest = store.manifest_digest(text);
+    ASSERT_TRUE(digest) << digest.error().describe();
+    EXPECT_TRUE(digest->starts_with("hmac-sha256:")) << *digest;
+    EXPECT_EQ(digest->size(), std::string("hmac-sha256:").size() + 64);
+    EXPECT_EQ(digest->find(util::sha256_hex(text)), std::string::npos) << "not the plain hash anyone can recompute";
+
+    auto salt = server.secret("minicd-web-prod-salt");
+    ASSERT_TRUE(salt);
+    EXPECT_EQ((*salt)["kind"], "Secret");
+    EXPECT_EQ((*salt)["type"], "minicd.io/digest-salt");
+    EXPECT_EQ((*salt)["metadata"]["annotations"]["minicd.io/owner"], "web/prod");
+    EXPECT_EQ((*salt)["metadata"]["labels"]["app.kubernetes.io/managed-by"], "minicd");
+    EXPECT_EQ((*salt)["metadata"]["labels"]["minicd.io/role"], "digest-salt");
+    const std::string key = util::base64_decode((*salt)["data"]["salt"].get<std::string>()).value();
+    EXPECT_EQ(key.size(), 32u);
+    EXPECT_EQ(*digest, "hmac-sha256:" + util::hmac_sha256_hex(key, text).value());
+
+    // Read back, never made again: the same objects get the same digest, from any run.
+    Store again(*client, "shop", "web", "prod");
+    EXPECT_EQ(again.manifest_digest(text).value(), *digest);
+    EXPECT_EQ(server.writes(), std::vector<std::string>{"POST minicd-web-prod-salt"});
+    EXPECT_NE(again.manifest_digest(text + " ").value(), *digest);
+
+    // Another environment has a salt of its own.
+    Store staging(*client, "shop", "web", "staging");
+    EXPECT_NE(staging.manifest_digest(text).value(), *digest);
+}
+
+TEST(StoreDigest, ASaltSecretThatIsNotOursIsAnErrorAndStaysUntouched) {
+    for (const std::string owner : {"web-prod/x", ""}) {
+        SecretServer server;
+        Json foreign = {{"apiVersion", "v1"},
+                        {"kind", "Secret"},
+                        {"metadata", {{"name", "minicd-web-prod-salt"}, {"namespace", "shop"}}},
+                        {"data", {{"salt", util::base64_encode("their-salt-hunter2-0123456789")}}}};
+        if (!owner.empty()) foreign["metadata"]["annotations"] = {{"minicd.io/owner", owner}};
+        server.put("minicd-web-prod-salt", foreign);
+        auto client = server.client();
+        Store store(*client, "shop", "web", "prod");
+
+        auto digest = store.manifest_digest(text_of(k_objects));
+        ASSERT_FALSE(digest) << owner;
+        EXPECT_EQ(digest.error().code, util::ErrorCode::input);
+        EXPECT_EQ(digest.error().subject, "secret shop/minicd-web-prod-salt");
+        EXPECT_NE(digest.error().message.find("not minicd's digest salt for \"web/prod\""), std::string::npos)
+            << digest.error().message;
+        EXPECT_EQ(digest.error().describe().find("hunter2"), std::string::npos);
+        EXPECT_TRUE(server.writes().empty()) << "never overwritten";
+        EXPECT_EQ(server.secret("minicd-web-prod-salt"), foreign);
+    }
+}
+
+TEST(StoreDigest, PayloadsOfOldAndNewRecordsAreBothVerified) {
+    SecretServer server;
+    auto client = server.client();
+    Store store(*client, "shop", "web", "prod");
+    const std::string text = text_of(k_objects);
+    ASSERT_EQ(store.save_payload(3, k_objects).value(), 1);
+    Release release{.revision = 3, .payload_chunks = 1};
+
+    // A record written before digests were keyed.
+    release.manifest_digest = "sha256:" + util::sha256_hex(text);
+    auto old = store.load_payload(release);
+    ASSERT_TRUE(old) << old.error().describe();
+    EXPECT_EQ(*old, k_objects);
+    EXPECT_TRUE(server.writes() == std::vector<std::string>{"POST minicd-web-prod-release-3-0"})
+        << "checking an old record makes no salt";
+
+    release.manifest_digest = store.manifest_digest(text).value();
+    auto keyed = store.load_payload(release);
+    ASSERT_TRUE(keyed) << keyed.error().describe();
+    EXPECT_EQ(*keyed, k_objects);
+    EXPECT_NE(release.manifest_digest, "sha256:" + util::sha256_hex(text)) << "old and new compare unequal";
+
+    for (const std::string& wrong : {"hmac-sha256:" + util::sha256_hex(text), "sha256:" + std::string(64, '0')}) {
+        release.manifest_digest = wrong;
+        auto swapped = store.load_payload(release);
+        ASSERT_FALSE(swapped) << wrong;
+        EXPECT_NE(swapped.error().message.find("manifest digest differs"), std::string::npos)
+            << swapped.error().message;
+    }
+    release.manifest_digest = "md5:" + std::string(32, '0');
+    EXPECT_FALSE(store.load_payload(release));
+}
+
+TEST(StoreDigest, CheckingAKeyedDigestNeverCreatesTheSalt) {
+    SecretServer server;
+    auto client = server.client();
+    Store store(*client, "shop", "web", "prod");
+    auto checked = store.digest_matches("hmac-sha256:" + std::string(64, 'a'), text_of(k_objects));
+    ASSERT_FALSE(checked);
+    EXPECT_NE(checked.error().message.find("minicd-web-prod-salt, which is gone"), std::string::npos)
+        << checked.error().message;
+    EXPECT_TRUE(server.writes().empty());
+    EXPECT_FALSE(store.digest_matches("", text_of(k_objects)).value()) << "an empty digest matches nothing";
+}
+
+TEST(StoreDigest, AReleaseRecordCarriesTheKeyedDigestOfItsObjects) {
+    SecretServer server;
+    auto client = server.client();
+    kube::Discovery discovery(*client, "");
+    DeployOptions options;
+    options.target = {.app = "web", .env = "prod", .namespace_ = "shop"};
+    options.deployed_by = {.by = "test", .job_url = ""};
+    Deployment deployment(*client, discovery, options);
+    for (const auto& object : k_objects) {
+        Item item;
+        item.desired.object = model::Object(object);
+        deployment.items.push_back(std::move(item));
+    }
+    Store store(*client, "shop", "web", "prod");
+    EXPECT_EQ(objects_text(deployment), text_of(k_objects)) << "what the payload stores";
+
+    auto release = release_of(deployment, store);
+    ASSERT_TRUE(release) << release.error().describe();
+    EXPECT_NE(release->manifest_digest, "sha256:" + util::sha256_hex(text_of(k_objects)));
+    EXPECT_EQ(release->manifest_digest, store.manifest_digest(text_of(k_objects)).value());
+    EXPECT_TRUE(store.digest_matches(release->manifest_digest, text_of(k_objects)).value());
 }
 
 }  // namespace

@@ -114,7 +114,9 @@ std::optional<Health> find_unschedulable(const Json& pod) {
 }
 
 // Why a Failed pod failed: the pod's own reason (Evicted, DeadlineExceeded...) when the kubelet gave one,
-// else the first container that terminated unsuccessfully.
+// else the first container that terminated unsuccessfully, by its reason and exit code. Its
+// termination message is left out: the container wrote it (with FallbackToLogsOnError it is the end
+// of its log), so it may hold secrets, and this text goes into CI logs and release records.
 Health failed_pod(const Json& pod) {
     std::string reason = string_at(pod, {"status", "reason"});
     std::string message = string_at(pod, {"status", "message"});
@@ -136,14 +138,10 @@ Health failed_pod(const Json& pod) {
                 continue;
             }
             std::string why = string_at(*terminated, {"reason"});
-            std::string detail = string_at(*terminated, {"message"});
             std::string text = fmt::format("pod {} failed: container {} exited with code {}", pod_name(pod),
                                            string_at(status, {"name"}), int_at(*terminated, {"exitCode"}).value_or(0));
             if (!why.empty()) {
                 text += fmt::format(" ({})", why);
-            }
-            if (!detail.empty()) {
-                text += ": " + detail;
             }
             return Health{.state = State::failed, .reason = "PodFailed", .message = one_line(text)};
         }

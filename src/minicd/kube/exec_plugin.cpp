@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "minicd/model/credential_json.hpp"
 #include "minicd/model/object.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/subprocess.hpp"
@@ -180,7 +181,7 @@ bool opens_json_object(std::string_view text) {
 Result<ExecCredential> parse_exec_output(const std::string& out, const ExecConfig& exec, const std::string& who) {
     auto bad = [&](std::string message) { return fail(ErrorCode::subprocess, who + " " + message, exec.command); };
     if (!opens_json_object(out)) return bad("did not print an ExecCredential JSON object");
-    auto document = parse_credential_json(out);
+    auto document = model::parse_credential_json(out);
     if (!document) return bad("printed invalid JSON at " + document.error().message);
     if (!document->is_object()) return bad("did not print an ExecCredential JSON object");
 

@@ -54,9 +54,4 @@ Result<RestConfig> load_rest_config(const KubeconfigOptions& options);
 // `root`, by default /var/run/secrets/kubernetes.io/serviceaccount).
 Result<RestConfig> in_cluster_config(const std::string& root = "/var/run/secrets/kubernetes.io/serviceaccount");
 
-// Parses JSON that holds credentials: a kubeconfig, or the ExecCredential a plugin prints. A syntax
-// error is ErrorCode::input without a subject, saying "line L, column C: <kind of mistake>" and never
-// quoting the text (nlohmann's own message shows the bytes it last read: here, the secret).
-Result<model::Json> parse_credential_json(std::string_view text);
-
 }  // namespace minicd::kube

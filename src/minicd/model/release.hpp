@@ -50,7 +50,9 @@ struct Release {
     std::string time;                           // RFC 3339, UTC
     std::string git_sha;                        // "" when unknown
     std::map<std::string, std::string> images;  // image name -> pinned reference (name@sha256:...)
-    std::string manifest_digest;                // sha256 of the applied objects, canonical JSON
+    // Of the applied objects' canonical JSON: "hmac-sha256:<hex>" keyed with the environment's salt
+    // (deploy::Store::manifest_digest), or "sha256:<hex>" in records written before digests were keyed.
+    std::string manifest_digest;
     ReleaseOutcome outcome = ReleaseOutcome::failed;
     std::string message;  // why it failed, or a short summary ("rollback to 3")
     Provenance deployed_by;

@@ -205,7 +205,13 @@ private:
                                                   .cert_dir = m_options.build.cert_dir};
         std::vector<std::string> pushed;
         for (const auto& request : build_requests(m_config, m_options.config_dir, m_git.image_tag)) {
-            auto artifact = build::build_image(builder_config, request, resolve);
+            // The builder pushes as the account minicd found for the registry (as `minicd build` does),
+            // the one the digests are read back with.
+            auto credentials = build::push_credentials(request, m_options.build.auth_file);
+            if (!credentials) return fail(credentials.error());
+            build::BuilderConfig config = builder_config;
+            config.credentials = std::move(*credentials);
+            auto artifact = build::build_image(config, request, resolve);
             if (!artifact) return fail(artifact.error());
             progress(fmt::format("    pushed {}", artifact->pinned()));
             m_images.push_back({.image_name = artifact->image_name, .reference = artifact->reference, .digest = artifact->digest});

@@ -1,11 +1,22 @@
 #include "minicd/pipeline/ci.hpp"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <optional>
+
+#include "minicd/registry/credentials.hpp"
+#include "minicd/util/encoding.hpp"
+#include "minicd/util/text.hpp"
+#include "support/local_http_server.hpp"
+#include "support/scripts.hpp"
+#include "support/temp_dir.hpp"
 
 namespace minicd::pipeline {
 namespace {
 
 using deploy::DriftClass;
+using minicd::testing::LocalHttpServer;
 
 model::ObjectId object(std::string kind, std::string name) {
     return {.group = "", .version = "v1", .kind = std::move(kind), .namespace_ = "shop", .name = std::move(name)};
@@ -57,6 +68,81 @@ TEST(CiDrift, ReleaseImagesBecomePinsOfTheirDigests) {
     EXPECT_EQ((*pins)[0].reference, "ghcr.io/acme/shop:1a2b3c4");
     EXPECT_EQ((*pins)[0].digest, digest);
     EXPECT_FALSE(release_pins({{"shop", "not a reference"}}));
+}
+
+// Sets (or removes) a variable of this process until the end of the scope.
+class ScopedVariable {
+public:
+    ScopedVariable(std::string name, std::optional<std::string> value) : m_name(std::move(name)) {
+        if (const char* old = ::getenv(m_name.c_str())) m_old = old;
+        if (value) {
+            ::setenv(m_name.c_str(), value->c_str(), 1);
+        } else {
+            ::unsetenv(m_name.c_str());
+        }
+    }
+    ScopedVariable(const ScopedVariable&) = delete;
+    ScopedVariable& operator=(const ScopedVariable&) = delete;
+    ~ScopedVariable() {
+        if (m_old) {
+            ::setenv(m_name.c_str(), m_old->c_str(), 1);
+        } else {
+            ::unsetenv(m_name.c_str());
+        }
+    }
+
+private:
+    std::string m_name;
+    std::optional<std::string> m_old;
+};
+
+// A stand-in for buildah found in PATH: it keeps a copy of the auth file it is given and writes
+// FAKE_DIGEST as the digest of what it "pushed".
+constexpr const char* k_recording_buildah = R"(
+echo "$@" >> "$FAKE_LOG"
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--digestfile" ]; then printf '%s\n' "$FAKE_DIGEST" > "$2"; fi
+  if [ "$1" = "--authfile" ]; then cp "$2" "$FAKE_LOG.auth"; fi
+  shift
+done
+)";
+
+TEST(CiBuild, PushesWithTheRegistryCredentialsMinicdFinds) {
+    const std::string digest = "sha256:" + std::string(64, 'e');
+    LocalHttpServer registry([&](const LocalHttpServer::Request& request) -> LocalHttpServer::Reply {
+        if (request.target == "/v2/") return {.status = 200};
+        return {.status = 200,
+                .headers = {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"},
+                            {"Docker-Content-Digest", digest}}};
+    });
+    const std::string host = registry.url("").substr(std::string("http://").size());
+    testing::TempDir dir;
+    testing::write_script(dir.path("bin"), "buildah", k_recording_buildah);
+    const char* path = ::getenv("PATH");
+    ScopedVariable search("PATH", dir.path("bin") + ":" + (path ? path : "/usr/bin:/bin"));
+    ScopedVariable log("FAKE_LOG", dir.path("calls.log"));
+    ScopedVariable reported("FAKE_DIGEST", digest);
+    auto prefix = registry::environment_prefix(host);
+    ASSERT_TRUE(prefix);
+    ScopedVariable user(*prefix + "_USERNAME", "ci-robot");
+    ScopedVariable password(*prefix + "_PASSWORD", "ci-robot-pw");
+    ScopedVariable no_docker_config("DOCKER_CONFIG", dir.path("no-docker-config"));
+
+    config::Config config;
+    config.app = "shop";
+    config.registry = host + "/apps";
+    config.images = {{.name = "shop"}};
+    config.build.builder = "buildah";
+    Plan plan;
+    plan.steps = {{.kind = StepKind::build, .environment = "", .description = "build"}};
+    auto report =
+        run_ci(config, plan, {.sha = std::string(40, 'a'), .image_tag = "aaaaaaa"}, {.config_dir = dir.path()});
+    ASSERT_TRUE(report.succeeded()) << report.error->describe();
+
+    auto auth = util::read_file(dir.path("calls.log.auth"));
+    ASSERT_TRUE(auth) << "the builder got no auth file: " << util::read_file(dir.path("calls.log")).value_or("");
+    EXPECT_NE(auth->find(host), std::string::npos) << *auth;
+    EXPECT_NE(auth->find(util::base64_encode("ci-robot:ci-robot-pw")), std::string::npos) << *auth;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <ostream>
 #include <vector>
 
+#include "minicd/model/credential_json.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/log.hpp"
 #include "minicd/util/subprocess.hpp"
@@ -223,15 +224,23 @@ std::string config_dir(const CredentialOptions& options, const Environment& env)
     return {};
 }
 
+// One entry of a config.json object, with its key for messages: it names the registry, so it holds no secret.
+struct ConfigEntry {
+    std::string key;
+    const Json* value = nullptr;
+};
+
 // The entry of a config.json object whose key stands for the registry; an exact key wins over a URL form.
-const Json* entry_for(const Json& object, std::string_view registry) {
-    if (!object.is_object()) return nullptr;
-    if (auto exact = object.find(std::string(registry)); exact != object.end()) return &*exact;
+std::optional<ConfigEntry> entry_for(const Json& object, std::string_view registry) {
+    if (!object.is_object()) return std::nullopt;
+    if (auto exact = object.find(std::string(registry)); exact != object.end()) {
+        return ConfigEntry{.key = exact.key(), .value = &*exact};
+    }
     std::string wanted = registry_key(registry);
     for (auto it = object.begin(); it != object.end(); ++it) {
-        if (registry_key(it.key()) == wanted) return &*it;
+        if (registry_key(it.key()) == wanted) return ConfigEntry{.key = it.key(), .value = &*it};
     }
-    return nullptr;
+    return std::nullopt;
 }
 
 std::string string_field(const Json& object, const char* name) {
@@ -240,7 +249,9 @@ std::string string_field(const Json& object, const char* name) {
 }
 
 // An auths entry with something usable in it; entries written next to a credsStore are empty.
-Result<std::optional<Credentials>> from_auths_entry(const Json& entry, const std::string& file) {
+// Errors name the file and the entry's key, never a value.
+Result<std::optional<Credentials>> from_auths_entry(const ConfigEntry& found, const std::string& file) {
+    const Json& entry = *found.value;
     if (!entry.is_object()) return std::nullopt;
     Credentials credentials{.username = string_field(entry, "username"),
                             .password = Secret(string_field(entry, "password")),
@@ -250,7 +261,8 @@ Result<std::optional<Credentials>> from_auths_entry(const Json& entry, const std
         auto decoded = util::base64_decode(auth);
         std::size_t colon = decoded ? decoded->find(':') : std::string::npos;
         if (colon == std::string::npos) {
-            return fail(ErrorCode::input, "an \"auth\" value is not base64 of user:password", file);
+            return fail(ErrorCode::input, fmt::format("auths \"{}\": auth is not base64 of user:password", found.key),
+                        file);
         }
         credentials.username = decoded->substr(0, colon);
         credentials.password = Secret(decoded->substr(colon + 1));
@@ -322,17 +334,20 @@ Result<std::optional<Credentials>> from_docker_config(std::string_view registry,
     if (!std::filesystem::exists(file, ignored)) return std::nullopt;
     auto text = util::read_file(file);
     if (!text) return fail(text.error());
-    auto config = Json::parse(*text, nullptr, false);
+    // The file holds passwords: a syntax error is given by line and column, never by the bytes there.
+    auto parsed = model::parse_credential_json(*text);
+    if (!parsed) return fail(parsed.error().code, "not valid JSON: " + parsed.error().message, file);
+    const Json& config = *parsed;
     if (!config.is_object()) return fail(ErrorCode::input, "not a JSON object", file);
 
     const Json helpers = config.value("credHelpers", Json::object());
     const Json auths = config.value("auths", Json::object());
-    if (const Json* helper = entry_for(helpers, registry)) {
-        if (helper->is_string() && !helper->get<std::string>().empty()) {
-            return from_helper(helper->get<std::string>(), registry, options, env);
+    if (auto helper = entry_for(helpers, registry)) {
+        if (helper->value->is_string() && !helper->value->get<std::string>().empty()) {
+            return from_helper(helper->value->get<std::string>(), registry, options, env);
         }
     }
-    if (const Json* entry = entry_for(auths, registry)) {
+    if (auto entry = entry_for(auths, registry)) {
         auto found = from_auths_entry(*entry, file);
         if (!found || *found) return found;
     }

@@ -252,6 +252,34 @@ TEST_F(CredentialLookup, MalformedConfigIsAnErrorNamingTheFile) {
     EXPECT_FALSE(find_credentials("r.io", m_options));
 }
 
+TEST_F(CredentialLookup, ConfigErrorsGiveFileLineAndKeyButNeverTheBytes) {
+    // A password pasted with its line break: nlohmann's own message would quote it.
+    write_config("{\"auths\": {\n  \"r.io\": {\"password\": \"pw-hunter2\n\", \"username\": \"u\"}}}");
+    auto broken = find_credentials("r.io", m_options);
+    ASSERT_FALSE(broken);
+    EXPECT_EQ(broken.error().code, util::ErrorCode::input);
+    EXPECT_EQ(broken.error().describe(),
+              m_dir + "/config.json: not valid JSON: line 2, column 35: a string holds a raw control character such as "
+                      "a line break; it must be escaped");
+
+    write_config(R"({"auths":{"r.io":{"auth":"cGF5bG9hZC1odW50ZXIy"}}})");  // "payload-hunter2", no colon
+    auto no_colon = find_credentials("r.io", m_options);
+    ASSERT_FALSE(no_colon);
+    EXPECT_EQ(no_colon.error().describe(),
+              m_dir + "/config.json: auths \"r.io\": auth is not base64 of user:password");
+
+    write_config(R"({"auths":{"r.io":{"auth":"hunter2!!"}}})");
+    auto not_base64 = find_credentials("r.io", m_options);
+    ASSERT_FALSE(not_base64);
+    EXPECT_EQ(not_base64.error().describe().find("hunter2"), std::string::npos) << not_base64.error().describe();
+
+    write_config(R"({"auths":{"r.io":{"auth":"dTpw","expiry":1e400}}})");
+    auto too_large = find_credentials("r.io", m_options);
+    ASSERT_FALSE(too_large);
+    EXPECT_EQ(too_large.error().describe(),
+              m_dir + "/config.json: not valid JSON: line 1, column 46: a number is too large");
+}
+
 TEST_F(CredentialLookup, NoConfigFileMeansAnonymous) { EXPECT_FALSE(lookup("r.io")); }
 
 TEST(Credentials, PrintingNeverShowsSecrets) {

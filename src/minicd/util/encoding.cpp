@@ -1,9 +1,12 @@
 #include "minicd/util/encoding.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <array>
+#include <limits>
 
 namespace minicd::util {
 
@@ -47,15 +50,44 @@ std::string percent_encode(std::string_view text) {
     return out;
 }
 
+namespace {
+
+std::string lowercase_hex(const unsigned char* bytes, std::size_t size) {
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(size * 2);
+    for (std::size_t i = 0; i < size; ++i) {
+        out.push_back(k_hex[bytes[i] >> 4]);
+        out.push_back(k_hex[bytes[i] & 0x0f]);
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string sha256_hex(std::string_view bytes) {
     std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
     SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest.data());
-    static constexpr char k_hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(digest.size() * 2);
-    for (unsigned char byte : digest) {
-        out.push_back(k_hex[byte >> 4]);
-        out.push_back(k_hex[byte & 0x0f]);
+    return lowercase_hex(digest.data(), digest.size());
+}
+
+Result<std::string> hmac_sha256_hex(std::string_view key, std::string_view bytes) {
+    std::array<unsigned char, SHA256_DIGEST_LENGTH> mac{};
+    unsigned int size = 0;
+    // OpenSSL takes the key's length as an int; ours are a few dozen bytes.
+    if (key.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()) ||
+        HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+             reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), mac.data(), &size) == nullptr) {
+        return fail(ErrorCode::internal, "HMAC-SHA256 failed");
+    }
+    return lowercase_hex(mac.data(), size);
+}
+
+Result<std::string> random_bytes(std::size_t count) {
+    std::string out(count, '\0');
+    if (count > static_cast<std::size_t>(std::numeric_limits<int>::max()) ||
+        RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(count)) != 1) {
+        return fail(ErrorCode::internal, "the system's random number generator failed");
     }
     return out;
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -19,5 +20,14 @@ std::string percent_encode(std::string_view text);
 
 // Lowercase hex SHA-256 of the bytes, as registries print digests (without "sha256:").
 std::string sha256_hex(std::string_view bytes);
+
+// Lowercase hex HMAC-SHA256 (RFC 2104) of the bytes under `key`: a digest only the key's holders can
+// compute or check, so guesses at the bytes cannot be tested against it. An internal error only if
+// OpenSSL fails.
+Result<std::string> hmac_sha256_hex(std::string_view key, std::string_view bytes);
+
+// `count` bytes from the operating system's cryptographic random number generator (through
+// OpenSSL), for keys and salts; an internal error when it cannot deliver.
+Result<std::string> random_bytes(std::size_t count);
 
 }  // namespace minicd::util
