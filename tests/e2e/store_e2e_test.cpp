@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "minicd/deploy/store.hpp"
+#include "minicd/util/encoding.hpp"
 #include "test_cluster.hpp"
 
 namespace minicd::e2e {
@@ -219,6 +220,99 @@ TEST_F(Store, OversizedInventoryIsRefused) {
     EXPECT_EQ(saved.error().code, util::ErrorCode::input);
     EXPECT_NE(saved.error().message.find("900 KiB"), std::string::npos) << saved.error().message;
     EXPECT_EQ(api(cluster().admin(), Method::get, ns_path("/configmaps/minicd-web-staging-inventory")).status, 404);
+}
+
+// --- The keyed manifest digest: its salt lives in a Secret of ours ---
+
+// What a release's objects look like when stored: one holds a Secret's value.
+std::vector<Json> digest_objects(const std::string& namespace_) {
+    return {Json{{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "db"}, {"namespace", namespace_}}},
+                 {"data", {{"password", "aHVudGVyMg=="}}}},
+            Json{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "web"}, {"namespace", namespace_}}},
+                 {"data", {{"a", "b"}}}}};
+}
+
+TEST_F(Store, TheDigestIsKeyedWithASaltCreatedOnceInASecretOfOurs) {
+    const std::string text = Json(digest_objects(ns())).dump();
+    auto digest = store("web", "prod").manifest_digest(text);
+    ASSERT_TRUE(digest) << digest.error().describe();
+    EXPECT_TRUE(digest->starts_with("hmac-sha256:")) << *digest;
+    EXPECT_EQ(digest->find(util::sha256_hex(text)), std::string::npos) << "not the plain hash anyone can recompute";
+
+    auto salt = api(cluster().admin(), Method::get, ns_path("/secrets/minicd-web-prod-salt"));
+    ASSERT_EQ(salt.status, 200) << salt.body.dump();
+    EXPECT_EQ(salt.body["type"], "minicd.io/digest-salt");
+    EXPECT_EQ(salt.body["metadata"]["annotations"]["minicd.io/owner"], "web/prod");
+    EXPECT_EQ(salt.body["metadata"]["labels"]["minicd.io/role"], "digest-salt");
+    const std::string key = util::base64_decode(salt.body["data"]["salt"].get<std::string>()).value();
+    EXPECT_EQ(key.size(), 32u);
+    EXPECT_EQ(*digest, "hmac-sha256:" + util::hmac_sha256_hex(key, text).value());
+
+    // Read back, never made again: the same objects get the same digest, from any run.
+    EXPECT_EQ(store("web", "prod").manifest_digest(text).value(), *digest);
+    auto again = api(cluster().admin(), Method::get, ns_path("/secrets/minicd-web-prod-salt"));
+    EXPECT_EQ(again.body["metadata"]["resourceVersion"], salt.body["metadata"]["resourceVersion"]);
+    EXPECT_NE(store("web", "prod").manifest_digest(text + " ").value(), *digest);
+    // Another environment has a salt of its own.
+    EXPECT_NE(store("web", "staging").manifest_digest(text).value(), *digest);
+}
+
+TEST_F(Store, ASaltSecretThatIsNotOursIsAnErrorAndStaysUntouched) {
+    for (const std::string owner : {"web-prod/x", ""}) {
+        Json foreign = {{"apiVersion", "v1"},
+                        {"kind", "Secret"},
+                        {"metadata", {{"name", "minicd-web-prod-salt"}}},
+                        {"data", {{"salt", util::base64_encode("their-salt-hunter2-0123456789")}}}};
+        if (!owner.empty()) foreign["metadata"]["annotations"] = {{"minicd.io/owner", owner}};
+        api(cluster().admin(), Method::delete_, ns_path("/secrets/minicd-web-prod-salt"));
+        auto created = api(cluster().admin(), Method::post, ns_path("/secrets"), foreign);
+        ASSERT_EQ(created.status, 201) << created.body.dump();
+
+        auto digest = store("web", "prod").manifest_digest(Json(digest_objects(ns())).dump());
+        ASSERT_FALSE(digest) << owner;
+        EXPECT_EQ(digest.error().code, util::ErrorCode::input);
+        EXPECT_NE(digest.error().message.find("not minicd's digest salt for \"web/prod\""), std::string::npos)
+            << digest.error().message;
+        EXPECT_EQ(digest.error().describe().find("hunter2"), std::string::npos);
+        auto after = api(cluster().admin(), Method::get, ns_path("/secrets/minicd-web-prod-salt"));
+        EXPECT_EQ(after.body["metadata"]["resourceVersion"], created.body["metadata"]["resourceVersion"]) << "never overwritten";
+    }
+}
+
+TEST_F(Store, PayloadsOfOldAndNewRecordsAreBothVerified) {
+    const std::vector<Json> objects = digest_objects(ns());
+    const std::string text = Json(objects).dump();
+    auto keeper = store("web", "prod");
+    ASSERT_EQ(keeper.save_payload(3, objects).value(), 1);
+    deploy::Release stored{.revision = 3, .payload_chunks = 1};
+
+    // A record written before digests were keyed; checking it makes no salt.
+    stored.manifest_digest = "sha256:" + util::sha256_hex(text);
+    auto old = keeper.load_payload(stored);
+    ASSERT_TRUE(old) << old.error().describe();
+    EXPECT_EQ(*old, objects);
+    EXPECT_EQ(api(cluster().admin(), Method::get, ns_path("/secrets/minicd-web-prod-salt")).status, 404);
+
+    stored.manifest_digest = keeper.manifest_digest(text).value();
+    auto keyed = keeper.load_payload(stored);
+    ASSERT_TRUE(keyed) << keyed.error().describe();
+    EXPECT_EQ(*keyed, objects);
+
+    for (const std::string& wrong : {"hmac-sha256:" + util::sha256_hex(text), "sha256:" + std::string(64, '0')}) {
+        stored.manifest_digest = wrong;
+        auto swapped = keeper.load_payload(stored);
+        ASSERT_FALSE(swapped) << wrong;
+        EXPECT_NE(swapped.error().message.find("manifest digest differs"), std::string::npos) << swapped.error().message;
+    }
+}
+
+TEST_F(Store, CheckingAKeyedDigestNeverCreatesTheSalt) {
+    auto checked = store("web", "prod").digest_matches("hmac-sha256:" + std::string(64, 'a'), "[]");
+    ASSERT_FALSE(checked);
+    EXPECT_NE(checked.error().message.find("minicd-web-prod-salt, which is gone"), std::string::npos)
+        << checked.error().message;
+    EXPECT_EQ(api(cluster().admin(), Method::get, ns_path("/secrets/minicd-web-prod-salt")).status, 404);
+    EXPECT_FALSE(store("web", "prod").digest_matches("", "[]").value()) << "an empty digest matches nothing";
 }
 
 }  // namespace
