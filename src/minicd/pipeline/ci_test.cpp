@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "minicd/kube/kubeconfig_test_support.hpp"
 #include "minicd/registry/credentials.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/text.hpp"
@@ -70,31 +71,7 @@ TEST(CiDrift, ReleaseImagesBecomePinsOfTheirDigests) {
     EXPECT_FALSE(release_pins({{"shop", "not a reference"}}));
 }
 
-// Sets (or removes) a variable of this process until the end of the scope.
-class ScopedVariable {
-public:
-    ScopedVariable(std::string name, std::optional<std::string> value) : m_name(std::move(name)) {
-        if (const char* old = ::getenv(m_name.c_str())) m_old = old;
-        if (value) {
-            ::setenv(m_name.c_str(), value->c_str(), 1);
-        } else {
-            ::unsetenv(m_name.c_str());
-        }
-    }
-    ScopedVariable(const ScopedVariable&) = delete;
-    ScopedVariable& operator=(const ScopedVariable&) = delete;
-    ~ScopedVariable() {
-        if (m_old) {
-            ::setenv(m_name.c_str(), m_old->c_str(), 1);
-        } else {
-            ::unsetenv(m_name.c_str());
-        }
-    }
-
-private:
-    std::string m_name;
-    std::optional<std::string> m_old;
-};
+using kube::test_support::ScopedEnv;
 
 // A stand-in for buildah found in PATH: it keeps a copy of the auth file it is given and writes
 // FAKE_DIGEST as the digest of what it "pushed".
@@ -119,14 +96,14 @@ TEST(CiBuild, PushesWithTheRegistryCredentialsMinicdFinds) {
     testing::TempDir dir;
     testing::write_script(dir.path("bin"), "buildah", k_recording_buildah);
     const char* path = ::getenv("PATH");
-    ScopedVariable search("PATH", dir.path("bin") + ":" + (path ? path : "/usr/bin:/bin"));
-    ScopedVariable log("FAKE_LOG", dir.path("calls.log"));
-    ScopedVariable reported("FAKE_DIGEST", digest);
+    ScopedEnv search("PATH", dir.path("bin") + ":" + (path ? path : "/usr/bin:/bin"));
+    ScopedEnv log("FAKE_LOG", dir.path("calls.log"));
+    ScopedEnv reported("FAKE_DIGEST", digest);
     auto prefix = registry::environment_prefix(host);
     ASSERT_TRUE(prefix);
-    ScopedVariable user(*prefix + "_USERNAME", "ci-robot");
-    ScopedVariable password(*prefix + "_PASSWORD", "ci-robot-pw");
-    ScopedVariable no_docker_config("DOCKER_CONFIG", dir.path("no-docker-config"));
+    ScopedEnv user(*prefix + "_USERNAME", "ci-robot");
+    ScopedEnv password(*prefix + "_PASSWORD", "ci-robot-pw");
+    ScopedEnv no_docker_config("DOCKER_CONFIG", dir.path("no-docker-config"));
 
     config::Config config;
     config.app = "shop";
