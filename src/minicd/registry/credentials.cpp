@@ -13,6 +13,7 @@
 #include <ostream>
 #include <vector>
 
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/log.hpp"
 #include "minicd/util/subprocess.hpp"
@@ -234,10 +235,7 @@ const Json* entry_for(const Json& object, std::string_view registry) {
     return nullptr;
 }
 
-std::string string_field(const Json& object, const char* name) {
-    auto found = object.find(name);
-    return found != object.end() && found->is_string() ? found->get<std::string>() : std::string();
-}
+std::string string_field(const Json& object, std::string_view name) { return model::string_at(object, {name}); }
 
 // An auths entry with something usable in it; entries written next to a credsStore are empty.
 Result<std::optional<Credentials>> from_auths_entry(const Json& entry, const std::string& file) {
@@ -302,7 +300,7 @@ Result<std::optional<Credentials>> from_helper(const std::string& suffix, std::s
         util::log_debug("{} has no credentials for {} ({})", name, registry, ran->outcome());
         return std::nullopt;
     }
-    auto answer = Json::parse(ran->out, nullptr, false);
+    auto answer = model::parse_json(ran->out);
     if (!answer.is_object()) return fail(ErrorCode::subprocess, "credential helper printed something that is not a JSON object", name);
     std::string user = string_field(answer, "Username");
     std::string secret = string_field(answer, "Secret");
@@ -322,7 +320,7 @@ Result<std::optional<Credentials>> from_docker_config(std::string_view registry,
     if (!std::filesystem::exists(file, ignored)) return std::nullopt;
     auto text = util::read_file(file);
     if (!text) return fail(text.error());
-    auto config = Json::parse(*text, nullptr, false);
+    auto config = model::parse_json(*text);
     if (!config.is_object()) return fail(ErrorCode::input, "not a JSON object", file);
 
     const Json helpers = config.value("credHelpers", Json::object());
