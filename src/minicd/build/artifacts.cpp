@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "minicd/model/image_ref.hpp"
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/text.hpp"
 
 namespace minicd::build {
@@ -71,8 +72,9 @@ std::string Artifact::pinned() const { return reference + "@" + digest; }
 Result<std::vector<Artifact>> read_artifacts(const std::string& path) {
     auto text = util::read_file(path);
     if (!text) return fail(text.error());
-    Json document = Json::parse(*text, nullptr, false);
-    if (document.is_discarded()) return fail(util::ErrorCode::input, "not valid JSON", path);
+    auto parsed = model::read_json(*text);
+    if (!parsed) return fail(util::ErrorCode::input, parsed.error().message, path);
+    Json document = std::move(*parsed);
     if (!document.is_object()) return fail(util::ErrorCode::input, "must be a JSON object with \"builds\"", path);
     auto builds = document.find("builds");
     if (builds == document.end() || !builds->is_array()) {

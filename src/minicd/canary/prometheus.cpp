@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/log.hpp"
 #include "minicd/util/text.hpp"
@@ -264,7 +265,7 @@ Result<Sample> Prometheus::query(const std::string& promql) {
 }
 
 Result<Sample> Prometheus::read_answer(const http::Response& response) const {
-    const json answer = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+    const json answer = model::parse_json(response.body);
     const bool is_object = !answer.is_discarded() && answer.is_object();
 
     // Prometheus explains a refusal in JSON, with 400, 422 or 503 and sometimes with 200.

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "minicd/model/json_read.hpp"
 #include "minicd/render/ownership.hpp"
 #include "minicd/util/encoding.hpp"
 
@@ -161,7 +162,7 @@ std::string state_text(const CanaryState& state) {
 }
 
 std::optional<CanaryState> parse_state(std::string_view text) {
-    const Json json = Json::parse(text, nullptr, false);
+    const Json json = model::parse_json(text);
     if (!json.is_object()) return std::nullopt;
     auto number = [&](const char* key) -> std::optional<int> {
         auto found = json.find(key);

@@ -11,10 +11,12 @@
 #include "minicd/cli/commands.hpp"
 #include "minicd/cli/deploy_report.hpp"
 #include "minicd/cli/failure.hpp"
+#include "minicd/cli/json_output.hpp"
 #include "minicd/cli/target_flags.hpp"
 #include "minicd/deploy/canary.hpp"
 #include "minicd/kube/discovery.hpp"
 #include "minicd/util/log.hpp"
+#include "minicd/util/text.hpp"
 
 namespace minicd::cli {
 
@@ -49,7 +51,7 @@ int print_status(const ConnectedTarget& connected, OutputFormat format) {
             out.update({{"release", canary.release.revision}, {"gitSha", canary.release.git_sha}, {"step", canary.step + 1},
                         {"steps", canary.steps}, {"weight", canary.weight}, {"workloads", std::move(workloads)}});
         }
-        fmt::print("{}\n", out.dump(2));
+        fmt::print("{}\n", json_text(out));
         return k_exit_ok;
     }
     if (!*status) {
@@ -57,7 +59,8 @@ int print_status(const ConnectedTarget& connected, OutputFormat format) {
         return k_exit_ok;
     }
     const deploy::CanaryStatus& canary = **status;
-    const std::string commit = canary.release.git_sha.empty() ? "" : ", commit " + canary.release.git_sha.substr(0, 12);
+    const std::string commit =
+        canary.release.git_sha.empty() ? "" : ", commit " + std::string(util::utf8_prefix(canary.release.git_sha, 12));
     if (canary.step < 0) {
         fmt::print("release {}{} is a canary, but none of its Deployments runs: minicd canary resume continues it, "
                    "minicd canary abort ends it\n",

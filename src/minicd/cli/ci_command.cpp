@@ -10,6 +10,7 @@
 #include "minicd/cli/commands.hpp"
 #include "minicd/cli/drift_report.hpp"
 #include "minicd/cli/failure.hpp"
+#include "minicd/cli/json_output.hpp"
 #include "minicd/config/load.hpp"
 #include "minicd/kube/discovery.hpp"
 #include "minicd/pipeline/ci.hpp"
@@ -199,7 +200,7 @@ int run_ci(const CiFlags& flags, const std::optional<PreviewRequest>& preview = 
     if (text) print_plan(*plan, *git);
     if (flags.explain || plan->steps.empty()) {
         if (text && flags.explain) fmt::print("\n--explain: nothing was done\n");
-        if (!text) fmt::print("{}\n", report_json(*plan, *git, nullptr).dump(2));
+        if (!text) fmt::print("{}\n", json_text(report_json(*plan, *git, nullptr)));
         return k_exit_ok;
     }
 
@@ -229,7 +230,7 @@ int run_ci(const CiFlags& flags, const std::optional<PreviewRequest>& preview = 
     if (text) {
         print_summary(report);
     } else {
-        fmt::print("{}\n", report_json(*plan, *git, &report).dump(2));
+        fmt::print("{}\n", json_text(report_json(*plan, *git, &report)));
     }
     append_step_summary(drift_of(report));
     // Drift left as it is fails the nightly job, so someone looks; anything that failed says more.

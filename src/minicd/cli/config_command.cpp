@@ -5,6 +5,7 @@
 
 #include "minicd/cli/app.hpp"
 #include "minicd/cli/commands.hpp"
+#include "minicd/cli/json_output.hpp"
 #include "minicd/config/load.hpp"
 #include "minicd/model/object.hpp"
 
@@ -41,7 +42,7 @@ void print_json(const ConfigFlags& flags, const config::CheckedConfig& checked) 
                              {"errors", errors},
                              {"warnings", warnings},
                              {"environments", environments}};
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", json_text(out));
 }
 
 void print_text(const ConfigFlags& flags, const config::CheckedConfig& checked) {

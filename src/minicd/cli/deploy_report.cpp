@@ -7,6 +7,7 @@
 #include <map>
 
 #include "minicd/cli/app.hpp"
+#include "minicd/cli/json_output.hpp"
 
 namespace minicd::cli {
 
@@ -170,7 +171,7 @@ void print_text(const deploy::DeployResult& result, DryRun dry_run, long request
 }
 
 void print_json(const deploy::DeployResult& result, DryRun dry_run, long requests) {
-    fmt::print("{}\n", report_json(result, dry_run, requests).dump(2));
+    fmt::print("{}\n", json_text(report_json(result, dry_run, requests)));
 }
 
 void print_report(const deploy::DeployResult& result, OutputFormat format, DryRun dry_run, long requests) {

@@ -14,6 +14,7 @@
 #include "minicd/cli/deploy_report.hpp"
 #include "minicd/cli/drift_report.hpp"
 #include "minicd/cli/failure.hpp"
+#include "minicd/cli/json_output.hpp"
 #include "minicd/cli/target_flags.hpp"
 #include "minicd/config/load.hpp"
 #include "minicd/deploy/deploy.hpp"
@@ -129,7 +130,7 @@ public:
     void count_requests(const kube::Client& client) { m_requests += client.requests_sent(); }
 
     int finish() {
-        if (m_format == OutputFormat::json) fmt::print("{}\n", drift_json(m_done, m_requests).dump(2));
+        if (m_format == OutputFormat::json) fmt::print("{}\n", json_text(drift_json(m_done, m_requests)));
         append_step_summary(m_done);
         return m_exit;
     }

@@ -55,7 +55,7 @@ std::string changed_by(const deploy::FieldDrift& field) {
 // "(commit 0123456789ab, deployed 2026-12-03T22:14:00Z)", leaving out what the release lacks.
 std::string release_facts(const model::Release& release) {
     std::vector<std::string> facts;
-    if (!release.git_sha.empty()) facts.push_back("commit " + release.git_sha.substr(0, k_commit_length));
+    if (!release.git_sha.empty()) facts.push_back("commit " + std::string(util::utf8_prefix(release.git_sha, k_commit_length)));
     if (!release.time.empty()) facts.push_back("deployed " + release.time);
     if (facts.empty()) return "";
     return fmt::format(" ({})", fmt::join(facts, ", "));
@@ -236,8 +236,9 @@ std::string drift_header(const EnvironmentDrift& environment) {
 
 // "canary running: release 5 at step 2 (minicd canary status ...)": a canary never goes unmentioned.
 std::string canary_running(const model::Release& canary) {
+    const std::string commit = canary.git_sha.empty() ? "" : ", commit " + std::string(util::utf8_prefix(canary.git_sha, 12));
     return fmt::format("canary running: release {} at step {}{} (minicd canary status, promote or abort)", canary.revision,
-                       std::max(canary.canary_step, 1), canary.git_sha.empty() ? "" : ", commit " + canary.git_sha.substr(0, 12));
+                       std::max(canary.canary_step, 1), commit);
 }
 
 std::string drift_text(const EnvironmentDrift& environment) {

@@ -7,6 +7,7 @@
 #include "minicd/cli/commands.hpp"
 #include "minicd/cli/failure.hpp"
 #include "minicd/cli/history_report.hpp"
+#include "minicd/cli/json_output.hpp"
 #include "minicd/cli/target_flags.hpp"
 #include "minicd/deploy/store.hpp"
 
@@ -28,7 +29,7 @@ int run_history(const HistoryFlags& flags) {
     if (!releases) return report_failure(releases.error());
 
     if (flags.output == "json") {
-        fmt::print("{}\n", history_json(target, *releases).dump(2));
+        fmt::print("{}\n", json_text(history_json(target, *releases)));
         return k_exit_ok;
     }
     // An empty history is an answer, not a failure: nothing was deployed there by minicd yet.

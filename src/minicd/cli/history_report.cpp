@@ -31,7 +31,7 @@ std::string short_image(const std::string& name, const std::string& reference) {
     const std::string_view digest = std::string_view(reference).substr(at + 1);
     const auto colon = digest.find(':');
     const std::size_t keep = colon == std::string_view::npos ? k_digest_hex_length : colon + 1 + k_digest_hex_length;
-    return fmt::format("{}@{}", last_segment(name), digest.substr(0, keep));
+    return fmt::format("{}@{}", last_segment(name), util::utf8_prefix(digest, keep));
 }
 
 // One line: a message with line breaks would break the table.
@@ -72,7 +72,7 @@ std::string history_table(const std::vector<model::Release>& releases) {
         }
         if (model::still_held(releases, release)) outcome += " (hold)";
         rows.push_back({std::to_string(release.revision), or_dash(release.time), outcome,
-                        or_dash(release.git_sha.substr(0, k_commit_length)), short_images(release.images),
+                        or_dash(std::string(util::utf8_prefix(release.git_sha, k_commit_length))), short_images(release.images),
                         or_dash(release.deployed_by.by), format_duration(release.duration_seconds),
                         one_line(release.message)});
     }

@@ -26,6 +26,16 @@ TEST(HistoryReport, ShortImagesKeepTheNameAndTwelveDigits) {
     EXPECT_EQ(short_images({}), "-");
 }
 
+// Records come from the cluster and may hold anything: a commit or digest cut in the middle of a
+// character would make the line invalid UTF-8 (and -o json fail).
+TEST(HistoryReport, CommitsAndDigestsAreCutBetweenCharacters) {
+    const std::string wide = "a\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9";  // 'a' and seven 2-byte characters
+    EXPECT_EQ(short_images({{"web", "web@sha256:" + wide}}), "web@sha256:a\u00e9\u00e9\u00e9\u00e9\u00e9");
+    const std::string table = history_table({release(1, wide, ReleaseOutcome::deployed)});
+    EXPECT_NE(table.find(" a\u00e9\u00e9\u00e9\u00e9\u00e9 "), std::string::npos) << table;
+    EXPECT_NO_THROW((void)model::Json(table).dump());
+}
+
 TEST(HistoryReport, DurationsReadLikeKubectlAges) {
     EXPECT_EQ(format_duration(0), "-");
     EXPECT_EQ(format_duration(0.3), "0s");

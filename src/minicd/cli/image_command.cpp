@@ -6,6 +6,7 @@
 #include "minicd/cli/app.hpp"
 #include "minicd/cli/commands.hpp"
 #include "minicd/cli/failure.hpp"
+#include "minicd/cli/json_output.hpp"
 #include "minicd/cli/registry_flags.hpp"
 #include "minicd/model/image_ref.hpp"
 #include "minicd/util/log.hpp"
@@ -32,7 +33,7 @@ int run_resolve(const ResolveFlags& flags) {
                               {"mediaType", descriptor->media_type},
                               {"digest", descriptor->digest},
                               {"size", descriptor->size}};
-        fmt::print("{}\n", out.dump(2));
+        fmt::print("{}\n", json_text(out));
     } else {
         fmt::print("{}\n", descriptor->digest);
     }

@@ -14,6 +14,7 @@
 #include "minicd/cli/app.hpp"
 #include "minicd/cli/commands.hpp"
 #include "minicd/cli/failure.hpp"
+#include "minicd/cli/json_output.hpp"
 #include "minicd/config/load.hpp"
 #include "minicd/pipeline/guard.hpp"
 #include "minicd/pipeline/preview.hpp"
@@ -94,7 +95,7 @@ int run_list(const PreviewFlags& flags) {
                         {"url", url.value_or("")}});
     }
     if (flags.output == "json") {
-        fmt::print("{}\n", json.dump(2));
+        fmt::print("{}\n", json_text(json));
         return k_exit_ok;
     }
     if (rows.empty()) {
@@ -146,12 +147,11 @@ int run_gc(const PreviewFlags& flags) {
                                  {"action", pipeline::to_string(decision.action)},
                                  {"reason", decision.reason}});
         }
-        fmt::print("{}\n", model::Json{{"dryRun", flags.dry_run},
-                                       {"decisions", decisions},
-                                       {"deleted", outcome->deleted},
-                                       {"failures", outcome->failures},
-                                       {"remaining", outcome->remaining}}
-                               .dump(2));
+        fmt::print("{}\n", json_text(model::Json{{"dryRun", flags.dry_run},
+                                                 {"decisions", decisions},
+                                                 {"deleted", outcome->deleted},
+                                                 {"failures", outcome->failures},
+                                                 {"remaining", outcome->remaining}}));
     } else {
         for (const auto& decision : outcome->decisions) {
             const bool removing = decision.action == pipeline::GcAction::remove;

@@ -7,6 +7,7 @@
 #include "minicd/cli/app.hpp"
 #include "minicd/cli/commands.hpp"
 #include "minicd/cli/failure.hpp"
+#include "minicd/cli/json_output.hpp"
 #include "minicd/cli/registry_flags.hpp"
 #include "minicd/model/image_ref.hpp"
 #include "minicd/registry/client.hpp"
@@ -147,7 +148,7 @@ int run_promote(const PromoteFlags& flags) {
     }
     if (flags.output == "json") {
         Json out = flags.from_artifacts.empty() ? results.front() : Json{{"promotions", results}};
-        fmt::print("{}\n", out.dump(2));
+        fmt::print("{}\n", json_text(out));
     }
     return exit_code;
 }

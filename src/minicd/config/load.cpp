@@ -570,8 +570,15 @@ public:
 
     std::optional<std::chrono::seconds> duration(const Node& node) {
         const Json& value = node.json();
-        if (value.is_number_integer() && value.get<std::int64_t>() > 0) {
-            return std::chrono::seconds(value.get<std::int64_t>());
+        if (value.is_number_integer()) {
+            // Through the text, so the range check is parse_duration's own: a bare count of seconds
+            // near int64's end would overflow every clock it is added to.
+            const std::string seconds = value.is_number_unsigned() ? std::to_string(value.get<std::uint64_t>())
+                                                                   : std::to_string(value.get<std::int64_t>());
+            auto parsed = util::parse_duration(seconds);
+            if (parsed && parsed->count() > 0) {
+                return std::chrono::duration_cast<std::chrono::seconds>(*parsed);
+            }
         }
         if (value.is_string()) {
             auto parsed = util::parse_duration(value.get<std::string>());

@@ -241,6 +241,26 @@ TEST(ConfigLoad, PromoteFromCyclesAndSelf) {
     EXPECT_EQ(lines, expected) << joined(lines);
 }
 
+TEST(ConfigLoad, ABareNumberOfSecondsBeyondAHundredYearsIsRefused) {
+    // As seconds, int64's largest value would overflow every clock the timeout is added to.
+    const auto lines = reports(std::string(k_head) +
+                               "  staging:\n"
+                               "    cluster: {context: stg, server: \"https://stg:6443\"}\n"
+                               "    on: {branch: main}\n"
+                               "    namespace: shop\n"
+                               "    timeout: 9223372036854775807\n"
+                               "  production:\n"
+                               "    cluster: {context: prd, server: \"https://prd:6443\"}\n"
+                               "    on: {tag: \"v*\"}\n"
+                               "    namespace: shop\n"
+                               "    timeout: 3153600000\n");
+    const std::vector<std::string> expected = {
+        "minicd.yaml:8:14: environments.staging.timeout: expected a duration such as 90s, 10m, 1h30m or 7d, found "
+        "9223372036854775807",
+    };
+    EXPECT_EQ(lines, expected) << joined(lines);
+}
+
 TEST(ConfigLoad, PerBranchRulesAreEnforced) {
     const auto lines = reports(std::string(k_head) +
                                "  preview:\n"

@@ -7,6 +7,7 @@
 #include "minicd/deploy/deployment.hpp"
 #include "minicd/diff/diff.hpp"
 #include "minicd/kube/verbs.hpp"
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/parallel.hpp"
 
 namespace minicd::deploy {
@@ -95,14 +96,13 @@ private:
             return;
         }
         item.report.action = action_of(item, response->status);
-        item.live = Json::parse(response->body, nullptr, false);
+        item.live = model::parse_json(response->body);
     }
 
     // Deletes exactly the object the plan judged ours (uid precondition), then waits until it is gone.
     Result<void> delete_and_wait(const Item& item) {
         std::string path = item.resource.object_path(item.desired.id.namespace_, item.desired.id.name);
-        const Json metadata = item.live && item.live->is_object() ? item.live->value("metadata", Json::object()) : Json::object();
-        const std::string uid = metadata.is_object() ? metadata.value("uid", "") : "";
+        const std::string uid = item.live ? model::string_at(*item.live, {"metadata", "uid"}) : std::string();
         if (uid.empty()) return fail(ErrorCode::internal, "no uid to re-create it safely", item.desired.id.describe());
         m.say(fmt::format("re-creating {}", item.desired.id.describe()));
         auto deleted = kube::delete_object(m.client, path, {.uid = uid});
@@ -173,7 +173,7 @@ Result<bool> ensure_namespace(Deployment& m) {
     if (!applied) return fail(applied.error());
     if (!kube::ok(*applied)) return fail(kube::api_error(*applied, item.desired.id.describe()));
     item.report.action = applied->status == 201 ? Action::created : Action::configured;
-    item.live = Json::parse(applied->body, nullptr, false);
+    item.live = model::parse_json(applied->body);
     return true;
 }
 

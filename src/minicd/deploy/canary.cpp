@@ -17,6 +17,7 @@
 #include "minicd/deploy/wait.hpp"
 #include "minicd/http/http_client.hpp"
 #include "minicd/kube/verbs.hpp"
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/log.hpp"
 
 namespace minicd::deploy {
@@ -52,12 +53,7 @@ std::string seconds_text(std::chrono::milliseconds span) {
     return fmt::format("{}s", seconds);
 }
 
-std::string metadata_string(const Json& object, const char* key) {
-    if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) return {};
-    const Json& metadata = object["metadata"];
-    auto found = metadata.find(key);
-    return found != metadata.end() && found->is_string() ? found->get<std::string>() : std::string();
-}
+std::string metadata_string(const Json& object, std::string_view key) { return model::string_at(object, {"metadata", key}); }
 
 // Deletes every canary object of the target that is ours (owner mark and track label); another
 // owner's object that happens to carry the labels is left and named in the log. Missing is fine.
@@ -252,8 +248,8 @@ private:
         for (auto& workload : m_workloads) {
             const Item& item = item_named("apps", "Deployment", workload.name);
             const Json& desired = item.desired.object.body();
-            const canary::ConfigRefs refs = canary::config_refs(desired.contains("spec") ? desired["spec"].value("template", Json())
-                                                                                         : Json());
+            const Json* pod_template = model::find_path(desired, {"spec", "template"});
+            const canary::ConfigRefs refs = canary::config_refs(pod_template != nullptr ? *pod_template : Json());
             canary::CanaryInput input{.deployment = desired, .config_map_copies = {}, .secret_copies = {}, .replicas = 1};
             copy_changed(refs.config_maps, "ConfigMap", input.config_map_copies);
             copy_changed(refs.secrets, "Secret", input.secret_copies);
@@ -302,7 +298,7 @@ private:
             if (!live) return fail(live.error().context("reading " + id.describe()));
             if (live->status == 404) continue;
             if (!kube::ok(*live)) return fail(kube::api_error(*live, id.describe()));
-            const Json object = Json::parse(live->body, nullptr, false);
+            const Json object = model::parse_json(live->body);
             const Ownership ownership = owner_of(object, m.options.target);
             if (ownership.owner == Owner::us) continue;
             taken.push_back(fmt::format("{} is owned by {}", id.describe(), ownership.who.empty() ? "nobody (not minicd)" : ownership.who));
@@ -346,7 +342,7 @@ private:
             auto live = kube::get(m.client, k_deployments.object_path(workload.canary_id.namespace_, workload.canary_id.name),
                                   kube::View::metadata);
             if (!live || !kube::ok(*live)) continue;
-            const Json object = Json::parse(live->body, nullptr, false);
+            const Json object = model::parse_json(live->body);
             auto state = canary::parse_state(annotation_of(object, canary::k_state_annotation));
             if (state && state->release == open.revision) step = std::max(step, state->step);
         }

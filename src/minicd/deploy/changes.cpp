@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "minicd/diff/diff.hpp"
+#include "minicd/model/json_read.hpp"
 #include "minicd/render/ownership.hpp"
 #include "minicd/util/encoding.hpp"
 
@@ -19,7 +20,7 @@ bool owns(const Json& desired, const Json& fields);
 const Json* find_keyed_item(const Json& item, const Json& fields) {
     for (const auto& [key, child] : fields.items()) {
         if (!key.starts_with("k:")) continue;
-        Json keys = Json::parse(key.substr(2), nullptr, false);
+        Json keys = model::parse_json(std::string_view(key).substr(2));
         if (!keys.is_object()) continue;
         bool any_present = false;
         bool all_agree = true;
@@ -79,22 +80,20 @@ bool owns(const Json& desired, const Json& fields) {
 }  // namespace
 
 bool owns_all_fields(const Json& live, const Json& desired, std::string_view manager) {
-    auto entries = live.find("metadata");
-    if (entries == live.end() || !entries->contains("managedFields")) return false;
+    const Json* managed = model::array_at(live, {"metadata", "managedFields"});
+    if (managed == nullptr || !desired.is_object()) return false;
     Json checked = desired;
     // Identity fields are not tracked in managedFields.
     checked.erase("apiVersion");
     checked.erase("kind");
     checked.erase("status");
-    if (auto metadata = checked.find("metadata"); metadata != checked.end()) {
+    if (auto metadata = checked.find("metadata"); metadata != checked.end() && metadata->is_object()) {
         metadata->erase("name");
         metadata->erase("namespace");
     }
-    const Json& managed = (*entries)["managedFields"];
-    if (!managed.is_array()) return false;
-    for (const auto& entry : managed) {
+    for (const auto& entry : *managed) {
         if (!entry.is_object()) continue;
-        if (entry.value("manager", "") != manager || entry.value("operation", "") != "Apply") continue;
+        if (model::string_at(entry, {"manager"}) != manager || model::string_at(entry, {"operation"}) != "Apply") continue;
         if (entry.contains("subresource")) continue;
         auto fields = entry.find("fieldsV1");
         if (fields == entry.end() || !fields->is_object()) return false;
@@ -104,11 +103,9 @@ bool owns_all_fields(const Json& live, const Json& desired, std::string_view man
 }
 
 std::string replicas_scaled_by(const Json& live, std::string_view manager) {
-    const Json* metadata = live.is_object() && live.contains("metadata") ? &live["metadata"] : nullptr;
-    if (metadata == nullptr || !metadata->is_object() || !metadata->contains("managedFields")) return "";
-    const Json& managed = (*metadata)["managedFields"];
-    if (!managed.is_array()) return "";
-    for (const auto& entry : managed) {
+    const Json* managed = model::array_at(live, {"metadata", "managedFields"});
+    if (managed == nullptr) return "";
+    for (const auto& entry : *managed) {
         if (!entry.is_object()) continue;
         const auto subresource = entry.find("subresource");
         const auto name = entry.find("manager");
@@ -125,7 +122,8 @@ bool is_secret(const model::ObjectId& id) { return id.group.empty() && id.kind =
 
 bool holds_what_it_applied(const model::ObjectId& id, const Json& live, const Json& desired, std::string_view manager) {
     if (!owns_all_fields(live, desired, manager)) return false;
-    return !is_secret(id) || secret_data(desired) == live.value("data", Json::object());
+    const Json* data = model::member(live, "data");
+    return !is_secret(id) || secret_data(desired) == (data != nullptr ? *data : Json::object());
 }
 
 Json secret_data(const Json& secret) {

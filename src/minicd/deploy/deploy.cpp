@@ -15,6 +15,7 @@
 #include "minicd/deploy/drift.hpp"
 #include "minicd/deploy/prune.hpp"
 #include "minicd/deploy/store.hpp"
+#include "minicd/util/text.hpp"
 
 namespace minicd::deploy {
 
@@ -249,8 +250,9 @@ Result<DeployResult> restore(kube::Client& client, kube::Discovery& discovery, D
     m.rollback_to = why == Restore::rollback ? target.revision : 0;
     m.mark = std::move(mark);
     m.lock = lock;
+    const std::string commit = target.git_sha.empty() ? "" : ", commit " + std::string(util::utf8_prefix(target.git_sha, 12));
     m.say(fmt::format("{} release {} ({} objects{})", why == Restore::rollback ? "rolling back to" : "re-applying",
-                      target.revision, manifests.size(), target.git_sha.empty() ? "" : ", commit " + target.git_sha.substr(0, 12)));
+                      target.revision, manifests.size(), commit));
     if (auto prepared = prepare(m, manifests); !prepared) return fail(prepared.error());
     m.namespace_exists = true;
     return run_phases(m, store);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "minicd/model/json_read.hpp"
+
 namespace minicd::deploy {
 
 using model::Json;
@@ -13,16 +15,10 @@ Stage stage_of(const Item& item) { return is_foundation(item.desired.id.kind) ? 
 bool is_crd(const Item& item) { return item.desired.id.kind == "CustomResourceDefinition"; }
 
 CrdNames crd_names(const Json& crd) {
-    auto text = [](const Json& object, const char* key) {
-        auto found = object.is_object() ? object.find(key) : object.end();
-        return found != object.end() && found->is_string() ? found->get<std::string>() : std::string{};
-    };
-    auto spec = crd.is_object() ? crd.find("spec") : crd.end();
-    if (spec == crd.end() || !spec->is_object()) return {};
-    auto names = spec->find("names");
-    return {.group = text(*spec, "group"),
-            .kind = names != spec->end() ? text(*names, "kind") : std::string{},
-            .namespaced = text(*spec, "scope") != "Cluster"};
+    if (model::object_at(crd, {"spec"}) == nullptr) return {};
+    return {.group = model::string_at(crd, {"spec", "group"}),
+            .kind = model::string_at(crd, {"spec", "names", "kind"}),
+            .namespaced = model::string_at(crd, {"spec", "scope"}) != "Cluster"};
 }
 
 void Deployment::say(const std::string& line) const {

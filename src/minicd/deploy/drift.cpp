@@ -15,6 +15,7 @@
 #include "minicd/deploy/store.hpp"
 #include "minicd/diff/diff.hpp"
 #include "minicd/kube/verbs.hpp"
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/parallel.hpp"
 
 namespace minicd::deploy {
@@ -46,16 +47,11 @@ struct Claim {
 
 std::vector<FieldOwner> owners_of(const Json& live, std::vector<const Json*>& field_sets) {
     std::vector<FieldOwner> owners;
-    const Json* metadata = live.contains("metadata") ? &live["metadata"] : nullptr;
-    if (metadata == nullptr || !metadata->is_object() || !metadata->contains("managedFields")) return owners;
-    const Json& entries = (*metadata)["managedFields"];
-    if (!entries.is_array()) return owners;
-    for (const auto& entry : entries) {
+    const Json* entries = model::array_at(live, {"metadata", "managedFields"});
+    if (entries == nullptr) return owners;
+    for (const auto& entry : *entries) {
         if (!entry.is_object()) continue;
-        auto text = [&](const char* key) {
-            auto found = entry.find(key);
-            return found != entry.end() && found->is_string() ? found->get<std::string>() : std::string();
-        };
+        auto text = [&](std::string_view key) { return model::string_at(entry, {key}); };
         auto fields = entry.find("fieldsV1");
         if (fields == entry.end() || !fields->is_object()) continue;
         FieldOwner owner{.manager = text("manager"), .operation = text("operation"), .time = text("time")};
@@ -87,7 +83,7 @@ const Json* matching_item(const Json& item, const Json* live_list, const std::ve
         for (const auto& claim : claims) {
             for (const auto& [key, child] : claim.fields->items()) {
                 if (!key.starts_with("k:") || find_keyed_item(item, *claim.fields) != &child) continue;
-                Json parsed = Json::parse(key.substr(2), nullptr, false);
+                Json parsed = model::parse_json(std::string_view(key).substr(2));
                 if (parsed.is_object()) {
                     for (const auto& [name, value] : parsed.items()) keys.push_back(name);
                 }
@@ -396,7 +392,7 @@ Result<DriftReport> detect_drift(kube::Client& client, kube::Discovery& discover
         if (!listed) return fail(listed.error());
         std::map<std::string, Json*> by_name;
         for (auto& item : *listed) {
-            if (item.contains("metadata") && item["metadata"].is_object()) by_name[item["metadata"].value("name", "")] = &item;
+            by_name[model::string_at(item, {"metadata", "name"})] = &item;
         }
         for (std::size_t index : indexes) {
             Entry& entry = entries[index];
@@ -422,7 +418,7 @@ Result<DriftReport> detect_drift(kube::Client& client, kube::Discovery& discover
         } else if (!kube::ok(*response)) {
             errors[i] = kube::api_error(*response, entry.id.describe());
         } else {
-            entry.live = Json::parse(response->body, nullptr, false);
+            entry.live = model::parse_json(response->body);
         }
     });
     for (auto& error : errors) {

@@ -4,10 +4,13 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <ctime>
+#include <limits>
 
 #include "minicd/kube/exec_plugin.hpp"
 #include "minicd/kube/verbs.hpp"
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/log.hpp"
 
 namespace minicd::deploy {
@@ -46,20 +49,14 @@ std::string micro_time(Clock::time_point time) {
     return fmt::format("{}.{:06}Z", text, (micros - seconds).count());
 }
 
-// A string field of the Lease's spec; empty when absent (the server omits empty fields).
-std::string spec_string(const model::Json& lease, const char* key) {
-    auto spec = lease.find("spec");
-    if (spec == lease.end() || !spec->is_object()) return {};
-    auto value = spec->find(key);
-    return value != spec->end() && value->is_string() ? value->get<std::string>() : std::string();
-}
+// A string field of the Lease's spec; empty when absent (the server omits empty fields) or not a string.
+std::string spec_string(const model::Json& lease, std::string_view key) { return model::string_at(lease, {"spec", key}); }
 
-// An integer field of the Lease's spec; 0 when absent.
-long long spec_integer(const model::Json& lease, const char* key) {
-    auto spec = lease.find("spec");
-    if (spec == lease.end() || !spec->is_object()) return 0;
-    auto value = spec->find(key);
-    return value != spec->end() && value->is_number_integer() ? value->get<long long>() : 0;
+// An integer field of the Lease's spec; 0 when absent, not a whole number, or outside the int32 the
+// API declares (so durations built from it cannot overflow a clock).
+long long spec_integer(const model::Json& lease, std::string_view key) {
+    const std::int64_t value = model::int_at(lease, {"spec", key}).value_or(0);
+    return value >= 0 && value <= std::numeric_limits<std::int32_t>::max() ? value : 0;
 }
 
 std::string holder_of(const model::Json& lease) { return spec_string(lease, "holderIdentity"); }
@@ -69,14 +66,15 @@ std::string holder_of(const model::Json& lease) { return spec_string(lease, "hol
 bool looks_expired(const model::Json& lease) {
     auto renewed = kube::parse_rfc3339(spec_string(lease, "renewTime"));
     if (!renewed) return true;
-    return *renewed + std::chrono::seconds(spec_integer(lease, "leaseDurationSeconds")) < Clock::now();
+    // A difference, not a sum: a renewTime far ahead plus its duration could pass the clock's range.
+    return Clock::now() - *renewed > std::chrono::seconds(spec_integer(lease, "leaseDurationSeconds"));
 }
 
 // What identifies one state of a Lease: any write (a renewal included) changes the resourceVersion.
 std::string record_of(const model::Json& lease) {
-    const auto metadata = lease.value("metadata", model::Json::object());
-    return fmt::format("{}/{}/{}", metadata.value("uid", ""), metadata.value("resourceVersion", ""),
-                       lease.value("spec", model::Json::object()).dump());
+    const model::Json* spec = model::member(lease, "spec");
+    return fmt::format("{}/{}/{}", model::string_at(lease, {"metadata", "uid"}),
+                       model::string_at(lease, {"metadata", "resourceVersion"}), spec != nullptr ? spec->dump() : "{}");
 }
 
 // Whole seconds for messages, rounded up so a short wait never reads "0s".
@@ -345,17 +343,25 @@ Result<std::optional<model::Json>> DeployLock::read_lease() {
 }
 
 Result<model::Json> DeployLock::parse_lease(const kube::ApiResponse& response) const {
-    auto lease = model::Json::parse(response.body, nullptr, false);
+    auto lease = model::parse_json(response.body);
     if (lease.is_discarded() || !lease.is_object()) {
         return fail(ErrorCode::api, "the server answered with something that is not a Lease", subject());
+    }
+    // Taking over and renewing write into spec and metadata.labels: each must be an object where present.
+    for (auto [path, name] : {std::pair{model::find_path(lease, {"spec"}), "spec"},
+                              std::pair{model::find_path(lease, {"metadata"}), "metadata"},
+                              std::pair{model::find_path(lease, {"metadata", "labels"}), "metadata.labels"}}) {
+        if (path != nullptr && !path->is_object()) {
+            return fail(ErrorCode::api,
+                        fmt::format("the server answered with a Lease whose {} is {}, not an object", name, path->type_name()),
+                        subject());
+        }
     }
     return lease;
 }
 
 util::Error DeployLock::missing_namespace_error(const kube::ApiResponse& response) const {
-    auto status = model::Json::parse(response.body, nullptr, false);
-    const bool namespace_gone = status.is_object() && status.contains("details") && status["details"].is_object() &&
-                                status["details"].value("kind", "") == "namespaces";
+    const bool namespace_gone = model::string_at(model::parse_json(response.body), {"details", "kind"}) == "namespaces";
     if (!namespace_gone) return kube::api_error(response, subject());
     return util::make_error(ErrorCode::api,
                             fmt::format("namespace \"{}\" does not exist, so the deploy lock cannot be created in "
@@ -489,9 +495,9 @@ void DeployLock::stop_renewer() {
 // preconditions make the server refuse (409) one re-created or taken over since.
 Result<void> DeployLock::delete_lease() {
     for (int attempt = 1;; ++attempt) {
-        const auto& metadata = m_lease["metadata"];
         auto deleted = kube::delete_object(m_client, lease_path(),
-                                           {.uid = metadata.value("uid", ""), .resource_version = metadata.value("resourceVersion", "")});
+                                           {.uid = model::string_at(m_lease, {"metadata", "uid"}),
+                                            .resource_version = model::string_at(m_lease, {"metadata", "resourceVersion"})});
         if (deleted && (kube::ok(deleted->status) || deleted->status == 404)) return {};
         if (deleted && deleted->status != 409 && !outcome_unknown(deleted)) {
             return fail(kube::api_error(*deleted, subject()));

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "minicd/model/json_read.hpp"
+
 namespace minicd::deploy {
 
 using model::Json;
@@ -9,12 +11,7 @@ using model::Json;
 namespace {
 
 std::string metadata_string(const Json& object, std::string_view section, std::string_view key) {
-    auto metadata = object.find("metadata");
-    if (metadata == object.end() || !metadata->is_object()) return {};
-    auto map = metadata->find(section);
-    if (map == metadata->end() || !map->is_object()) return {};
-    auto value = map->find(key);
-    return value != map->end() && value->is_string() ? value->get<std::string>() : std::string{};
+    return model::string_at(object, {"metadata", section, key});
 }
 
 // "Helm release web (ns shop)" and the like, or "" when no other tool marked the object.

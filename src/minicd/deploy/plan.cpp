@@ -8,6 +8,7 @@
 #include "minicd/deploy/changes.hpp"
 #include "minicd/deploy/deployment.hpp"
 #include "minicd/kube/verbs.hpp"
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/parallel.hpp"
 
 namespace minicd::deploy {
@@ -133,7 +134,7 @@ private:
                                          {.view = view == LiveView::metadata ? kube::View::metadata : kube::View::full});
             if (!listed) return fail(listed.error());
             std::map<std::string, Json*> by_name;
-            for (auto& object : *listed) by_name[object["metadata"].value("name", "")] = &object;
+            for (auto& object : *listed) by_name[model::string_at(object, {"metadata", "name"})] = &object;
             for (Item* item : items) {
                 auto found = by_name.find(item->desired.id.name);
                 if (found == by_name.end()) continue;
@@ -216,7 +217,7 @@ private:
             } else if (!kube::ok(*response)) {
                 errors[i] = kube::api_error(*response, item.desired.id.describe());
             } else {
-                item.live = Json::parse(response->body, nullptr, false);
+                item.live = model::parse_json(response->body);
                 item.live_view = LiveView::full;
             }
         });
@@ -264,7 +265,7 @@ private:
             return response.error();
         }
         if (kube::ok(*response)) {
-            item.planned = Json::parse(response->body, nullptr, false);
+            item.planned = model::parse_json(response->body);
             return std::nullopt;
         }
         util::Error error = kube::api_error(*response, item.desired.id.describe());

@@ -11,6 +11,7 @@
 #include "minicd/deploy/ownership.hpp"
 #include "minicd/deploy/store.hpp"
 #include "minicd/kube/verbs.hpp"
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/log.hpp"
 
 namespace minicd::deploy {
@@ -50,18 +51,16 @@ private:
         if (!config_maps) return fail(config_maps.error().context("reading the inventories of other apps"));
         for (const auto& config_map : *config_maps) {
             std::string owner = annotation_of(config_map, render::k_owner_annotation);
-            bool ours = config_map["metadata"].value("namespace", "") == m_options.target.namespace_ &&
-                        config_map["metadata"].value("name", "") == m_options.inventory;
-            if (ours) continue;
-            const Json& data = config_map.value("data", Json::object());
-            auto text = data.find("objects");
-            if (text == data.end() || !text->is_string()) continue;
+            const std::string namespace_ = model::string_at(config_map, {"metadata", "namespace"});
+            const std::string name = model::string_at(config_map, {"metadata", "name"});
+            if (namespace_ == m_options.target.namespace_ && name == m_options.inventory) continue;
+            const Json* text = model::find_path(config_map, {"data", "objects"});
+            if (text == nullptr || !text->is_string()) continue;
             // An unreadable inventory of someone else might list anything: nothing cluster-wide is deleted then.
             auto ids = parse_inventory(text->get<std::string>());
             if (!ids) {
                 return fail(ErrorCode::api, fmt::format("unreadable: {}", ids.error().message),
-                            fmt::format("configmap {}/{}", config_map["metadata"].value("namespace", ""),
-                                        config_map["metadata"].value("name", "")));
+                            fmt::format("configmap {}/{}", namespace_, name));
             }
             m_listed[owner.empty() ? "(unknown owner)" : owner].insert(ids->begin(), ids->end());
         }
@@ -99,7 +98,7 @@ public:
         if (!live) return failed(live.error().describe());
         if (live->status == 404) return kept("");  // already gone: forgotten silently
         if (!kube::ok(*live)) return failed(kube::api_error(*live).message);
-        const Json object = Json::parse(live->body, nullptr, false);
+        const Json object = model::parse_json(live->body);
         if (annotation_of(object, render::k_owner_annotation) != m_options.target.owner()) {
             return kept("not annotated as owned by " + m_options.target.owner());
         }
@@ -110,8 +109,7 @@ public:
             if (!other) return failed(other.error().describe() + "; nothing cluster-scoped is pruned without them");
             if (!other->empty()) return kept(fmt::format("still listed by the inventory of {}", *other));
         }
-        const Json& metadata = object.value("metadata", Json::object());
-        kube::Preconditions preconditions{.uid = metadata.value("uid", "")};
+        kube::Preconditions preconditions{.uid = model::string_at(object, {"metadata", "uid"})};
         if (preconditions.uid.empty()) return failed("the object has no uid to make a safe delete of");
         if (m_options.mode == PruneMode::dry_run) return model::Change{id, model::Action::pruned, "dry run"};
         auto deleted = kube::delete_object(m_client, path, preconditions);
@@ -131,9 +129,9 @@ private:
         if (!live) return false;
         if (live->status == 404) return true;
         if (!kube::ok(*live)) return false;
-        const Json object = Json::parse(live->body, nullptr, false);
-        const Json& metadata = object.is_object() ? object.value("metadata", Json::object()) : Json::object();
-        const bool gone = metadata.value("uid", "") != uid || metadata.contains("deletionTimestamp");
+        const Json object = model::parse_json(live->body);
+        const bool gone = model::string_at(object, {"metadata", "uid"}) != uid ||
+                          model::find_path(object, {"metadata", "deletionTimestamp"}) != nullptr;
         if (gone) util::log_info("{}: the delete went through although its answer was lost", id.describe());
         return gone;
     }

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "minicd/kube/verbs.hpp"
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/compress.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/render/ownership.hpp"
@@ -20,6 +21,7 @@
 namespace minicd::deploy {
 
 using model::Json;
+using model::member;
 using util::ErrorCode;
 
 namespace {
@@ -71,17 +73,8 @@ void pause_after_conflict(int attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(milliseconds(random)));
 }
 
-const Json* member(const Json& object, std::string_view key) {
-    if (!object.is_object()) return nullptr;
-    auto found = object.find(key);
-    return found == object.end() ? nullptr : &*found;
-}
-
 std::string annotation(const Json& object, std::string_view key) {
-    const Json* metadata = member(object, "metadata");
-    const Json* annotations = metadata ? member(*metadata, "annotations") : nullptr;
-    const Json* value = annotations ? member(*annotations, key) : nullptr;
-    return value && value->is_string() ? value->get<std::string>() : std::string{};
+    return model::string_at(object, {"metadata", "annotations", key});
 }
 
 // Copies an optional string member into `out`; false when it is present but not a string.
@@ -224,7 +217,7 @@ Result<std::optional<Json>> Store::read(const std::string& name) {
     if (!response) return fail(response.error().context("reading " + subject(name)));
     if (response->status == 404) return std::optional<Json>{};
     if (!kube::ok(response->status)) return fail(kube::api_error(*response, subject(name)));
-    auto config_map = Json::parse(response->body, nullptr, false);
+    auto config_map = model::parse_json(response->body);
     if (!config_map.is_object()) {
         return fail(ErrorCode::api, "the server answered with something that is not a JSON object", subject(name));
     }
@@ -456,7 +449,7 @@ Result<void> Store::write_payload_chunk(const std::string& name, Json secret) {
     auto existing = kube::get(m_client, path, kube::View::metadata);
     if (!existing) return fail(existing.error().context("reading " + what));
     if (!kube::ok(existing->status)) return fail(kube::api_error(*existing, what));
-    auto live = Json::parse(existing->body, nullptr, false);
+    auto live = model::parse_json(existing->body);
     const std::string found = annotation(live, render::k_owner_annotation);
     if (found != owner()) {
         return fail(ErrorCode::input,
@@ -503,7 +496,7 @@ Result<std::vector<Json>> Store::load_payload(const Release& release) {
                         what);
         }
         if (!kube::ok(response->status)) return fail(kube::api_error(*response, what));
-        auto secret = Json::parse(response->body, nullptr, false);
+        auto secret = model::parse_json(response->body);
         const std::string found = annotation(secret, render::k_owner_annotation);
         const std::string chunk_digest = annotation(secret, k_payload_digest_annotation);
         if (found != owner() || chunk_digest.empty() || (index > 0 && chunk_digest != digest)) {
@@ -538,12 +531,17 @@ Result<std::vector<Json>> Store::load_payload(const Release& release) {
                         subject_of_all);
         }
     }
-    auto list = Json::parse(*text, nullptr, false);
-    if (!list.is_array()) return fail(ErrorCode::api, "its stored objects are not a JSON array", subject_of_all);
+    auto list = model::read_json(*text);
+    if (!list) return fail(ErrorCode::api, "its stored objects are unreadable: " + list.error().message, subject_of_all);
+    if (!list->is_array()) return fail(ErrorCode::api, "its stored objects are not a JSON array", subject_of_all);
     std::vector<Json> objects;
-    objects.reserve(list.size());
-    for (auto& object : list) {
+    objects.reserve(list->size());
+    for (auto& object : *list) {
         if (!object.is_object()) return fail(ErrorCode::api, "its stored objects hold something that is not an object", subject_of_all);
+        // Rendering writes into metadata; an edited record must not make that throw.
+        if (model::object_at(object, {"metadata"}) == nullptr) {
+            return fail(ErrorCode::api, "its stored objects hold one whose metadata is not an object", subject_of_all);
+        }
         objects.push_back(std::move(object));
     }
     return objects;
@@ -772,8 +770,9 @@ std::string inventory_text(std::vector<model::ObjectId> objects) {
 }
 
 Result<std::vector<model::ObjectId>> parse_inventory(std::string_view text) {
-    auto list = Json::parse(text, nullptr, false);
-    if (list.is_discarded()) return fail(ErrorCode::api, "it is not valid JSON");
+    auto parsed = model::read_json(text);
+    if (!parsed) return fail(ErrorCode::api, "it is " + parsed.error().message);
+    const Json& list = *parsed;
     if (!list.is_array()) return fail(ErrorCode::api, "it is not a JSON array");
     std::vector<model::ObjectId> objects;
     objects.reserve(list.size());
@@ -796,8 +795,9 @@ std::string releases_text(const std::vector<Release>& releases) {
 }
 
 Result<std::vector<Release>> parse_releases(std::string_view text) {
-    auto list = Json::parse(text, nullptr, false);
-    if (list.is_discarded()) return fail(ErrorCode::api, "it is not valid JSON");
+    auto parsed = model::read_json(text);
+    if (!parsed) return fail(ErrorCode::api, "it is " + parsed.error().message);
+    const Json& list = *parsed;
     if (!list.is_array()) return fail(ErrorCode::api, "it is not a JSON array");
     std::vector<Release> releases;
     releases.reserve(list.size());

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "minicd/deploy/deployment.hpp"
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/log.hpp"
 
@@ -25,6 +26,7 @@ namespace minicd::deploy {
 namespace {
 
 using model::Json;
+using model::member;
 using util::ErrorCode;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -64,34 +66,18 @@ std::string api_version(const kube::ResourceInfo& resource) {
     return resource.group.empty() ? resource.version : resource.group + "/" + resource.version;
 }
 
-// nlohmann's value() throws on non-objects; live data from a server is not trusted to be well formed.
-const Json* member(const Json& json, std::string_view key) {
-    if (!json.is_object()) return nullptr;
-    auto found = json.find(key);
-    return found == json.end() ? nullptr : &*found;
-}
+std::string string_member(const Json& json, std::string_view key) { return model::string_at(json, {key}); }
 
-std::string string_member(const Json& json, std::string_view key) {
-    const Json* value = member(json, key);
-    return value != nullptr && value->is_string() ? value->get<std::string>() : std::string{};
-}
-
-std::string metadata_string(const Json& object, std::string_view key) {
-    const Json* metadata = member(object, "metadata");
-    return metadata != nullptr ? string_member(*metadata, key) : std::string{};
-}
+std::string metadata_string(const Json& object, std::string_view key) { return model::string_at(object, {"metadata", key}); }
 
 std::string annotation(const Json& object, std::string_view key) {
-    const Json* metadata = member(object, "metadata");
-    const Json* annotations = metadata != nullptr ? member(*metadata, "annotations") : nullptr;
-    return annotations != nullptr ? string_member(*annotations, key) : std::string{};
+    return model::string_at(object, {"metadata", "annotations", key});
 }
 
 bool owned_by(const Json& object, const std::string& owner_uid) {
     if (owner_uid.empty()) return false;
-    const Json* metadata = member(object, "metadata");
-    const Json* owners = metadata != nullptr ? member(*metadata, "ownerReferences") : nullptr;
-    if (owners == nullptr || !owners->is_array()) return false;
+    const Json* owners = model::array_at(object, {"metadata", "ownerReferences"});
+    if (owners == nullptr) return false;
     return std::any_of(owners->begin(), owners->end(),
                        [&](const Json& owner) { return string_member(owner, "uid") == owner_uid; });
 }
@@ -280,7 +266,7 @@ private:
             if (response->status < 200 || response->status >= 300) {
                 return tl::unexpected(Failure{classify(response->status), kube::api_error(*response, "GET " + path)});
             }
-            auto page = Json::parse(response->body, nullptr, false);
+            auto page = model::parse_json(response->body);
             if (!page.is_object()) {
                 auto error = util::make_error(ErrorCode::api, "the list is not a JSON object", "GET " + path);
                 return tl::unexpected(Failure{Setback::transient, std::move(error)});

@@ -6,6 +6,7 @@
 #include <set>
 #include <string_view>
 
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/text.hpp"
 
 namespace minicd::diff {
@@ -152,7 +153,7 @@ private:
 };
 
 bool is_secret(const Json& object) {
-    return object.is_object() && object.value("kind", "") == "Secret" && object.value("apiVersion", "") == "v1";
+    return model::string_at(object, {"kind"}) == "Secret" && model::string_at(object, {"apiVersion"}) == "v1";
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 #include "minicd/health/fields.hpp"
 
 #include <cctype>
-#include <cmath>
-#include <limits>
 
 #include <fmt/format.h>
+
+#include "minicd/util/text.hpp"
 
 namespace minicd::health {
 
@@ -15,61 +15,6 @@ namespace {
 constexpr std::size_t k_max_message_length = 300;
 
 }  // namespace
-
-const model::Json* find_path(const model::Json& json, Path path) {
-    const model::Json* node = &json;
-    for (std::string_view key : path) {
-        if (!node->is_object()) {
-            return nullptr;
-        }
-        auto it = node->find(key);
-        if (it == node->end()) {
-            return nullptr;
-        }
-        node = &*it;
-    }
-    return node->is_null() ? nullptr : node;
-}
-
-std::optional<std::int64_t> int_at(const model::Json& json, Path path) {
-    const model::Json* node = find_path(json, path);
-    if (node == nullptr) {
-        return std::nullopt;
-    }
-    if (node->is_number_unsigned()) {
-        auto value = node->get<std::uint64_t>();
-        if (value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-            return std::nullopt;
-        }
-        return static_cast<std::int64_t>(value);
-    }
-    if (node->is_number_integer()) {
-        return node->get<std::int64_t>();
-    }
-    if (node->is_number_float()) {
-        double value = node->get<double>();
-        // The bounds keep the conversion defined; no replica count comes anywhere near them.
-        if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 1e15) {
-            return static_cast<std::int64_t>(value);
-        }
-    }
-    return std::nullopt;
-}
-
-std::string string_at(const model::Json& json, Path path) {
-    const model::Json* node = find_path(json, path);
-    return node != nullptr && node->is_string() ? node->get<std::string>() : std::string();
-}
-
-bool bool_at(const model::Json& json, Path path) {
-    const model::Json* node = find_path(json, path);
-    return node != nullptr && node->is_boolean() && node->get<bool>();
-}
-
-bool has_elements_at(const model::Json& json, Path path) {
-    const model::Json* node = find_path(json, path);
-    return node != nullptr && (node->is_array() || node->is_object()) && !node->empty();
-}
 
 std::optional<Condition> find_condition(const model::Json& object, std::string_view type) {
     const model::Json* conditions = find_path(object, {"status", "conditions"});
@@ -106,13 +51,8 @@ std::string one_line(std::string_view text) {
         out.push_back(c);
     }
     if (out.size() > k_max_message_length) {
-        // Cut on a UTF-8 character boundary so the log line stays valid text.
-        std::size_t cut = k_max_message_length;
-        while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0U) == 0x80U) {
-            --cut;
-        }
-        out.resize(cut);
-        out += "...";
+        // Cut on a UTF-8 character boundary so the log line (and JSON output) stays valid text.
+        out = std::string(util::utf8_prefix(out, k_max_message_length)) + "...";
     }
     return out;
 }

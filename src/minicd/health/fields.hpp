@@ -5,31 +5,23 @@
 // deploy, they should only look "not ready yet".
 
 #include <cstdint>
-#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "minicd/model/object.hpp"
+#include "minicd/model/json_read.hpp"
 
 namespace minicd::health {
 
-using Path = std::initializer_list<std::string_view>;
+using Path = model::JsonPath;
 
-// The node at `path` (object keys only), or nullptr when any step is missing, not an object, or null.
-const model::Json* find_path(const model::Json& json, Path path);
-
-// An integer field; floats with an integral value are accepted because YAML tools sometimes write `3.0`.
-std::optional<std::int64_t> int_at(const model::Json& json, Path path);
-
-// A string field; "" when missing or not a string.
-std::string string_at(const model::Json& json, Path path);
-
-// True only for a JSON `true`.
-bool bool_at(const model::Json& json, Path path);
-
-// True when `path` holds an array or object with at least one element.
-bool has_elements_at(const model::Json& json, Path path);
+// The tolerant readers are model's (json_read.hpp): find_path, int_at, string_at, bool_at and
+// has_elements_at, used here unqualified.
+using model::bool_at;
+using model::find_path;
+using model::has_elements_at;
+using model::int_at;
+using model::string_at;
 
 // One entry of status.conditions.
 struct Condition {

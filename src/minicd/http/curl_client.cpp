@@ -76,6 +76,12 @@ void global_init_once() {
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+// "64 MiB" for whole mebibytes, else "1000 bytes".
+std::string size_text(std::size_t bytes) {
+    constexpr std::size_t k_mebibyte = std::size_t{1} << 20;
+    return bytes % k_mebibyte == 0 ? fmt::format("{} MiB", bytes / k_mebibyte) : fmt::format("{} bytes", bytes);
+}
+
 // Keeps the maximum of `value` and everything stored before.
 void raise_to(std::atomic<std::size_t>& peak, std::size_t value) {
     std::size_t seen = peak.load(std::memory_order_relaxed);
@@ -92,6 +98,8 @@ struct Transfer {
     curl_slist* connect_to = nullptr;
     char error[CURL_ERROR_SIZE] = {};
     Response response;  // headers, and the body unless streaming; the event thread's until finished
+    std::size_t max_body = k_max_response_body_bytes;  // send() only
+    bool body_too_large = false;                        // set by the event thread; read once finished
     std::atomic<std::size_t>* peak_buffer = nullptr;
 
     std::mutex mutex;
@@ -113,8 +121,15 @@ struct Transfer {
 };
 
 std::size_t collect_body(char* data, std::size_t size, std::size_t count, void* user) {
-    static_cast<Transfer*>(user)->response.body.append(data, size * count);
-    return size * count;
+    auto* transfer = static_cast<Transfer*>(user);
+    const std::size_t bytes = size * count;
+    if (bytes > transfer->max_body - std::min(transfer->max_body, transfer->response.body.size())) {
+        // Taking less than offered makes curl end the transfer (CURLE_WRITE_ERROR); conclude() says why.
+        transfer->body_too_large = true;
+        return 0;
+    }
+    transfer->response.body.append(data, bytes);
+    return bytes;
 }
 
 // Runs on the event thread: hands the data to the consumer's thread, or pauses while it is behind.
@@ -367,6 +382,7 @@ private:
         if (handle == nullptr) return fail(ErrorCode::internal, "curl_easy_init failed");
         transfer.handle = handle;
         transfer.peak_buffer = &m_peak_buffer;
+        transfer.max_body = request.max_body_bytes;
 
         restrict_protocols(handle, *allowed, request.plain_http);
         curl_easy_setopt(handle, CURLOPT_SHARE, m_share);
@@ -429,6 +445,12 @@ private:
     Result<Response> conclude(Transfer& transfer, const Request& request, bool stopped) {
         CURL* handle = transfer.handle;
         CURLcode code = transfer.result;
+        if (transfer.body_too_large) {
+            release(handle);
+            return fail(ErrorCode::api,
+                        fmt::format("the response body is larger than the {} minicd accepts", size_text(request.max_body_bytes)),
+                        fmt::format("{} {}", to_string(request.method), redact_url(request.url)));
+        }
         // A consumer that stopped the transfer asked for its end; whatever happened after is no error.
         if (code != CURLE_OK && !stopped) {
             std::string detail = transfer.error[0] != '\0' ? transfer.error : curl_easy_strerror(code);

@@ -11,6 +11,7 @@
 
 #include "minicd/http/curl_client.hpp"
 #include "minicd/http/http_client.hpp"
+#include "minicd/util/compress.hpp"
 #include "support/local_http_server.hpp"
 
 namespace minicd::http {
@@ -55,6 +56,37 @@ TEST(CurlClient, ErrorStatusesAreResponsesNotErrors) {
     ASSERT_TRUE(response);
     EXPECT_EQ(response->status, 404);
     EXPECT_EQ(response->body, "not found");
+}
+
+TEST(CurlClient, ABodyLongerThanTheLimitIsAnErrorAndNotKept) {
+    LocalHttpServer server([](const LocalHttpServer::Request& request) {
+        const std::size_t size = request.target == "/exact" ? 1024 * 1024 : 3 * 1024 * 1024;
+        return LocalHttpServer::Reply{.status = 200, .headers = {}, .body = std::string(size, 'x')};
+    });
+    auto http = client();
+    auto too_long = http->send({.url = server.url("/big"), .max_body_bytes = 1024 * 1024});
+    ASSERT_FALSE(too_long);
+    EXPECT_EQ(too_long.error().code, util::ErrorCode::api);
+    EXPECT_EQ(too_long.error().message, "the response body is larger than the 1 MiB minicd accepts");
+    EXPECT_EQ(too_long.error().subject, "GET " + server.url("/big"));
+
+    auto exact = http->send({.url = server.url("/exact"), .max_body_bytes = 1024 * 1024});
+    ASSERT_TRUE(exact) << exact.error().describe();
+    EXPECT_EQ(exact->body.size(), 1024U * 1024U);
+}
+
+TEST(CurlClient, TheDefaultLimitCountsTheBytesAGzipBodyExpandsTo) {
+    // About 80 KiB on the wire, 80 MiB once decompressed: past the 64 MiB limit.
+    const std::string compressed = util::gzip(std::string(80U << 20, '\0'));
+    ASSERT_LT(compressed.size(), 1U << 20);
+    LocalHttpServer server([&](const LocalHttpServer::Request&) {
+        return LocalHttpServer::Reply{.status = 200, .headers = {{"Content-Encoding", "gzip"}}, .body = compressed};
+    });
+    auto response = client()->send({.url = server.url("/bomb")});
+    ASSERT_FALSE(response);
+    EXPECT_EQ(response.error().code, util::ErrorCode::api);
+    EXPECT_EQ(response.error().message, "the response body is larger than the 64 MiB minicd accepts");
+    EXPECT_EQ(k_max_response_body_bytes, 64U << 20);
 }
 
 TEST(CurlClient, HeadReturnsHeadersWithoutBody) {

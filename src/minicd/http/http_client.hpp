@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -22,6 +23,13 @@ struct Header {
     std::string value;
 };
 
+// The largest response body send() keeps, counted after any Content-Encoding (gzip) is undone, so
+// a small compressed answer cannot expand without bound: far above real answers (the largest
+// objects are about 1 MiB; a full LIST of them, or a registry manifest, stays well below), far below
+// harm. stream() hands the body over as it arrives and has no such limit; its callers bound what
+// they keep (watch lines: kube::k_max_watch_line_bytes).
+inline constexpr std::size_t k_max_response_body_bytes = std::size_t{64} << 20;
+
 struct Request {
     Method method = Method::get;
     std::string url;
@@ -32,6 +40,8 @@ struct Request {
     // Where plain http:// may go; https is always allowed and any other scheme never is. A URL the
     // policy refuses is an input error and is never sent (redirects libcurl follows included).
     PlainHttp plain_http = PlainHttp::loopback_only;
+    // send() only: a longer body (decompressed) ends the transfer with an ErrorCode::api error.
+    std::size_t max_body_bytes = k_max_response_body_bytes;
 };
 
 struct Response {
@@ -74,8 +84,9 @@ class HttpClient {
 public:
     virtual ~HttpClient() = default;
     // An error means no HTTP status was received (connection, TLS, timeout, or an input error for a
-    // URL that request.plain_http refuses); any status, including 4xx and 5xx, is a Response for the
-    // caller to judge.
+    // URL that request.plain_http refuses), or the body was longer than request.max_body_bytes (an
+    // api error; asking again gets the same); any status, including 4xx and 5xx, is a Response for
+    // the caller to judge.
     virtual Result<Response> send(const Request& request) = 0;
 
     // Like send, but the body is handed to `on_data` as it arrives instead of being kept (watches,

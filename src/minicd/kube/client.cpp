@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/log.hpp"
 
 namespace minicd::kube {
@@ -96,8 +97,10 @@ Result<ApiResponse> Client::send(const Call& call) {
         ++m_requests;
 
         if (!response) {
-            // The request may or may not have reached the server; only replay-safe calls go again.
-            bool can_retry = call.replay == Replay::safe && attempt < m_options.max_attempts;
+            // The request may or may not have reached the server; only replay-safe calls go again. An
+            // api error (an answer too large to keep) would only come again.
+            bool can_retry = call.replay == Replay::safe && attempt < m_options.max_attempts &&
+                             response.error().code != ErrorCode::api;
             if (!can_retry) return fail(response.error());
             util::log_debug("{} {}: {}; retrying", http::to_string(call.method), call.path, response.error().message);
             std::this_thread::sleep_for(backoff(m_options, attempt, std::nullopt));
@@ -127,9 +130,9 @@ Result<model::Json> Client::get_json(std::string_view path) {
     auto response = send({.path = std::string(path)});
     if (!response) return fail(response.error());
     if (!ok(response->status)) return fail(api_error(*response, "GET " + std::string(path)));
-    auto parsed = model::Json::parse(response->body, nullptr, false);
-    if (parsed.is_discarded()) {
-        return fail(ErrorCode::api, "the server answered with something that is not JSON", "GET " + std::string(path));
+    auto parsed = model::read_json(response->body);
+    if (!parsed) {
+        return fail(ErrorCode::api, "the server's answer is " + parsed.error().message, "GET " + std::string(path));
     }
     return parsed;
 }
@@ -148,15 +151,25 @@ Result<void> Client::watch(std::string_view path, const std::function<bool(const
     Call call{.path = full, .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout) + std::chrono::seconds(5)};
 
     std::string pending;
+    std::size_t scanned = 0;  // the first bytes of `pending` hold no newline: never searched again
     bool stopped = false;
     std::optional<util::Error> bad_event;
+    auto too_long = [&] {
+        bad_event = util::make_error(ErrorCode::api,
+                                     fmt::format("watch sent a line longer than {} MiB, more than any object holds",
+                                                 k_max_watch_line_bytes >> 20),
+                                     full);
+        return false;
+    };
     auto on_data = [&](std::string_view chunk) {
         pending.append(chunk);
         std::size_t start = 0;
-        for (std::size_t newline; (newline = pending.find('\n', start)) != std::string::npos; start = newline + 1) {
+        for (std::size_t newline; (newline = pending.find('\n', std::max(start, scanned))) != std::string::npos;
+             start = newline + 1) {
             std::string_view line(pending.data() + start, newline - start);
             if (line.empty()) continue;
-            auto event = model::Json::parse(line, nullptr, false);
+            if (line.size() > k_max_watch_line_bytes) return too_long();
+            auto event = model::parse_json(line);
             if (event.is_discarded() || !event.is_object()) {
                 bad_event = util::make_error(ErrorCode::api, "watch sent a line that is not a JSON event", full);
                 return false;
@@ -167,6 +180,9 @@ Result<void> Client::watch(std::string_view path, const std::function<bool(const
             }
         }
         pending.erase(0, start);
+        scanned = pending.size();
+        // The rest of a line still to come: held only up to the limit, never without bound.
+        if (pending.size() > k_max_watch_line_bytes) return too_long();
         return true;
     };
     auto response = (*http)->stream(build(call, *material), on_data, cancelled);
@@ -185,7 +201,7 @@ Result<void> Client::watch(std::string_view path, const std::function<bool(const
 }
 
 util::Error api_error(const ApiResponse& response, std::string subject) {
-    auto status = model::Json::parse(response.body, nullptr, false);
+    auto status = model::parse_json(response.body);
     std::string message;
     std::string reason;
     // A Status of the wrong shape is read as no Status at all, never thrown on.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <atomic>
@@ -28,6 +29,11 @@ struct ClientOptions {
     std::chrono::milliseconds initial_backoff{200};
     std::chrono::milliseconds max_backoff{5'000};
 };
+
+// The longest line of a watch stream (one event, with its whole object) minicd holds: far above the
+// largest real objects (the API server stores at most about 1.5 MiB), far below harm. A longer line
+// ends the watch with an api error.
+inline constexpr std::size_t k_max_watch_line_bytes = std::size_t{16} << 20;
 
 // One request to the API server.
 struct Call {
@@ -63,7 +69,8 @@ public:
     // Streams a watch (`path` without the watch parameter; it is added), calling `on_event` with each
     // event object ({"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": ...}) until it returns
     // false, `cancelled` returns true (checked about every second), the server ends the watch, or
-    // `timeout` passes. A non-2xx answer (e.g. 410 Gone) is an error with the Status rendered.
+    // `timeout` passes. A non-2xx answer (e.g. 410 Gone) is an error with the Status rendered; so is a
+    // line that is not a JSON object or is longer than k_max_watch_line_bytes.
     Result<void> watch(std::string_view path, const std::function<bool(const model::Json&)>& on_event,
                        std::chrono::seconds timeout, const std::function<bool()>& cancelled = {});
 

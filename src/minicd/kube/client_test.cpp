@@ -114,6 +114,68 @@ TEST(KubeClient, WatchErrorStatusIsAnError) {
     EXPECT_NE(watched.error().message.find("too old resource version"), std::string::npos);
 }
 
+TEST(KubeClient, WatchEventsSplitAcrossManyChunksAllArrive) {
+    LocalHttpServer server([](const LocalHttpServer::Request&) {
+        return LocalHttpServer::Reply{.status = 200, .headers = {}, .body = {},
+                                      .parts = {{0, R"({"type":"ADD)"},
+                                                {20, R"(ED","object":{}})" "\n" R"({"ty)"},
+                                                {20, R"(pe":"MODIFIED","object":{}})"},
+                                                {20, "\n\n"},
+                                                {20, R"({"type":"DELETED","object":{}})" "\n"}}};
+    });
+    std::vector<std::string> types;
+    auto watched = client_for(server)->watch("/api/v1/pods", [&](const model::Json& event) {
+        types.push_back(event.value("type", ""));
+        return true;
+    }, 5s);
+    ASSERT_TRUE(watched) << watched.error().describe();
+    EXPECT_EQ(types, (std::vector<std::string>{"ADDED", "MODIFIED", "DELETED"}));
+}
+
+TEST(KubeClient, AWatchLineLongerThanTheLimitEndsTheWatchWithAnError) {
+    // One event, then a line that never ends: 17 MiB without a newline.
+    LocalHttpServer server([](const LocalHttpServer::Request&) {
+        LocalHttpServer::Reply reply{.status = 200, .headers = {}, .body = {}, .parts = {}};
+        reply.parts.push_back({0, R"({"type":"ADDED","object":{}})" "\n" R"({"type":"ADDED","object":{"data":")"});
+        for (int i = 0; i < 17; ++i) reply.parts.push_back({0, std::string(1 << 20, 'x')});
+        return reply;
+    });
+    int events = 0;
+    auto watched = client_for(server)->watch("/api/v1/configmaps", [&](const model::Json&) {
+        ++events;
+        return true;
+    }, 30s);
+    ASSERT_FALSE(watched);
+    EXPECT_EQ(watched.error().code, util::ErrorCode::api);
+    EXPECT_EQ(watched.error().message, "watch sent a line longer than 16 MiB, more than any object holds");
+    EXPECT_EQ(events, 1);
+    EXPECT_EQ(k_max_watch_line_bytes, 16U << 20);
+}
+
+TEST(KubeClient, JsonNestedDeeperThanAnyObjectIsRefused) {
+    LocalHttpServer server([](const LocalHttpServer::Request&) {
+        return LocalHttpServer::Reply{.status = 200, .headers = {},
+                                      .body = std::string(100000, '[') + std::string(100000, ']')};
+    });
+    auto json = client_for(server)->get_json("/api/v1/namespaces/a/configmaps/x");
+    ASSERT_FALSE(json);
+    EXPECT_EQ(json.error().code, util::ErrorCode::api);
+    EXPECT_EQ(json.error().message, "the server's answer is nested deeper than 512 levels");
+}
+
+TEST(KubeClient, AnAnswerTooLargeToKeepIsNotAskedForAgain) {
+    std::atomic<int> calls{0};
+    const std::string body(http::k_max_response_body_bytes + 1, ' ');
+    LocalHttpServer server([&](const LocalHttpServer::Request&) {
+        ++calls;
+        return LocalHttpServer::Reply{.status = 200, .headers = {}, .body = body};
+    });
+    auto response = client_for(server)->send({.path = "/api/v1/configmaps"});
+    ASSERT_FALSE(response);
+    EXPECT_EQ(response.error().code, util::ErrorCode::api);
+    EXPECT_EQ(calls.load(), 1) << "the same answer would come again";
+}
+
 TEST(KubeClient, RejectsServerThatIsNotAUrl) {
     auto client = Client::create(RestConfig{.server = "kubernetes.local:6443"});
     ASSERT_FALSE(client);

@@ -19,6 +19,7 @@
 #include <optional>
 #include <sstream>
 
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/log.hpp"
 
 namespace minicd::kube {
@@ -162,7 +163,7 @@ Result<Json> fetch_document(Client& client, const std::string& path, std::string
     if (response->status < 200 || response->status >= 300) {
         return fail(api_error(*response, "API discovery GET " + path));
     }
-    auto document = Json::parse(response->body, nullptr, false);
+    auto document = model::parse_json(response->body);
     if (document.is_discarded() || !document.is_object()) {
         return fail(ErrorCode::api, "the server answered with something that is not a JSON object",
                     "API discovery GET " + path);
@@ -353,17 +354,18 @@ bool Discovery::load_cache_locked() {
     if (!file) return false;
     std::stringstream text;
     text << file.rdbuf();
-    auto cache = Json::parse(text.str(), nullptr, false);
+    auto cache = model::parse_json(text.str());
     if (cache.is_discarded() || !cache.is_object()) return false;
 
     // Any doubt about the file (other format, other server, clock jumped back, too old) is a miss.
     auto format = cache.find("format");
-    auto fetched_at = cache.find("fetched_at");
     if (format == cache.end() || *format != k_cache_format) return false;
     if (text_of(cache, "server") != m_client.config().server) return false;
-    if (fetched_at == cache.end() || !fetched_at->is_number_integer()) return false;
-    std::int64_t age = unix_seconds_now() - fetched_at->get<std::int64_t>();
-    if (age < 0 || age >= m_ttl.count()) return false;
+    const auto fetched = model::int_at(cache, {"fetched_at"});
+    const std::int64_t now = unix_seconds_now();
+    // Compared before subtracting: a time far in the past (or beyond int64) must not overflow the age.
+    if (!fetched || *fetched < 0 || *fetched > now) return false;
+    if (now - *fetched >= m_ttl.count()) return false;
 
     std::map<std::string, ResourceInfo> map;
     for (const auto& entry : array_of(cache, "resources")) {

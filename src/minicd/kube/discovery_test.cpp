@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -477,6 +478,9 @@ TEST(DiscoveryUnit, CorruptCacheIsAMissAndIsRewritten) {
         changed("/server", "https://other.example.com:6443"),
         changed("/fetched_at", "yesterday"),
         changed("/fetched_at", now.count() + 3600),  // written in the future: the clock moved
+        // Far enough from now that the age would overflow int64 (undefined, UBSan reports it).
+        changed("/fetched_at", std::numeric_limits<std::int64_t>::min()),
+        changed("/fetched_at", std::numeric_limits<std::uint64_t>::max()),
         changed("/resources", Json::array()),
         changed("/resources/0/resource", 7),
         changed("/resources/0/namespaced", "yes"),

@@ -42,9 +42,13 @@ std::string stderr_tail(const std::string& err) {
         if (text[begin - 1] == '\n' && ++lines == k_stderr_tail_lines) break;
     }
     text.remove_prefix(begin);
-    if (text.size() > k_stderr_tail_chars) text.remove_prefix(text.size() - k_stderr_tail_chars);
-    return std::string(text);
+    // Kept whole characters, so the message stays valid UTF-8 for JSON output.
+    return std::string(util::utf8_suffix(text, k_stderr_tail_chars));
 }
+
+// The years parse_rfc3339 accepts: any difference of two such times, or with now(), fits the clock.
+constexpr int k_earliest_year = 1970;
+constexpr int k_latest_year = 2200;
 
 // Reads exactly `count` digits at `pos`.
 bool read_digits(std::string_view text, std::size_t pos, std::size_t count, int& out) {
@@ -100,6 +104,9 @@ std::optional<TimePoint> parse_rfc3339(std::string_view text) {
     if (pos != text.size()) return std::nullopt;
     year_month_day date{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
     if (!date.ok() || h > 23 || mi > 59 || s > 59) return std::nullopt;
+    // The nanosecond clock spans 1678..2262; years outside ours (Go's zero time "0001-01-01", "9999")
+    // would overflow it here or in a difference with now().
+    if (y < k_earliest_year || y > k_latest_year) return std::nullopt;
     // Local time minus its offset is UTC.
     auto utc = sys_days(date) + hours(h) + minutes(mi) + seconds(s) - offset;
     return time_point_cast<system_clock::duration>(utc + fraction);

@@ -21,7 +21,8 @@ struct ExecCredential {
 Result<ExecCredential> run_exec_plugin(const RestConfig& config);
 
 // RFC 3339 as plugins write it: "2024-05-01T12:00:00Z", optionally with fractional seconds and a
-// "+02:00" style offset instead of Z. nullopt for anything else.
+// "+02:00" style offset instead of Z. nullopt for anything else, and for years outside 1970..2200
+// (Go's zero time among them), which the nanosecond clock could not hold or subtract safely.
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text);
 
 }  // namespace minicd::kube

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "minicd/kube/kubeconfig_test_support.hpp"
+#include "minicd/model/object.hpp"
 
 namespace minicd::kube {
 namespace {
@@ -112,6 +113,42 @@ TEST_F(ExecPluginOutput, ValidOutputStillGivesTheCredential) {
     auto without_expiry = run_with_status(R"({"token": "t", "expirationTimestamp": null})");
     ASSERT_TRUE(without_expiry) << without_expiry.error().describe();
     EXPECT_FALSE(without_expiry->expires);
+}
+
+TEST(ExecPluginFailure, StderrIsCutBetweenCharacters) {
+    // 'x' and 700 euro signs (3 bytes each): the last 2000 of these 2101 bytes start inside a sign.
+    std::string noise = "x";
+    for (int i = 0; i < 700; ++i) noise += "\u20ac";
+    TempDir dir;
+    const std::string text = dir.write("noise.txt", noise);
+    RestConfig config;
+    config.server = "https://api.example:6443";
+    config.exec = ExecConfig{.api_version = std::string(k_v1),
+                             .command = dir.write_executable("plugin.sh", fmt::format("#!/bin/sh\ncat '{}' >&2\nexit 1\n", text)),
+                             .args = {},
+                             .env = {},
+                             .provide_cluster_info = false,
+                             .interactive_mode = "Never",
+                             .install_hint = {}};
+    auto credential = run_exec_plugin(config);
+    ASSERT_FALSE(credential);
+    const std::string& message = credential.error().message;
+    const std::size_t colon = message.find(": ");
+    ASSERT_NE(colon, std::string::npos) << message;
+    const std::string tail = message.substr(colon + 2);
+    EXPECT_EQ(tail.size(), 1998U) << "whole characters only, within the 2000 bytes";
+    EXPECT_TRUE(tail.starts_with("\u20ac"));
+    EXPECT_NO_THROW((void)model::Json(message).dump()) << "valid UTF-8, so -o json can carry it";
+}
+
+TEST(ParseRfc3339, TimesTheClockCannotHoldAreNone) {
+    // Go's zero time, and years whose nanoseconds since 1970 overflow int64 (or any difference with now).
+    for (const char* text : {"0001-01-01T00:00:00Z", "1677-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2263-01-01T00:00:00Z",
+                             "2201-01-01T00:00:00Z", "1969-12-31T23:59:59Z"}) {
+        EXPECT_FALSE(parse_rfc3339(text)) << text;
+    }
+    EXPECT_TRUE(parse_rfc3339("1970-01-01T00:00:00Z"));
+    EXPECT_TRUE(parse_rfc3339("2200-12-31T23:59:59.999999999Z"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/encoding.hpp"
 
 namespace minicd::kube {
@@ -63,7 +64,7 @@ Result<std::vector<Json>> list_all(Client& client, std::string_view collection, 
                                                                                           : "application/json")});
         if (!response) return fail(response.error());
         if (!ok(*response)) return fail(api_error(*response, fmt::format("listing {}", collection)));
-        auto page = Json::parse(response->body, nullptr, false);
+        auto page = model::parse_json(response->body);
         if (!page.is_object()) {
             return fail(util::ErrorCode::api, "the list is not a JSON object", fmt::format("listing {}", collection));
         }

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/text.hpp"
 
 namespace minicd::model {
@@ -77,9 +78,9 @@ Result<Json> parse_credential_json(std::string_view text) {
         const util::TextPosition at = util::position_at(text, check.offset());
         return fail(ErrorCode::input, fmt::format("line {}, column {}: {}", at.line, at.column, check.mistake()));
     }
-    // The text passed the check, and without exceptions allowed parse cannot throw either.
-    Json document = Json::parse(text, nullptr, false);
-    if (document.is_discarded()) return fail(ErrorCode::internal, "JSON that passed the syntax check did not parse");
+    // The text passed the check; what is left to refuse is nesting deeper than minicd reads.
+    auto document = read_json(text);
+    if (!document) return fail(ErrorCode::input, document.error().message);
     return document;
 }
 

@@ -5,17 +5,9 @@
 #include <cctype>
 #include <utility>
 
+#include "minicd/model/json_read.hpp"
+
 namespace minicd::model {
-
-namespace {
-
-std::string string_at(const Json& body, const Json::json_pointer& pointer) {
-    if (!body.contains(pointer)) return {};
-    const Json& value = body.at(pointer);
-    return value.is_string() ? value.get<std::string>() : std::string{};
-}
-
-}  // namespace
 
 std::string ObjectId::api_version() const { return group.empty() ? version : group + "/" + version; }
 
@@ -25,10 +17,10 @@ std::string ObjectId::describe() const {
     return text;
 }
 
-std::string Object::api_version() const { return string_at(m_body, Json::json_pointer("/apiVersion")); }
-std::string Object::kind() const { return string_at(m_body, Json::json_pointer("/kind")); }
-std::string Object::name() const { return string_at(m_body, Json::json_pointer("/metadata/name")); }
-std::string Object::namespace_() const { return string_at(m_body, Json::json_pointer("/metadata/namespace")); }
+std::string Object::api_version() const { return string_at(m_body, {"apiVersion"}); }
+std::string Object::kind() const { return string_at(m_body, {"kind"}); }
+std::string Object::name() const { return string_at(m_body, {"metadata", "name"}); }
+std::string Object::namespace_() const { return string_at(m_body, {"metadata", "namespace"}); }
 
 ObjectId Object::id() const {
     ObjectId id;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "minicd/kube/kubeconfig.hpp"
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/log.hpp"
 #include "minicd/util/text.hpp"
 
@@ -78,7 +79,7 @@ Result<ClusterIdentity> observe_identity(kube::Client& client) {
     if (response->status < 200 || response->status > 299) {
         return fail(kube::api_error(*response, "namespace kube-system").context("reading the cluster's identity"));
     }
-    const model::Json body = model::Json::parse(response->body, nullptr, false);
+    const model::Json body = model::parse_json(response->body);
     const model::Json::json_pointer uid("/metadata/uid");
     if (!body.contains(uid) || !body.at(uid).is_string() || body.at(uid).get<std::string>().empty()) {
         return fail(util::ErrorCode::api, "the API server's answer has no metadata.uid", "namespace kube-system");

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "minicd/util/text.hpp"
+
 namespace minicd::pipeline {
 
 namespace {
@@ -93,7 +95,7 @@ std::string describe_event(const source::Event& event) {
         case source::EventKind::scheduled: what = "scheduled run"; break;
         case source::EventKind::unknown: what = "unknown event"; break;
     }
-    if (!event.sha.empty()) what += fmt::format(" at {}", event.sha.substr(0, 7));
+    if (!event.sha.empty()) what += fmt::format(" at {}", util::utf8_prefix(event.sha, 7));
     what += fmt::format(" ({}", source::to_string(event.provider));
     if (!event.trigger.empty()) what += ": " + event.trigger;
     return what + ")";

@@ -8,6 +8,7 @@
 
 #include "minicd/kube/exec_plugin.hpp"
 #include "minicd/kube/verbs.hpp"
+#include "minicd/model/json_read.hpp"
 #include "minicd/pipeline/naming.hpp"
 #include "minicd/render/ownership.hpp"
 #include "minicd/util/encoding.hpp"
@@ -20,18 +21,13 @@ namespace {
 constexpr std::string_view k_preview_value = "true";
 constexpr std::chrono::milliseconds k_poll_interval{500};
 
-std::string string_at(const model::Json& object, const char* pointer) {
-    const model::Json::json_pointer at(pointer);
-    if (!object.contains(at)) return {};
-    const model::Json& value = object.at(at);
-    return value.is_string() ? value.get<std::string>() : std::string();
-}
+using model::string_at;
 
-std::map<std::string, std::string> string_map_at(const model::Json& object, const char* pointer) {
+std::map<std::string, std::string> string_map_at(const model::Json& object, model::JsonPath path) {
     std::map<std::string, std::string> result;
-    const model::Json::json_pointer at(pointer);
-    if (!object.contains(at) || !object.at(at).is_object()) return result;
-    for (const auto& [key, value] : object.at(at).items()) {
+    const model::Json* map = model::object_at(object, path);
+    if (map == nullptr) return result;
+    for (const auto& [key, value] : map->items()) {
         if (value.is_string()) result.emplace(key, value.get<std::string>());
     }
     return result;
@@ -44,18 +40,18 @@ std::string subject_of(std::string_view name) { return fmt::format("namespace {}
 // "Type: message" of the namespace conditions that hold, or "Terminating".
 std::string why_still_there(const model::Json& object) {
     std::vector<std::string> reasons;
-    const model::Json::json_pointer at("/status/conditions");
-    if (object.contains(at) && object.at(at).is_array()) {
-        for (const auto& condition : object.at(at)) {
-            if (condition.value("status", "") != "True") continue;
-            reasons.push_back(fmt::format("{}: {}", condition.value("type", "?"), condition.value("message", "")));
+    if (const model::Json* conditions = model::array_at(object, {"status", "conditions"})) {
+        for (const auto& condition : *conditions) {
+            if (string_at(condition, {"status"}) != "True") continue;
+            const std::string type = string_at(condition, {"type"});
+            reasons.push_back(fmt::format("{}: {}", type.empty() ? "?" : type, string_at(condition, {"message"})));
         }
     }
     return reasons.empty() ? std::string("Terminating") : fmt::format("{}", fmt::join(reasons, "; "));
 }
 
 Result<PortForward> port_forward_for(const PortForwardRequest& request, const model::Json& service) {
-    const std::string name = string_at(service, "/metadata/name");
+    const std::string name = string_at(service, {"metadata", "name"});
     std::string ports = request.ports;
     if (ports.empty()) {
         const model::Json::json_pointer at("/spec/ports/0/port");
@@ -102,14 +98,14 @@ std::optional<Clock::time_point> PreviewNamespace::last_deployed() const {
 
 PreviewNamespace preview_namespace_from_json(const model::Json& object) {
     PreviewNamespace ns;
-    ns.name = string_at(object, "/metadata/name");
-    ns.uid = string_at(object, "/metadata/uid");
-    ns.resource_version = string_at(object, "/metadata/resourceVersion");
-    ns.labels = string_map_at(object, "/metadata/labels");
-    ns.annotations = string_map_at(object, "/metadata/annotations");
-    const std::string created = string_at(object, "/metadata/creationTimestamp");
+    ns.name = string_at(object, {"metadata", "name"});
+    ns.uid = string_at(object, {"metadata", "uid"});
+    ns.resource_version = string_at(object, {"metadata", "resourceVersion"});
+    ns.labels = string_map_at(object, {"metadata", "labels"});
+    ns.annotations = string_map_at(object, {"metadata", "annotations"});
+    const std::string created = string_at(object, {"metadata", "creationTimestamp"});
     if (!created.empty()) ns.created = kube::parse_rfc3339(created);
-    ns.terminating = !string_at(object, "/metadata/deletionTimestamp").empty();
+    ns.terminating = !string_at(object, {"metadata", "deletionTimestamp"}).empty();
     return ns;
 }
 
@@ -152,7 +148,7 @@ Result<std::optional<PreviewNamespace>> read_namespace(kube::Client& client, con
     if (!response) return fail(response.error());
     if (response->status == 404) return std::optional<PreviewNamespace>();
     if (!kube::ok(response->status)) return fail(kube::api_error(*response, subject_of(name)));
-    return std::optional<PreviewNamespace>(preview_namespace_from_json(model::Json::parse(response->body, nullptr, false)));
+    return std::optional<PreviewNamespace>(preview_namespace_from_json(model::parse_json(response->body)));
 }
 
 // Creates a namespace; false when one of that name appeared meanwhile (409), to be read again.
@@ -366,7 +362,7 @@ Result<TearDown> tear_down_preview(kube::Client& client, const PreviewOwner& own
     if (!response) return fail(response.error());
     if (response->status == 404) return TearDown::absent;
     if (!kube::ok(response->status)) return fail(kube::api_error(*response, subject_of(namespace_)));
-    const PreviewNamespace ns = preview_namespace_from_json(model::Json::parse(response->body, nullptr, false));
+    const PreviewNamespace ns = preview_namespace_from_json(model::parse_json(response->body));
 
     if (const std::string problem = preview_label_problem(ns, owner); !problem.empty()) {
         return fail(util::ErrorCode::input,
@@ -408,9 +404,9 @@ Result<std::vector<std::string>> wait_until_gone(kube::Client& client, const std
             if (!response) return fail(response.error());
             if (response->status == 404) continue;
             if (!kube::ok(response->status)) return fail(kube::api_error(*response, subject_of(ns.name)));
-            const model::Json object = model::Json::parse(response->body, nullptr, false);
+            const model::Json object = model::parse_json(response->body);
             // A namespace of the same name created since is another one: ours is gone.
-            if (string_at(object, "/metadata/uid") != ns.uid) continue;
+            if (string_at(object, {"metadata", "uid"}) != ns.uid) continue;
             why[ns.name] = why_still_there(object);
             still.push_back(ns);
         }
@@ -455,7 +451,7 @@ Result<PortForward> plan_port_forward(kube::Client& client, const PortForwardReq
     }
     if (items->size() != 1) {
         std::vector<std::string> names;
-        for (const auto& item : *items) names.push_back(string_at(item, "/metadata/name"));
+        for (const auto& item : *items) names.push_back(string_at(item, {"metadata", "name"}));
         return fail(util::ErrorCode::input,
                     items->empty() ? fmt::format("no Service of app {} here: name one with --service", owner.app)
                                    : fmt::format("{} Services of app {} here ({}): choose one with --service",

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "minicd/model/credential_json.hpp"
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/log.hpp"
 #include "minicd/util/subprocess.hpp"
@@ -243,10 +244,7 @@ std::optional<ConfigEntry> entry_for(const Json& object, std::string_view regist
     return std::nullopt;
 }
 
-std::string string_field(const Json& object, const char* name) {
-    auto found = object.find(name);
-    return found != object.end() && found->is_string() ? found->get<std::string>() : std::string();
-}
+std::string string_field(const Json& object, std::string_view name) { return model::string_at(object, {name}); }
 
 // An auths entry with something usable in it; entries written next to a credsStore are empty.
 // Errors name the file and the entry's key, never a value.
@@ -314,7 +312,7 @@ Result<std::optional<Credentials>> from_helper(const std::string& suffix, std::s
         util::log_debug("{} has no credentials for {} ({})", name, registry, ran->outcome());
         return std::nullopt;
     }
-    auto answer = Json::parse(ran->out, nullptr, false);
+    auto answer = model::parse_json(ran->out);
     if (!answer.is_object()) return fail(ErrorCode::subprocess, "credential helper printed something that is not a JSON object", name);
     std::string user = string_field(answer, "Username");
     std::string secret = string_field(answer, "Secret");

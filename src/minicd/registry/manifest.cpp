@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "minicd/model/image_ref.hpp"
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/encoding.hpp"
 
 namespace minicd::registry {
@@ -21,23 +22,20 @@ std::string_view bare_type(std::string_view content_type) {
 }
 
 bool is_foreign_layer(const Json& layer) {
-    std::string type = layer.value("mediaType", "");
+    const std::string type = model::string_at(layer, {"mediaType"});
     bool foreign = type.find("foreign") != std::string::npos || type.find("nondistributable") != std::string::npos;
-    return foreign && layer.contains("urls");
+    return foreign && model::member(layer, "urls") != nullptr;
 }
 
 Result<Descriptor> descriptor_from(const Json& json, const std::string& where, const std::string& digest) {
-    if (!json.is_object() || !json.contains("digest") || !json["digest"].is_string()) {
-        return fail(ErrorCode::api, fmt::format("{} has no digest", where), digest);
-    }
-    Descriptor descriptor{.media_type = json.value("mediaType", ""), .digest = json["digest"].get<std::string>(),
-                          .size = -1};
+    const Json* found = model::member(json, "digest");
+    if (found == nullptr || !found->is_string()) return fail(ErrorCode::api, fmt::format("{} has no digest", where), digest);
+    // A mediaType of another type reads as none: the digest alone decides what is copied.
+    Descriptor descriptor{.media_type = model::string_at(json, {"mediaType"}), .digest = found->get<std::string>(), .size = -1};
     if (!model::is_valid_digest(descriptor.digest)) {
         return fail(ErrorCode::api, fmt::format("{} has an invalid digest \"{}\"", where, descriptor.digest), digest);
     }
-    if (auto size = json.find("size"); size != json.end() && size->is_number_integer()) {
-        descriptor.size = size->get<std::int64_t>();
-    }
+    if (auto size = model::int_at(json, {"size"})) descriptor.size = *size;
     return descriptor;
 }
 
@@ -79,7 +77,7 @@ Result<void> verify_digest(std::string_view bytes, std::string_view expected, st
 std::string manifest_media_type(std::string_view content_type, std::string_view bytes) {
     std::string_view declared = bare_type(content_type);
     if (is_manifest_media_type(declared)) return std::string(declared);
-    auto body = Json::parse(bytes, nullptr, false);
+    auto body = model::parse_json(bytes);
     if (!body.is_object()) return {};
     if (auto type = body.find("mediaType"); type != body.end() && type->is_string()) return type->get<std::string>();
     if (body.contains("manifests")) return std::string(k_oci_index);
@@ -88,14 +86,15 @@ std::string manifest_media_type(std::string_view content_type, std::string_view 
 }
 
 Result<References> manifest_references(const Manifest& manifest) {
-    auto body = Json::parse(manifest.bytes, nullptr, false);
+    auto body = model::parse_json(manifest.bytes);
     if (!body.is_object()) return fail(ErrorCode::api, "the manifest is not a JSON object", manifest.digest);
     References references;
     if (is_index_media_type(manifest.media_type)) {
-        const Json& children = body.value("manifests", Json::array());
-        if (!children.is_array()) return fail(ErrorCode::api, "the index's manifests is not a list", manifest.digest);
-        for (std::size_t i = 0; i < children.size(); ++i) {
-            auto child = descriptor_from(children[i], fmt::format("manifests[{}]", i), manifest.digest);
+        const Json* children = model::member(body, "manifests");
+        if (children == nullptr) return references;
+        if (!children->is_array()) return fail(ErrorCode::api, "the index's manifests is not a list", manifest.digest);
+        for (std::size_t i = 0; i < children->size(); ++i) {
+            auto child = descriptor_from((*children)[i], fmt::format("manifests[{}]", i), manifest.digest);
             if (!child) return fail(child.error());
             references.manifests.push_back(std::move(*child));
         }
@@ -106,11 +105,12 @@ Result<References> manifest_references(const Manifest& manifest) {
         if (!config) return fail(config.error());
         references.blobs.push_back(std::move(*config));
     }
-    const Json& layers = body.value("layers", Json::array());
-    if (!layers.is_array()) return fail(ErrorCode::api, "the manifest's layers is not a list", manifest.digest);
-    for (std::size_t i = 0; i < layers.size(); ++i) {
-        if (is_foreign_layer(layers[i])) continue;
-        auto layer = descriptor_from(layers[i], fmt::format("layers[{}]", i), manifest.digest);
+    const Json* layers = model::member(body, "layers");
+    if (layers == nullptr) return references;
+    if (!layers->is_array()) return fail(ErrorCode::api, "the manifest's layers is not a list", manifest.digest);
+    for (std::size_t i = 0; i < layers->size(); ++i) {
+        if (is_foreign_layer((*layers)[i])) continue;
+        auto layer = descriptor_from((*layers)[i], fmt::format("layers[{}]", i), manifest.digest);
         if (!layer) return fail(layer.error());
         references.blobs.push_back(std::move(*layer));
     }

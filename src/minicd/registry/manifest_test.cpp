@@ -81,5 +81,46 @@ TEST(ManifestReferences, RejectsBrokenManifests) {
     EXPECT_FALSE(manifest_references({.bytes = R"({"manifests":{}})", .media_type = std::string(k_oci_index), .digest = "d"}));
 }
 
+TEST(ManifestReferences, FieldsOfTheWrongTypeAreErrorsOrIgnoredNeverThrown) {
+    // A registry's JSON is untrusted: a mediaType that is a number, a size that is text.
+    Manifest index{.bytes = R"({"schemaVersion":2,"mediaType":7,"manifests":[
+        {"mediaType":5,"digest":")" + k_a + R"(","size":"100"},
+        {"mediaType":{"type":"x"},"digest":")" + k_b + R"(","size":101}]})",
+                   .media_type = std::string(k_oci_index),
+                   .digest = "d"};
+    std::optional<Result<References>> refs;
+    ASSERT_NO_THROW(refs = manifest_references(index));
+    ASSERT_TRUE(*refs) << (*refs).error().describe();
+    ASSERT_EQ((*refs)->manifests.size(), 2u);
+    EXPECT_EQ((*refs)->manifests[0], (Descriptor{"", k_a, -1}));
+    EXPECT_EQ((*refs)->manifests[1], (Descriptor{"", k_b, 101}));
+
+    Manifest image{.bytes = R"({"config":{"mediaType":[],"digest":")" + k_a + R"("},
+        "layers":[{"mediaType":12,"digest":")" + k_b + R"(","urls":"x"}]})",
+                   .media_type = std::string(k_oci_manifest),
+                   .digest = "d"};
+    ASSERT_NO_THROW(refs = manifest_references(image));
+    ASSERT_TRUE(*refs) << (*refs).error().describe();
+    EXPECT_EQ((*refs)->blobs.size(), 2u);
+
+    for (std::string bytes : std::vector<std::string>{R"({"layers":[5]})", R"({"layers":[null]})", R"({"layers":[{"digest":9}]})",
+                                                      R"({"config":"sha256"})", R"({"layers":null})"}) {
+        ASSERT_NO_THROW(refs = manifest_references({.bytes = bytes, .media_type = std::string(k_oci_manifest), .digest = "d"}))
+            << bytes;
+        EXPECT_FALSE(*refs) << bytes;
+    }
+    for (std::string bytes : std::vector<std::string>{R"({"manifests":[7]})", R"({"manifests":[{"digest":[]}]})"}) {
+        ASSERT_NO_THROW(refs = manifest_references({.bytes = bytes, .media_type = std::string(k_oci_index), .digest = "d"}))
+            << bytes;
+        EXPECT_FALSE(*refs) << bytes;
+    }
+}
+
+TEST(ManifestMediaType, AMediaTypeThatIsNotTextIsJudgedByShape) {
+    EXPECT_EQ(manifest_media_type("", R"({"mediaType":3,"manifests":[]})"), k_oci_index);
+    EXPECT_EQ(manifest_media_type("text/plain", R"({"mediaType":null,"layers":[]})"), k_oci_manifest);
+    EXPECT_EQ(manifest_media_type("", std::string(100000, '[')), "");
+}
+
 }  // namespace
 }  // namespace minicd::registry

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/log.hpp"
 #include "minicd/util/text.hpp"
@@ -107,14 +108,11 @@ bool is_loopback_registry(std::string_view registry) {
 }
 
 // A string member of a JSON object; "" when absent or of another type (registries' JSON is untrusted).
-std::string string_member(const Json& object, const char* key) {
-    auto found = object.is_object() ? object.find(key) : object.end();
-    return found != object.end() && found->is_string() ? found->get<std::string>() : std::string{};
-}
+std::string string_member(const Json& object, std::string_view key) { return model::string_at(object, {key}); }
 
 std::string describe_response(const http::Response& response) {
     std::string text = fmt::format("HTTP {}", response.status);
-    auto body = Json::parse(response.body, nullptr, false);
+    auto body = model::parse_json(response.body);
     std::vector<std::string> parts;
     if (body.is_object() && body.contains("errors") && body["errors"].is_array()) {
         for (const Json& error : body["errors"]) {
@@ -301,7 +299,7 @@ Result<Session::Token> Session::fetch_token(const std::vector<std::string>& scop
     auto answer = send_with_retries(request, Replay::safe, what);
     if (!answer) return fail(answer.error());
     if (answer->status != 200) return fail(token_error(answer->status, what, creds));
-    auto body = Json::parse(answer->body, nullptr, false);
+    auto body = model::parse_json(answer->body);
     std::string token;
     if (body.is_object()) {
         token = string_member(body, "token");
@@ -398,7 +396,8 @@ Result<http::Response> Session::send_with_retries(const http::Request& request, 
                         fmt::format("registry {}", m_registry));
         }
         if (!answer) {
-            if (last || replay == Replay::unsafe) {
+            // An api error (an answer too large to keep) would only come again.
+            if (last || replay == Replay::unsafe || answer.error().code == ErrorCode::api) {
                 return fail(answer.error().code, fmt::format("{}: {} (after {} attempts)", what, answer.error().message, attempt),
                             fmt::format("registry {}", m_registry));
             }

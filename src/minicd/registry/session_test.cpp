@@ -157,6 +157,30 @@ TEST(RegistrySession, ExpiredTokensAreFetchedAgain) {
     EXPECT_EQ(token_requests.load(), 2) << "expires_in was honoured";
 }
 
+TEST(RegistrySession, ExpiresInOfAnySizeOrTypeGivesAUsableToken) {
+    // Beyond long long, negative, or not a number: clamped or ignored, never undefined behaviour.
+    for (const char* expires : {"1e300", "9223372036854775807", "18446744073709551615", "-5", "\"300\"", "null", "{}"}) {
+        std::atomic<int> token_requests{0};
+        std::string realm;
+        LocalHttpServer server([&](const LocalHttpServer::Request& request) -> Reply {
+            if (request.target.starts_with("/token")) {
+                ++token_requests;
+                return {.status = 200, .body = std::string(R"({"token":"t","expires_in":)") + expires + "}"};
+            }
+            if (request.headers.count("authorization") == 0) {
+                return {.status = 401, .headers = {{"WWW-Authenticate", "Bearer realm=\"" + realm + "\""}}};
+            }
+            return manifest_reply(k_manifest, sha256_digest(k_manifest));
+        });
+        realm = server.url("/token");
+        SleepLog sleeps;
+        auto client = client_for(server, sleeps.policy());
+        ASSERT_TRUE(client->get_manifest(ref(server, "app:v1"))) << expires;
+        ASSERT_TRUE(client->get_manifest(ref(server, "app:v1"))) << expires;
+        EXPECT_EQ(token_requests.load(), 1) << expires;
+    }
+}
+
 TEST(RegistrySession, IdentityTokenIsExchangedAsRefreshToken) {
     std::mutex mutex;
     LocalHttpServer::Request token_request;

@@ -5,6 +5,9 @@
 #include <set>
 #include <utility>
 
+#include "minicd/model/json_read.hpp"
+#include "minicd/util/text.hpp"
+
 namespace minicd::render {
 
 namespace {
@@ -24,11 +27,17 @@ Result<Json> merged_rule(const Json& rules, const std::string& host, const sourc
     std::set<std::pair<std::string, std::string>> seen;
     for (const auto& rule : rules) {
         if (!rule.is_object()) continue;
-        auto http = rule.find("http");
-        if (http == rule.end() || !http->is_object() || !http->contains("paths") || !(*http)["paths"].is_array()) continue;
-        for (const auto& path : (*http)["paths"]) {
-            std::string text = path.value("path", std::string("/"));
-            std::string type = path.value("pathType", std::string());
+        const Json* rule_paths = model::array_at(rule, {"http", "paths"});
+        if (rule_paths == nullptr) continue;
+        for (const auto& path : *rule_paths) {
+            // Fields of another type than the API allows are the server's to refuse; here they only must not throw.
+            if (!path.is_object()) {
+                paths.push_back(path);
+                continue;
+            }
+            const Json* written = model::find_path(path, {"path"});
+            std::string text = written != nullptr && written->is_string() ? written->get<std::string>() : std::string("/");
+            std::string type = model::string_at(path, {"pathType"});
             if (!seen.emplace(text, type).second) {
                 return fail(ErrorCode::input,
                             fmt::format("{}: the Ingress has several rules routing path \"{}\"; a preview has one host, "
@@ -72,7 +81,8 @@ void set_tls(Json& body, const std::string& host, const std::optional<PreviewTls
 std::string preview_tls_secret_name(std::string_view ingress_name) {
     constexpr std::size_t k_max_name = 253;  // a Secret name is a DNS subdomain
     constexpr std::string_view k_suffix = "-tls";
-    std::string base(ingress_name.substr(0, k_max_name - k_suffix.size()));
+    // Whole characters only: a name the server will refuse must still travel in valid JSON.
+    std::string base(util::utf8_prefix(ingress_name, k_max_name - k_suffix.size()));
     while (!base.empty() && (base.back() == '-' || base.back() == '.')) base.pop_back();
     return base + std::string(k_suffix);
 }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 namespace minicd::render {
 namespace {
 
@@ -96,6 +98,24 @@ TEST(PreviewRouting, RefusesTwoIssuersOrNone) {
 TEST(PreviewRouting, SecretNameFitsADnsSubdomain) {
     EXPECT_EQ(preview_tls_secret_name("web"), "web-tls");
     EXPECT_EQ(preview_tls_secret_name(std::string(260, 'a')).size(), 253U);
+}
+
+TEST(PreviewRouting, SecretNameIsCutBetweenCharacters) {
+    // 248 bytes of 'a' then 'é' (2 bytes): a cut at 249 bytes would keep half of it, which JSON cannot carry.
+    const std::string name = preview_tls_secret_name(std::string(248, 'a') + "\u00e9\u00e9");
+    EXPECT_EQ(name, std::string(248, 'a') + "-tls");
+    EXPECT_NO_THROW((void)Json(name).dump());
+}
+
+TEST(PreviewRouting, PathsOfOddTypeAreMergedNotThrownOn) {
+    std::vector<source::Manifest> manifests{manifest(R"({"apiVersion":"networking.k8s.io/v1","kind":"Ingress",
+      "metadata":{"name":"web"},"spec":{"rules":[
+        {"host":"a.example.com","http":{"paths":[{"path":7,"pathType":["Prefix"]},"not-a-path"]}},
+        {"host":"b.example.com","http":{"paths":[{"path":"/b","pathType":"Exact"}]}}]}})")};
+    std::optional<Result<PreviewRoutingResult>> routed;
+    ASSERT_NO_THROW(routed = route_preview(manifests, {.host = "h.example.com"}));
+    ASSERT_TRUE(*routed) << (*routed).error().describe();
+    EXPECT_EQ(manifests[0].object.body()["spec"]["rules"][0]["http"]["paths"].size(), 3U);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/text.hpp"
 
 extern char** environ;
@@ -95,7 +96,7 @@ Result<nlohmann::json> read_github_payload(const EnvironmentVariables& env) {
     if (!text) {
         return fail(text.error().context("reading the GitHub event payload"));
     }
-    auto payload = nlohmann::json::parse(*text, nullptr, false);
+    auto payload = model::parse_json(*text);
     if (!payload.is_object()) {
         return fail(util::ErrorCode::input, "the GitHub event payload is not a JSON object", path);
     }

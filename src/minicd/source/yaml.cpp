@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "minicd/model/json_read.hpp"
 #include "minicd/source/yaml_scalar.hpp"
 
 namespace minicd::source {
@@ -23,8 +24,9 @@ namespace {
 using model::Json;
 using Status = tl::expected<void, util::Error>;
 
-// go-yaml v2.4 refuses deeper nesting too; it also keeps recursive JSON code (dump, copy) off the stack's edge.
-constexpr std::size_t k_max_depth = 10000;
+// What minicd reads from anywhere nests at most this deep: recursive JSON code (dump, copy, diff)
+// must stay off the stack's edge. Counted through aliases too, which can nest a deep anchor again.
+constexpr std::size_t k_max_depth = model::k_max_json_depth;
 
 util::Error input_error(std::string message, std::string_view file, int line) {
     return util::make_error(util::ErrorCode::input, std::move(message), fmt::format("{}:{}", file, line));
@@ -284,6 +286,7 @@ private:
         // Keys written in this mapping itself, kept only once a merge (<<) has added others.
         std::unique_ptr<std::unordered_set<std::string>> explicit_keys;
         std::uint64_t nodes = 1;     // nodes decoded in this subtree, aliases expanded
+        std::size_t height = 1;      // collections on the longest path down this subtree, itself included
         bool is_mapping = false;
         bool expecting_key = true;   // mapping: the next node is a key
         bool merge_pending = false;  // mapping: the pending key is <<
@@ -295,6 +298,7 @@ private:
     struct Anchor {
         Json value;
         std::uint64_t nodes = 1;
+        std::size_t height = 0;  // as Frame::height; 0 for a scalar
     };
 
     util::Error error_at(std::string message, int line) const { return input_error(std::move(message), m_file, line); }
@@ -406,9 +410,9 @@ private:
         Frame frame = std::move(m_frames.back());
         m_frames.pop_back();
         if (!frame.anchor.empty()) {
-            m_anchors.insert_or_assign(std::move(frame.anchor), Anchor{frame.value, frame.nodes});
+            m_anchors.insert_or_assign(std::move(frame.anchor), Anchor{frame.value, frame.nodes, frame.height});
         }
-        return deliver(std::move(frame.value), frame.nodes, line, false);
+        return deliver(std::move(frame.value), frame.nodes, line, false, frame.height);
     }
 
     Status scalar(fy_event& event) {
@@ -440,7 +444,7 @@ private:
         }
         if (event.scalar.anchor != nullptr) {
             m_anchors.insert_or_assign(std::string(token_text(event.scalar.anchor)),
-                                       Anchor{scalar_json(*value, text), 1});
+                                       Anchor{scalar_json(*value, text), 1, 0});
         }
         if (keyed) {
             auto key = scalar_key(*value, text);
@@ -454,7 +458,7 @@ private:
             return tl::unexpected(error_at(fmt::format("{} is not a number JSON can hold", text), line));
         }
         record_next(mark);
-        return deliver(scalar_json(*value, text), 1, line, false);
+        return deliver(scalar_json(*value, text), 1, line, false, 0);
     }
 
     Status alias(fy_event& event) {
@@ -492,8 +496,12 @@ private:
         if (is_non_finite(anchor.value)) {
             return tl::unexpected(error_at(fmt::format("*{} is not a number JSON can hold", name), line));
         }
+        if (m_frames.size() + anchor.height > k_max_depth) {
+            return tl::unexpected(
+                error_at(fmt::format("nesting deeper than {} levels (through alias *{})", k_max_depth, name), line));
+        }
         record_next(mark);
-        return deliver(Json(anchor.value), 1 + anchor.nodes, line, true);
+        return deliver(Json(anchor.value), 1 + anchor.nodes, line, true, anchor.height);
     }
 
     Status add_key(std::string key, std::uint64_t nodes, int line) {
@@ -509,14 +517,15 @@ private:
         return {};
     }
 
-    // Hands a finished node to its parent, or makes it the document's root.
-    Status deliver(Json value, std::uint64_t nodes, int line, bool from_alias) {
+    // Hands a finished node (`height` as Frame::height) to its parent, or makes it the document's root.
+    Status deliver(Json value, std::uint64_t nodes, int line, bool from_alias, std::size_t height) {
         if (m_frames.empty()) {
             m_root = std::move(value);
             return {};
         }
         Frame& frame = m_frames.back();
         frame.nodes += nodes;
+        frame.height = std::max(frame.height, height + 1);
         if (!frame.is_mapping) {
             frame.value.get_ref<Json::array_t&>().push_back(std::move(value));
             return {};

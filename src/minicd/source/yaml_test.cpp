@@ -238,6 +238,49 @@ TEST(Yaml, BillionLaughsIsRefused) {
     EXPECT_NE(documents.error().message.find("excessive aliasing"), std::string::npos);
 }
 
+// Recursive code (dump, copies, diff) walks what the parser builds: nesting is capped, with an
+// error naming file and line, in YAML flow and block style, in JSON, and through aliases.
+TEST(Yaml, NestingDeeperThanTheLimitIsAnErrorNamingFileAndLine) {
+    const std::size_t deep = 100000;
+    const std::string flow = "a: 1\nb: " + std::string(deep, '[') + std::string(deep, ']') + "\n";
+    const std::string json = "\n" + std::string(deep, '[') + std::string(deep, ']');
+    std::string block = "a: 1\n";
+    for (int level = 0; level < 600; ++level) block += std::string(static_cast<std::size_t>(level) * 2, ' ') + "k:\n";
+    for (const auto& [text, line] : {std::pair{flow, 2}, std::pair{json, 2}, std::pair{block, 514}}) {
+        auto documents = parse_yaml(text, k_file);
+        ASSERT_FALSE(documents) << "parsed";
+        EXPECT_EQ(documents.error().code, util::ErrorCode::input);
+        EXPECT_EQ(documents.error().subject, "test.yaml:" + std::to_string(line)) << documents.error().message;
+        EXPECT_NE(documents.error().message.find("nesting deeper than 512 levels"), std::string::npos)
+            << documents.error().message;
+    }
+}
+
+TEST(Yaml, NestingUpToTheLimitIsRead) {
+    const std::string flow = std::string(511, '[') + "1" + std::string(511, ']');
+    for (const std::string& text : {"a: " + flow + "\n", "[" + flow + "]"}) {
+        auto documents = parse_yaml(text, k_file);
+        ASSERT_TRUE(documents) << documents.error().describe();
+        EXPECT_EQ(documents->front().value.dump().size(), text.starts_with("a") ? 1029U : 1025U);
+    }
+}
+
+TEST(Yaml, AliasesCannotNestAnAnchorDeeperThanTheLimit) {
+    // Each alias stays within the limit where it is written, but *b places a 400-deep anchor 300 deep.
+    const std::string deep_anchor = "a: &a " + std::string(400, '[') + std::string(400, ']') + "\n";
+    auto documents = parse_yaml(deep_anchor + "b: " + std::string(300, '[') + "*a" + std::string(300, ']') + "\n", k_file);
+    ASSERT_FALSE(documents);
+    EXPECT_EQ(documents.error().subject, "test.yaml:2");
+    EXPECT_NE(documents.error().message.find("nesting deeper than 512 levels (through alias *a)"), std::string::npos)
+        << documents.error().message;
+    // Anchors built of aliases carry their whole depth along.
+    auto chained = parse_yaml(deep_anchor + "c: &c [[*a]]\nd: " + std::string(150, '[') + "*c" + std::string(150, ']') + "\n",
+                              k_file);
+    ASSERT_FALSE(chained);
+    EXPECT_EQ(chained.error().subject, "test.yaml:3");
+    EXPECT_TRUE(parse_yaml(deep_anchor + "b: " + std::string(100, '[') + "*a" + std::string(100, ']') + "\n", k_file));
+}
+
 TEST(Yaml, ParsesThousandsOfDocumentsInOnePass) {
     std::string yaml;
     for (int i = 0; i < 3000; ++i) {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fmt/format.h>
 #include <mutex>
+#include <optional>
 
 #include "minicd/util/interrupt.hpp"
 
@@ -98,11 +99,19 @@ void ignore_sigpipe_once() {
 
 void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-// Appends what can be read now; returns false at end of stream or on a hard error.
+// After the child exited, pipes still open are held by what it left behind; one that moved to a
+// session of its own (setsid) is out of reach of any signal to the group and may hold them for good.
+// They are read this much longer, then closed.
+constexpr std::chrono::milliseconds k_output_linger{2000};
+// Reads per drain() call: a child that writes as fast as we read must not keep us from the deadline.
+constexpr int k_reads_per_drain = 16;
+
+// Appends what can be read now (at most k_reads_per_drain buffers); returns false at end of stream
+// or on a hard error.
 bool drain(int fd, std::string& sink, std::size_t limit, bool& truncated,
            const std::function<void(std::string_view)>& on_chunk) {
     std::array<char, 65536> buffer{};
-    for (;;) {
+    for (int reads = 0; reads < k_reads_per_drain; ++reads) {
         ssize_t n = ::read(fd, buffer.data(), buffer.size());
         if (n > 0) {
             if (on_chunk) on_chunk(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
@@ -116,6 +125,14 @@ bool drain(int fd, std::string& sink, std::size_t limit, bool& truncated,
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
         return false;
     }
+    return true;  // more may be waiting; poll() says so again
+}
+
+// True once `pid` has exited; WNOWAIT leaves it a zombie for waitpid(), so its id (the group's)
+// is not reused while signals may still go to the group.
+bool has_exited(pid_t pid) {
+    siginfo_t info{};
+    return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
 }
 
 std::string last_lines(const std::string& text, std::size_t count) {
@@ -173,6 +190,9 @@ public:
 
     // True while a signal may still have to be sent, so waiting must not block.
     bool pending() const { return (m_limited && !m_expired) || m_stop.kill_pending(); }
+
+    // True once the deadline passed and the group got its SIGKILL: nothing left to wait for.
+    bool killed() const { return m_expired && !m_stop.kill_pending(); }
 
     // Milliseconds until the next thing to do, at most `cap`.
     int wait_ms(Clock::time_point now, int cap) const {
@@ -303,9 +323,21 @@ Result<SubprocessResult> run_subprocess(const SubprocessSpec& spec) {
         on_stderr = [&spec](std::string_view chunk) { spec.on_output(OutputStream::err, chunk); };
     }
 
+    std::optional<Clock::time_point> exited_at;
     while (stdout_fd.valid() || stderr_fd.valid()) {
         auto now = Clock::now();
         result.timed_out = deadline.enforce(now);
+        if (!exited_at && has_exited(pid)) exited_at = now;
+        // Past the SIGKILL, or a while after the child itself exited: what still holds the pipes is
+        // something it left behind, maybe in a session of its own that no signal to the group reaches.
+        // What was written so far is read; then the pipes are closed rather than waited on.
+        if (deadline.killed() || (exited_at && now - *exited_at >= k_output_linger)) {
+            if (stdout_fd.valid()) drain(stdout_fd.get(), result.out, spec.max_output_bytes, result.output_truncated, on_stdout);
+            if (stderr_fd.valid()) drain(stderr_fd.get(), result.err, spec.max_output_bytes, result.output_truncated, on_stderr);
+            stdout_fd.reset();
+            stderr_fd.reset();
+            break;
+        }
         std::array<pollfd, 3> fds{};
         nfds_t count = 0;
         auto watch = [&](const Fd& fd, short events) {

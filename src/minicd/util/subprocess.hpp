@@ -24,7 +24,10 @@ struct SubprocessSpec {
     std::vector<std::string> env_remove;
     std::optional<std::string> working_dir;  // nullopt: the current directory
     std::string stdin_data;                  // written to the child's stdin, then closed
-    // Zero means no limit. On expiry the child's process group gets SIGTERM, then SIGKILL after kill_grace.
+    // Zero means no limit. On expiry the child's process group gets SIGTERM, then SIGKILL after kill_grace;
+    // the run then ends at once, even when a process outside the group (one that called setsid) still
+    // holds the output pipes: they are closed, not waited on. Once the child itself has exited, such
+    // pipes are read for at most 2 s more, whatever the timeout.
     std::chrono::milliseconds timeout{0};
     std::chrono::milliseconds kill_grace{2000};
     // Output past this many bytes per stream is dropped (the child keeps running); guards memory.

@@ -65,6 +65,36 @@ TEST(Subprocess, TimeoutEndsTheWholeProcessGroup) {
     EXPECT_LT(elapsed, 20s);  // a guard against hanging, not a timing assertion
 }
 
+// Ends the daemon a test script started and printed the process id of (its first line of output).
+void end_daemon(const std::string& out) {
+    const int pid = std::atoi(out.c_str());
+    if (pid > 1) ::kill(pid, SIGKILL);
+}
+
+TEST(Subprocess, TimeoutEndsTheWaitEvenWhenADaemonOutsideTheGroupHoldsThePipes) {
+    // setsid moves the sleep to a session of its own: the timeout's signals to the group miss it,
+    // and it keeps stdout and stderr open for 100 s.
+    auto started = std::chrono::steady_clock::now();
+    auto result = run_subprocess({.argv = {"sh", "-c", "setsid sleep 100 & echo $!; sleep 30"}, .timeout = 1s});
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    ASSERT_TRUE(result);
+    end_daemon(result->out);
+    EXPECT_TRUE(result->timed_out);
+    EXPECT_NE(result->out, "") << "what was written before the timeout is kept";
+    EXPECT_LT(elapsed, 8s) << "timeout, grace for SIGTERM, and no wait for the daemon";
+}
+
+TEST(Subprocess, AChildThatLeftADaemonHoldingThePipesEndsSoonAfterItExits) {
+    auto started = std::chrono::steady_clock::now();
+    auto result = run_subprocess({.argv = {"sh", "-c", "setsid sleep 100 & echo $!; echo done >&2"}, .timeout = 60s});
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    ASSERT_TRUE(result);
+    end_daemon(result->out);
+    EXPECT_TRUE(result->succeeded()) << result->outcome();
+    EXPECT_EQ(result->err, "done\n");
+    EXPECT_LT(elapsed, 8s) << "a short linger after the exit, not the daemon's 100 s nor the 60 s timeout";
+}
+
 TEST(Subprocess, ProgramIgnoringSigtermIsKilledAfterGrace) {
     auto result = run_subprocess(
         {.argv = {"sh", "-c", "trap '' TERM; sleep 30"}, .timeout = 200ms, .kill_grace = 200ms});

@@ -65,6 +65,19 @@ std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
     return text.substr(0, cut);
 }
 
+std::string_view utf8_suffix(std::string_view text, std::size_t max_bytes) {
+    if (text.size() <= max_bytes) return text;
+    // text[start] is the first byte kept; while it continues a sequence, that sequence began in the
+    // part left out and has to go too.
+    std::size_t start = text.size() - max_bytes;
+    for (std::size_t ahead = 0; ahead < k_max_continuation_bytes && start < text.size() && is_continuation(text[start]);
+         ++ahead) {
+        ++start;
+    }
+    if (start < text.size() && is_continuation(text[start])) return text.substr(text.size() - max_bytes);
+    return text.substr(start);
+}
+
 std::string shorten_utf8(std::string_view text, std::size_t max_bytes) {
     if (text.size() <= max_bytes) return std::string(text);
     if (max_bytes <= k_ellipsis.size()) return std::string(utf8_prefix(text, max_bytes));

@@ -28,6 +28,10 @@ TextPosition position_at(std::string_view text, std::size_t offset);
 // begin with is cut at `max_bytes`.
 std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes);
 
+// The longest suffix of `text` of at most `max_bytes` bytes that does not start inside a UTF-8
+// sequence: the tail of a long output, still valid UTF-8. Text that is not UTF-8 is cut at the size.
+std::string_view utf8_suffix(std::string_view text, std::size_t max_bytes);
+
 // `text` cut for display: unchanged when it fits in `max_bytes`, else its utf8_prefix followed by
 // "...", the whole at most `max_bytes` bytes (below 4 there is no room for the dots: prefix only).
 std::string shorten_utf8(std::string_view text, std::size_t max_bytes);

@@ -28,6 +28,20 @@ TEST(Utf8Prefix, TextThatIsNotUtf8IsCutWhereAsked) {
     EXPECT_EQ(utf8_prefix(stray, 5), stray.substr(0, 5));
 }
 
+TEST(Utf8Suffix, NeverStartsInsideAMultiByteCharacter) {
+    EXPECT_EQ(utf8_suffix(k_mixed, 1), "z");
+    EXPECT_EQ(utf8_suffix(k_mixed, 4), "z");  // would start after the emoji's first byte
+    EXPECT_EQ(utf8_suffix(k_mixed, 5), "\xF0\x9F\x98\x80z");
+    EXPECT_EQ(utf8_suffix(k_mixed, 7), "\xF0\x9F\x98\x80z");  // would start inside the "€"
+    EXPECT_EQ(utf8_suffix(k_mixed, 8), "\xE2\x82\xAC\xF0\x9F\x98\x80z");
+    EXPECT_EQ(utf8_suffix(k_mixed, 9), "\xE2\x82\xAC\xF0\x9F\x98\x80z");  // would start inside the "é"
+    EXPECT_EQ(utf8_suffix(k_mixed, 100), k_mixed);
+    EXPECT_EQ(utf8_suffix("\xC3\xA9", 1), "");
+    EXPECT_EQ(utf8_suffix("", 0), "");
+    const std::string_view stray = "\x80\x80\x80\x80\x80\x80";
+    EXPECT_EQ(utf8_suffix(stray, 5), stray.substr(1)) << "not UTF-8: cut where asked";
+}
+
 TEST(ShortenUtf8, CutValuesStayDumpableAsJson) {
     // A value of repeated "é" cut at every length must give text nlohmann can dump (it throws on a
     // split sequence), and never be longer than asked.
