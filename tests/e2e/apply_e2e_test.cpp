@@ -55,7 +55,7 @@ protected:
     Outcome minicd(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
         args.insert(args.begin(), MINICD_BINARY);
         env.emplace("XDG_CACHE_HOME", m_dir + "/cache");
-        auto result = util::run_subprocess({.argv = args, .env = env, .timeout = 300s});
+        auto result = util::run_subprocess({.inherit = util::Inherit::everything, .argv = args, .env = env, .timeout = 300s});
         Outcome outcome;
         if (!result) {
             ADD_FAILURE() << result.error().describe();
@@ -84,7 +84,7 @@ protected:
 
     util::SubprocessResult kubectl(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
         args.insert(args.begin(), "kubectl");
-        auto result = util::run_subprocess({.argv = args, .env = env, .timeout = 60s});
+        auto result = util::run_subprocess({.inherit = util::Inherit::everything, .argv = args, .env = env, .timeout = 60s});
         EXPECT_TRUE(result && result->succeeded()) << (result ? result->err : result.error().describe());
         return result.value_or(util::SubprocessResult{});
     }
@@ -538,10 +538,10 @@ TEST_F(Apply, ApiServerKilledMidApplyThenRerunConverges) {
     Outcome interrupted;
     std::thread run([&] { interrupted = apply(folder, {"--no-wait", "--concurrency", "1"}); });
     bool started = eventually([&] { return count() >= 50; }, 120s);
-    auto killed = util::run_subprocess({.argv = {MINICD_SOURCE_DIR "/testenv/cluster", "kill", "--dir", cluster_dir, "kube-apiserver"},
+    auto killed = util::run_subprocess({.inherit = util::Inherit::everything, .argv = {MINICD_SOURCE_DIR "/testenv/cluster", "kill", "--dir", cluster_dir, "kube-apiserver"},
                                         .timeout = 30s});
     run.join();
-    auto restarted = util::run_subprocess({.argv = {MINICD_SOURCE_DIR "/testenv/cluster", "start", "--dir", cluster_dir, "kube-apiserver"},
+    auto restarted = util::run_subprocess({.inherit = util::Inherit::everything, .argv = {MINICD_SOURCE_DIR "/testenv/cluster", "start", "--dir", cluster_dir, "kube-apiserver"},
                                            .timeout = 120s});
     ASSERT_TRUE(restarted && restarted->succeeded()) << (restarted ? restarted->err : restarted.error().describe());
     ASSERT_TRUE(started);

@@ -176,7 +176,7 @@ spec:
         env.emplace("CONTAINERS_REGISTRIES_CONF", var("MINICD_TEST_REGISTRIES_CONF"));
         env.emplace("BUILDAH_ISOLATION", "chroot");
         env.emplace("CI", "true");
-        auto result = util::run_subprocess({.argv = args, .env = env, .timeout = 300s});
+        auto result = util::run_subprocess({.inherit = util::Inherit::everything, .argv = args, .env = env, .timeout = 300s});
         EXPECT_TRUE(result) << result.error().describe();
         return result.value_or(util::SubprocessResult{});
     }

@@ -317,7 +317,7 @@ TEST_F(Canary, CrashLoopingCanaryAbortsWithoutWaitingForThePause) {
 TEST_F(Canary, ReplicasOfAScaledStableAreReadLiveAndKept) {
     ASSERT_NO_FATAL_FAILURE(deploy_v1());
     // What an HPA does: another manager sets the stable's replicas.
-    auto scaled = util::run_subprocess({.argv = {"kubectl", "scale", "deployment", "web", "--replicas", "6", "-n", ns()},
+    auto scaled = util::run_subprocess({.inherit = util::Inherit::everything, .argv = {"kubectl", "scale", "deployment", "web", "--replicas", "6", "-n", ns()},
                                         .env = {{"KUBECONFIG", cluster().var("KUBECONFIG")}},
                                         .timeout = 60s});
     ASSERT_TRUE(scaled && scaled->succeeded()) << (scaled ? scaled->err : scaled.error().describe());

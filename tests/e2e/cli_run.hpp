@@ -59,7 +59,7 @@ inline std::string pick_text(const Json& json, const std::string& pointer) {
 inline util::SubprocessSpec minicd_spec(TestCluster& cluster, const std::string& cache, std::vector<std::string> args,
                                         std::chrono::seconds limit = std::chrono::seconds(300)) {
     args.insert(args.begin(), MINICD_BINARY);
-    return {.argv = std::move(args), .env = {{"XDG_CACHE_HOME", cache}, {"KUBECONFIG", cluster.var("KUBECONFIG")}}, .timeout = limit};
+    return {.inherit = util::Inherit::everything, .argv = std::move(args), .env = {{"XDG_CACHE_HOME", cache}, {"KUBECONFIG", cluster.var("KUBECONFIG")}}, .timeout = limit};
 }
 inline Invocation run_minicd(TestCluster& cluster, const std::string& cache, std::vector<std::string> args,
                              std::chrono::seconds limit = std::chrono::seconds(300)) {
@@ -75,7 +75,7 @@ inline Invocation run_ci_on_main(TestCluster& cluster, testing::GitRepo& clone, 
                                      "--builder-arg=--runroot=" + cluster.var("MINICD_TEST_BUILDAH_RUNROOT"),
                                      "--builder-arg=--storage-driver=vfs"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return invocation_of(util::run_subprocess({.argv = argv,
+    return invocation_of(util::run_subprocess({.inherit = util::Inherit::everything, .argv = argv,
                                                .env = {{"CI", "true"},
                                                        {"GITHUB_ACTIONS", "true"},
                                                        {"GITHUB_EVENT_NAME", event},

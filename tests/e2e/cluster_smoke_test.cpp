@@ -188,7 +188,7 @@ TEST_F(Cluster, NamespaceDeletionCompletes) {
 }
 
 TEST_F(Cluster, KubectlSeesTheSameCluster) {
-    auto nodes = util::run_subprocess({.argv = {"kubectl", "get", "nodes", "-o", "name"}, .timeout = 30s});
+    auto nodes = util::run_subprocess({.inherit = util::Inherit::everything, .argv = {"kubectl", "get", "nodes", "-o", "name"}, .timeout = 30s});
     ASSERT_TRUE(nodes) << nodes.error().describe();
     ASSERT_TRUE(nodes->succeeded()) << nodes->err;
     EXPECT_NE(nodes->out.find("node/testenv-node-0"), std::string::npos) << nodes->out;

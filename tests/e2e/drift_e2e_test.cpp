@@ -167,7 +167,7 @@ protected:
 
     // kubectl in this test's namespace; a failure fails the test.
     void kubectl(const std::vector<std::string>& args) {
-        auto result = util::run_subprocess({.argv = joined(joined({"kubectl"}, args), {"-n", ns()}),
+        auto result = util::run_subprocess({.inherit = util::Inherit::everything, .argv = joined(joined({"kubectl"}, args), {"-n", ns()}),
                                             .env = {{"KUBECONFIG", cluster().var("KUBECONFIG")}},
                                             .timeout = 60s});
         EXPECT_TRUE(result && result->succeeded()) << (result ? result->err : result.error().describe());

@@ -36,7 +36,7 @@ http::Request get(const std::string& path) {
 std::set<std::string> connections_to_apiserver() {
     std::string server = TestCluster::get().apiserver();
     std::string port = server.substr(server.rfind(':') + 1);
-    auto listed = util::run_subprocess({.argv = {"ss", "-Htnp", "state", "established", "dport", "= :" + port},
+    auto listed = util::run_subprocess({.inherit = util::Inherit::everything, .argv = {"ss", "-Htnp", "state", "established", "dport", "= :" + port},
                                         .timeout = 10s});
     EXPECT_TRUE(listed && listed->succeeded()) << (listed ? listed->err : listed.error().describe());
     std::set<std::string> ports;

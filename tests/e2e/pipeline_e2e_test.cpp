@@ -73,7 +73,7 @@ spec:
         for (const auto& which : deletions) {
             std::vector<std::string> argv = {"kubectl", "delete", "namespace", "--wait=false", "--ignore-not-found"};
             argv.insert(argv.end(), which.begin(), which.end());
-            util::run_subprocess({.argv = argv, .env = {{"KUBECONFIG", var("KUBECONFIG")}}, .timeout = 30s});
+            util::run_subprocess({.inherit = util::Inherit::everything, .argv = argv, .env = {{"KUBECONFIG", var("KUBECONFIG")}}, .timeout = 30s});
         }
     }
 
@@ -128,7 +128,7 @@ environments:
         for (auto& [key, value] : more_env) env[key] = std::move(value);
         std::vector<std::string> remove = {"CIRCLECI", "GITLAB_CI", "GITHUB_EVENT_PATH", "GITHUB_HEAD_REF"};
         std::erase_if(remove, [&](const std::string& key) { return env.count(key) > 0; });
-        auto result = util::run_subprocess({.argv = argv,
+        auto result = util::run_subprocess({.inherit = util::Inherit::everything, .argv = argv,
                                             .env = env,
                                             .env_remove = remove,
                                             .working_dir = m_clone.path(),

@@ -144,7 +144,7 @@ protected:
 
     Cli minicd(std::vector<std::string> args) const {
         args.insert(args.begin(), MINICD_BINARY);
-        auto result = util::run_subprocess({.argv = args, .env = {{"XDG_CACHE_HOME", m_dir.path("cache")}}, .timeout = 120s});
+        auto result = util::run_subprocess({.inherit = util::Inherit::everything, .argv = args, .env = {{"XDG_CACHE_HOME", m_dir.path("cache")}}, .timeout = 120s});
         if (!result) {
             ADD_FAILURE() << result.error().describe();
             return {};

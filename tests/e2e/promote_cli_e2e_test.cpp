@@ -45,7 +45,7 @@ protected:
     util::SubprocessResult minicd(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
         args.insert(args.begin(), MINICD_BINARY);
         env.emplace("DOCKER_CONFIG", m_work + "/docker");
-        auto result = util::run_subprocess({.argv = args,
+        auto result = util::run_subprocess({.inherit = util::Inherit::everything, .argv = args,
                                             .env = env,
                                             .env_remove = {"MINICD_REGISTRY_USERNAME", "MINICD_REGISTRY_PASSWORD",
                                                            "MINICD_REGISTRY_HOSTS"},

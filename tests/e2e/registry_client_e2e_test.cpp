@@ -84,7 +84,7 @@ protected:
         std::vector<std::string> argv = {"buildah", "--root", cluster.var("MINICD_TEST_BUILDAH_ROOT"), "--runroot",
                                          cluster.var("MINICD_TEST_BUILDAH_RUNROOT"), "--storage-driver", "vfs"};
         argv.insert(argv.end(), args.begin(), args.end());
-        auto result = util::run_subprocess({.argv = argv,
+        auto result = util::run_subprocess({.inherit = util::Inherit::everything, .argv = argv,
                                             .env = {{"CONTAINERS_REGISTRIES_CONF", cluster.var("MINICD_TEST_REGISTRIES_CONF")},
                                                     {"BUILDAH_ISOLATION", "chroot"}},
                                             .timeout = 180s});
@@ -319,7 +319,7 @@ TEST_F(RegistryClient, RegistryDownIsRetriedThenNamed) {
     // A port that was just free: nothing listens there.
     int port = 0;
     {
-        auto found = util::run_subprocess({.argv = {"python3", "-c",
+        auto found = util::run_subprocess({.inherit = util::Inherit::everything, .argv = {"python3", "-c",
                                                     "import socket;s=socket.socket();s.bind(('127.0.0.1',0));"
                                                     "print(s.getsockname()[1])"}});
         ASSERT_TRUE(found && found->succeeded());

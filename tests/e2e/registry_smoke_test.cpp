@@ -39,7 +39,7 @@ protected:
         std::vector<std::string> argv = {"buildah", "--root", var("MINICD_TEST_BUILDAH_ROOT"), "--runroot",
                                          var("MINICD_TEST_BUILDAH_RUNROOT"), "--storage-driver", "vfs"};
         argv.insert(argv.end(), args.begin(), args.end());
-        auto result = util::run_subprocess({.argv = argv,
+        auto result = util::run_subprocess({.inherit = util::Inherit::everything, .argv = argv,
                                             .env = {{"CONTAINERS_REGISTRIES_CONF", var("MINICD_TEST_REGISTRIES_CONF")},
                                                     {"BUILDAH_ISOLATION", "chroot"}},
                                             .timeout = 120s});

@@ -178,7 +178,7 @@ protected:
 
     util::SubprocessResult kubectl(std::vector<std::string> args) {
         args.insert(args.begin(), "kubectl");
-        auto result = util::run_subprocess({.argv = args, .env = {{"KUBECONFIG", cluster().var("KUBECONFIG")}}, .timeout = 60s});
+        auto result = util::run_subprocess({.inherit = util::Inherit::everything, .argv = args, .env = {{"KUBECONFIG", cluster().var("KUBECONFIG")}}, .timeout = 60s});
         EXPECT_TRUE(result && result->succeeded()) << (result ? result->err : result.error().describe());
         return result.value_or(util::SubprocessResult{});
     }

@@ -62,7 +62,7 @@ void TestCluster::start() {
         if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
         m_own_dir = pattern;
         // stderr passes through so the first (slow) build of the control plane shows progress.
-        auto up = util::run_subprocess({.argv = {MINICD_SOURCE_DIR "/testenv/cluster", "up", "--dir", m_own_dir},
+        auto up = util::run_subprocess({.inherit = util::Inherit::everything, .argv = {MINICD_SOURCE_DIR "/testenv/cluster", "up", "--dir", m_own_dir},
                                         .timeout = std::chrono::minutes(60)});
         if (!up || !up->succeeded()) {
             std::string why = up ? up->outcome() + "\n" + up->err : up.error().describe();
@@ -87,7 +87,7 @@ void TestCluster::TearDown() {
     m_admin.reset();
     m_limited.reset();
     if (!m_own_dir.empty()) {
-        auto down = util::run_subprocess({.argv = {MINICD_SOURCE_DIR "/testenv/cluster", "down", "--dir", m_own_dir},
+        auto down = util::run_subprocess({.inherit = util::Inherit::everything, .argv = {MINICD_SOURCE_DIR "/testenv/cluster", "down", "--dir", m_own_dir},
                                           .timeout = std::chrono::minutes(2)});
         if (!down || !down->succeeded()) fmt::print(stderr, "warning: testenv/cluster down failed\n");
     }

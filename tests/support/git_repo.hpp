@@ -21,7 +21,7 @@ namespace minicd::testing {
 inline std::string git(const std::string& directory, std::vector<std::string> args) {
     std::vector<std::string> argv = {"git", "-C", directory};
     argv.insert(argv.end(), args.begin(), args.end());
-    auto result = util::run_subprocess({.argv = argv,
+    auto result = util::run_subprocess({.inherit = util::Inherit::everything, .argv = argv,
                                         .env = {{"GIT_CONFIG_GLOBAL", "/dev/null"},
                                                 {"GIT_CONFIG_NOSYSTEM", "1"},
                                                 {"GIT_AUTHOR_NAME", "Test"},

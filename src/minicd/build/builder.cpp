@@ -73,6 +73,7 @@ Invocation start(const BuilderConfig& config, std::string what) {
     invocation.what = std::move(what);
     invocation.spec.argv.push_back(config.program.empty() ? default_program(config.kind) : config.program);
     invocation.spec.argv.insert(invocation.spec.argv.end(), config.global_args.begin(), config.global_args.end());
+    invocation.spec.inherit = util::Inherit::builder;
     invocation.spec.env = config.env;
     invocation.spec.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout);
     return invocation;
@@ -82,9 +83,14 @@ void append(std::vector<std::string>& argv, std::initializer_list<std::string> i
     argv.insert(argv.end(), items.begin(), items.end());
 }
 
-// Every builder spells these the same way.
-void append_build_inputs(std::vector<std::string>& argv, const BuildRequest& request) {
-    for (const auto& arg : request.build_args) append(argv, {"--build-arg", arg});
+// Every builder spells these the same way. A bare build argument ("NAME") takes its value from the
+// builder's environment, so that name is passed on to the builder.
+void append_build_inputs(Invocation& invocation, const BuildRequest& request) {
+    auto& argv = invocation.spec.argv;
+    for (const auto& arg : request.build_args) {
+        append(argv, {"--build-arg", arg});
+        if (arg.find('=') == std::string::npos) invocation.spec.env_keep.push_back(arg);
+    }
     if (!request.target.empty()) append(argv, {"--target", request.target});
 }
 
@@ -97,7 +103,7 @@ BuildPlan plan_containers_tool(const BuilderConfig& config, const BuildRequest& 
     auto& argv = build.spec.argv;
     append(argv, {std::string(build_verb), "-f", dockerfile_of(request)});
     for (const auto& reference : references) append(argv, {"-t", reference});
-    append_build_inputs(argv, request);
+    append_build_inputs(build, request);
     // Base images may come from private registries too.
     if (!config.auth_file.empty()) append(argv, {"--authfile", config.auth_file});
     if (!config.cert_dir.empty()) append(argv, {"--cert-dir", config.cert_dir});
@@ -144,7 +150,7 @@ BuildPlan plan_docker(const BuilderConfig& config, const BuildRequest& request, 
     auto& argv = build.spec.argv;
     append(argv, {"build", "-f", dockerfile_of(request)});
     for (const auto& reference : references) append(argv, {"-t", reference});
-    append_build_inputs(argv, request);
+    append_build_inputs(build, request);
     argv.push_back(context_of(request));
     plan.invocations.push_back(with_config(std::move(build)));
     if (!request.push) return plan;
@@ -168,7 +174,7 @@ BuildPlan plan_kaniko(const BuilderConfig& config, const BuildRequest& request, 
     auto& argv = build.spec.argv;
     append(argv, {"--context", context_of(request), "--dockerfile", dockerfile_of(request)});
     for (const auto& reference : references) append(argv, {"--destination", reference});
-    append_build_inputs(argv, request);
+    append_build_inputs(build, request);
     if (request.push) {
         build.digest_file = scratch_dir + "/digest";
         build.pushes = references;

@@ -35,7 +35,7 @@ std::string locate(BuilderKind kind, const DetectOptions& options, const std::st
 
 // Whether the docker daemon answers; the reason when it does not.
 Result<void> probe_docker(const std::string& program, const DetectOptions& options) {
-    auto result = util::run_checked({.argv = {program, "version", "--format", "{{.Server.Version}}"},
+    auto result = util::run_checked({.inherit = util::Inherit::builder, .argv = {program, "version", "--format", "{{.Server.Version}}"},
                                      .env = options.env,
                                      .timeout = options.docker_probe_timeout});
     if (!result) return fail(result.error().context("the docker daemon does not answer"));

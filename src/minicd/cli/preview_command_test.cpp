@@ -33,7 +33,7 @@ protected:
     util::SubprocessResult run(std::vector<std::string> args) {
         args.insert(args.begin(), MINICD_BINARY);
         args.insert(args.end(), {"-f", m_dir.path("minicd.yaml")});
-        auto result = util::run_subprocess({.argv = args, .timeout = std::chrono::seconds(30)});
+        auto result = util::run_subprocess({.inherit = util::Inherit::everything, .argv = args, .timeout = std::chrono::seconds(30)});
         EXPECT_TRUE(result) << result.error().describe();
         return result.value_or(util::SubprocessResult{});
     }

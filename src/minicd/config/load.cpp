@@ -10,6 +10,7 @@
 
 #include "minicd/config/template.hpp"
 #include "minicd/source/yaml.hpp"
+#include "minicd/util/child_env.hpp"
 #include "minicd/util/duration.hpp"
 #include "minicd/util/log.hpp"
 #include "minicd/util/text.hpp"
@@ -1690,7 +1691,16 @@ CheckedConfig check_config_file(const std::string& path) {
 
 Result<Config> load_config(const std::string& path) {
     CheckedConfig checked = check_config_file(path);
-    return value_or_errors(checked.config, checked.diagnostics, path, "the configuration");
+    auto config = value_or_errors(checked.config, checked.diagnostics, path, "the configuration");
+    if (!config) return config;
+    // Tokens minicd reads itself: no program it runs sees them.
+    for (const auto& environment : config->environments) {
+        util::withhold_from_children(environment.gc.token_env);
+        if (environment.canary && environment.canary->analysis) {
+            util::withhold_from_children(environment.canary->analysis->prometheus.token_env);
+        }
+    }
+    return config;
 }
 
 CheckedAnalysis check_analysis(std::string_view text, std::string_view file) {
@@ -1707,7 +1717,9 @@ CheckedAnalysis check_analysis_file(const std::string& path) {
 
 Result<model::Analysis> load_analysis(const std::string& path) {
     CheckedAnalysis checked = check_analysis_file(path);
-    return value_or_errors(checked.analysis, checked.diagnostics, path, "the analysis file");
+    auto analysis = value_or_errors(checked.analysis, checked.diagnostics, path, "the analysis file");
+    if (analysis) util::withhold_from_children(analysis->prometheus.token_env);
+    return analysis;
 }
 
 const std::map<std::string, std::vector<std::string_view>>& known_keys() { return k_keys; }

@@ -249,6 +249,8 @@ Result<ExecCredential> run_exec_plugin(const RestConfig& config) {
     if (!info) return fail(info.error());
 
     util::SubprocessSpec spec;
+    // A plugin signs in with the platform's own variables (AWS_*, GOOGLE_*, ...), as under kubectl.
+    spec.inherit = util::Inherit::platform;
     spec.argv.push_back(exec.command);
     spec.argv.insert(spec.argv.end(), exec.args.begin(), exec.args.end());
     for (const auto& [name, value] : exec.env) spec.env[name] = value;

@@ -74,12 +74,13 @@ TEST(CiDrift, ReleaseImagesBecomePinsOfTheirDigests) {
 using kube::test_support::ScopedEnv;
 
 // A stand-in for buildah found in PATH: it keeps a copy of the auth file it is given and writes
-// FAKE_DIGEST as the digest of what it "pushed".
+// BUILDAH_FAKE_DIGEST as the digest of what it "pushed". Its settings are named BUILDAH_* because a
+// builder inherits only its own family of variables.
 constexpr const char* k_recording_buildah = R"(
-echo "$@" >> "$FAKE_LOG"
+echo "$@" >> "$BUILDAH_FAKE_LOG"
 while [ $# -gt 0 ]; do
-  if [ "$1" = "--digestfile" ]; then printf '%s\n' "$FAKE_DIGEST" > "$2"; fi
-  if [ "$1" = "--authfile" ]; then cp "$2" "$FAKE_LOG.auth"; fi
+  if [ "$1" = "--digestfile" ]; then printf '%s\n' "$BUILDAH_FAKE_DIGEST" > "$2"; fi
+  if [ "$1" = "--authfile" ]; then cp "$2" "$BUILDAH_FAKE_LOG.auth"; fi
   shift
 done
 )";
@@ -97,8 +98,8 @@ TEST(CiBuild, PushesWithTheRegistryCredentialsMinicdFinds) {
     testing::write_script(dir.path("bin"), "buildah", k_recording_buildah);
     const char* path = ::getenv("PATH");
     ScopedEnv search("PATH", dir.path("bin") + ":" + (path ? path : "/usr/bin:/bin"));
-    ScopedEnv log("FAKE_LOG", dir.path("calls.log"));
-    ScopedEnv reported("FAKE_DIGEST", digest);
+    ScopedEnv log("BUILDAH_FAKE_LOG", dir.path("calls.log"));
+    ScopedEnv reported("BUILDAH_FAKE_DIGEST", digest);
     auto prefix = registry::environment_prefix(host);
     ASSERT_TRUE(prefix);
     ScopedEnv user(*prefix + "_USERNAME", "ci-robot");

@@ -295,7 +295,8 @@ Result<std::optional<Credentials>> from_helper(const std::string& suffix, std::s
     std::string name = std::string(k_helper_prefix) + suffix;
     auto program = find_program(name, env);
     if (!program) return fail(ErrorCode::subprocess, "credential helper not found in PATH", name);
-    util::SubprocessSpec spec{.argv = {*program, "get"},
+    util::SubprocessSpec spec{.inherit = util::Inherit::platform,
+                              .argv = {*program, "get"},
                               .env = {},
                               .env_remove = {},
                               .working_dir = std::nullopt,

@@ -63,7 +63,7 @@ Result<util::SubprocessResult> run_git(const std::string& repository, std::vecto
     // No prompt can be answered in CI: fail instead of waiting for the timeout.
     env.emplace("GIT_TERMINAL_PROMPT", "0");
     env.emplace("GCM_INTERACTIVE", "never");
-    auto result = util::run_subprocess({.argv = git_argv(repository, std::move(args)), .env = std::move(env), .timeout = timeout});
+    auto result = util::run_subprocess({.inherit = util::Inherit::git, .argv = git_argv(repository, std::move(args)), .env = std::move(env), .timeout = timeout});
     if (!result) return fail(result.error().context("listing branches"));
     if (!result->succeeded()) {
         const std::string tail = stderr_tail(*result, secrets);

@@ -135,7 +135,7 @@ private:
 
     Status load_kustomization(const fs::path& dir) {
         auto rendered =
-            util::run_checked({.argv = {"kubectl", "kustomize", dir.string()}, .timeout = k_kustomize_timeout});
+            util::run_checked({.inherit = util::Inherit::renderer, .argv = {"kubectl", "kustomize", dir.string()}, .timeout = k_kustomize_timeout});
         if (!rendered) {
             const std::string doing = fmt::format("rendering {} with kubectl kustomize", dir.string());
             return tl::unexpected(rendered.error().context(doing));

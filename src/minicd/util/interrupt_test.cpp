@@ -284,7 +284,7 @@ TEST(InterruptSubprocess, KillsAChildThatIgnoresSigtermAfterTheGrace) {
 }
 
 TEST(InterruptSubprocess, AFinishedChildLeavesNothingToStop) {
-    auto result = run_subprocess({.argv = {"true"}});
+    auto result = run_subprocess({.inherit = util::Inherit::everything, .argv = {"true"}});
     ASSERT_TRUE(result);
     EXPECT_EQ(run_cleanups(), std::vector<std::string>{});
 }
@@ -298,7 +298,7 @@ TEST(InterruptSubprocess, ChildrenDoNotInheritTheBlockedSignals) {
         sigaddset(&signals, SIGTERM);
         sigaddset(&signals, SIGINT);
         ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-        auto result = run_subprocess({.argv = {"grep", "^SigBlk:", "/proc/self/status"}});
+        auto result = run_subprocess({.inherit = util::Inherit::everything, .argv = {"grep", "^SigBlk:", "/proc/self/status"}});
         blocked = result ? result->out : result.error().describe();
     });
     blocking.join();

@@ -69,15 +69,16 @@ Result<Pipe> make_pipe() {
     return Pipe{Fd(fds[0]), Fd(fds[1])};
 }
 
-// The child's environment: ours, minus removals, with overrides applied.
+// The child's environment: what its kind inherits of ours, minus removals, with the spec's own set.
 std::vector<std::string> build_environment(const SubprocessSpec& spec) {
     std::vector<std::string> result;
     for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
         std::string_view item(*entry);
         std::string_view name = item.substr(0, item.find('='));
-        bool dropped = spec.env.count(std::string(name)) > 0;
-        for (const auto& removed : spec.env_remove) dropped = dropped || removed == name;
-        if (!dropped) result.emplace_back(item);
+        if (!child_inherits(spec.inherit, name, spec.env_keep)) continue;
+        if (spec.env.contains(std::string(name))) continue;
+        if (std::find(spec.env_remove.begin(), spec.env_remove.end(), name) != spec.env_remove.end()) continue;
+        result.emplace_back(item);
     }
     for (const auto& [name, value] : spec.env) result.push_back(name + "=" + value);
     return result;

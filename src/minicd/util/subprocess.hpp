@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "minicd/util/child_env.hpp"
 #include "minicd/util/result.hpp"
 
 namespace minicd::util {
@@ -17,10 +18,15 @@ enum class OutputStream { out, err };
 
 // One external program to run. No shell is involved: argv is passed as is.
 struct SubprocessSpec {
+    // Which of our variables the child inherits (see child_env.hpp); `everything` is for running
+    // minicd itself or test tools, never for what minicd runs.
+    Inherit inherit = Inherit::common;
     std::vector<std::string> argv;  // argv[0] is searched in PATH when it has no '/'
-    // Variables added to (or replacing those of) the current environment.
+    // Variables set for the child, whatever `inherit` says (added, or replacing inherited ones).
     std::map<std::string, std::string> env;
-    // Variable names removed from the inherited environment, e.g. credentials the child must not see.
+    // Names inherited whatever the kind, unless withheld: a builder's bare build arguments.
+    std::vector<std::string> env_keep;
+    // Names removed from what would be inherited.
     std::vector<std::string> env_remove;
     std::optional<std::string> working_dir;  // nullopt: the current directory
     std::string stdin_data;                  // written to the child's stdin, then closed

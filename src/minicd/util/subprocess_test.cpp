@@ -39,7 +39,7 @@ TEST(Subprocess, FeedsStdin) {
 
 TEST(Subprocess, SetsAndRemovesEnvironmentVariables) {
     ::setenv("MINICD_TEST_SECRET", "hunter2", 1);
-    auto result = run_subprocess({.argv = {"sh", "-c", "echo \"[$MINICD_TEST_SECRET][$MINICD_TEST_ADDED]\""},
+    auto result = run_subprocess({.inherit = util::Inherit::everything, .argv = {"sh", "-c", "echo \"[$MINICD_TEST_SECRET][$MINICD_TEST_ADDED]\""},
                                   .env = {{"MINICD_TEST_ADDED", "yes"}},
                                   .env_remove = {"MINICD_TEST_SECRET"}});
     ::unsetenv("MINICD_TEST_SECRET");
