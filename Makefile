@@ -3,7 +3,7 @@ BUILD_DIR  ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps configure build test unit e2e demo bench-yaml clean
+.PHONY: all deps configure build test unit e2e demo dist image bench-yaml clean
 
 all: build
 
@@ -32,6 +32,15 @@ e2e: build
 demo: build
 	testenv/cluster build
 	MINICD=$(BUILD_DIR)/src/minicd/minicd scripts/demo
+
+# Release tarball dist/minicd-VERSION-linux-amd64.tar.gz (+ .sha256) that runs on any x86_64 Linux
+# with glibc >= 2.36, checked from an empty directory with an empty environment.
+dist: deps
+	scripts/dist
+
+# OCI image dist/minicd-VERSION-image.tar assembled offline from the tarball with buildah.
+image: dist
+	scripts/image
 
 bench-yaml: deps
 	cmake -S bench/yaml -B $(BUILD_DIR)/bench-yaml -DCMAKE_BUILD_TYPE=Release

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "minicd/cli/commands.hpp"
@@ -11,6 +12,9 @@
 
 #ifndef MINICD_VERSION
 #error "MINICD_VERSION must be defined by the build"
+#endif
+#ifndef MINICD_COMMIT
+#error "MINICD_COMMIT must be defined by the build (empty when unknown)"
 #endif
 
 namespace minicd::cli {
@@ -46,7 +50,9 @@ void print_usage_error(const CLI::App& app, const std::vector<Command>& commands
 
 int run(std::span<char*> args) {
     CLI::App app(k_description, "minicd");
-    app.set_version_flag("--version", "minicd " MINICD_VERSION);
+    constexpr std::string_view commit = MINICD_COMMIT;
+    app.set_version_flag("--version", commit.empty() ? std::string("minicd " MINICD_VERSION)
+                                                     : fmt::format("minicd {} (commit {})", MINICD_VERSION, commit));
     // Unknown words are collected, not thrown, so the message can say whether a command or a flag was wrong.
     app.allow_extras();
     // Root options such as --log-level may also follow the command name.
