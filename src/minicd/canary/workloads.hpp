@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "minicd/model/object.hpp"
+#include "minicd/render/ownership.hpp"
 
 // The objects of a canary, made from the release's own: pure functions, no I/O.
 //
@@ -18,7 +19,7 @@
 // get canary copies under names derived from their content, so the stable pods keep their config.
 namespace minicd::canary {
 
-inline constexpr std::string_view k_track_label = "minicd.io/track";       // "canary" on every canary object
+using render::k_track_label;  // "canary" on every canary object
 inline constexpr std::string_view k_track_canary = "canary";
 inline constexpr std::string_view k_canary_of_annotation = "minicd.io/canary-of";  // the stable object's name
 // On canary Deployments: the canary's progress and plan, JSON (canary/state.hpp).

@@ -5,6 +5,7 @@
 #include <map>
 #include <algorithm>
 
+#include "minicd/model/json_read.hpp"
 #include "minicd/util/encoding.hpp"
 
 namespace minicd::render {
@@ -83,6 +84,14 @@ Result<std::vector<Desired>> prepare(const std::vector<source::Manifest>& manife
         }
         id = model::Object(body).id();
 
+        if (const model::Json* labels = model::object_at(body, {"metadata", "labels"});
+            labels != nullptr && labels->contains(std::string(k_track_label))) {
+            return fail(ErrorCode::input,
+                        fmt::format("{} sets the label {}, which minicd keeps for the canary objects it makes and "
+                                    "removes when a canary ends; remove it from the manifest",
+                                    id.describe(), k_track_label),
+                        origin);
+        }
         if (auto [it, inserted] = seen.emplace(id, origin); !inserted) {
             return fail(ErrorCode::input, fmt::format("{} is declared twice (first at {})", id.describe(), it->second), origin);
         }

@@ -21,6 +21,9 @@ inline constexpr std::string_view k_hash_annotation = "minicd.io/desired-hash"; 
 inline constexpr std::string_view k_prune_annotation = "minicd.io/prune";         // "disabled": never pruned
 inline constexpr std::string_view k_recreate_annotation = "minicd.io/recreate";   // "true": delete + create on immutable changes
 inline constexpr std::string_view k_field_manager = "minicd";
+// "canary" on the canary objects minicd makes (canary/workloads.hpp), which it removes by this label
+// when the canary ends: manifests may not set it.
+inline constexpr std::string_view k_track_label = "minicd.io/track";
 
 // Preview namespaces (one per branch) carry the managed-by, app and env labels above and these; preview
 // garbage collection touches no namespace without all of them.

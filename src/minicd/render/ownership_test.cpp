@@ -75,6 +75,16 @@ TEST(Ownership, DuplicateObjectNamesBothPlaces) {
     EXPECT_NE(twice.error().message.find("first at k8s/app.yaml:1"), std::string::npos);
 }
 
+TEST(Ownership, TheCanaryTrackLabelIsRefusedSoACanaryNeverRemovesADeclaredObject) {
+    auto refused = prepare({manifest(R"({"apiVersion":"v1","kind":"ConfigMap",
+                                         "metadata":{"name":"cfg","labels":{"minicd.io/track":"canary"}}})",
+                                     6)},
+                           k_target, scope);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().subject, "k8s/app.yaml:6");
+    EXPECT_NE(refused.error().message.find("minicd.io/track"), std::string::npos) << refused.error().message;
+}
+
 TEST(Ownership, UnknownKindErrorNamesTheManifest) {
     auto unknown = prepare({manifest(R"({"apiVersion":"x/v1","kind":"Unknown","metadata":{"name":"u"}})", 4)}, k_target, scope);
     ASSERT_FALSE(unknown);
