@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "../support/git_repo.hpp"
 #include "minicd/util/result.hpp"
@@ -66,26 +68,54 @@ inline Invocation run_minicd(TestCluster& cluster, const std::string& cache, std
     return invocation_of(util::run_subprocess(minicd_spec(cluster, cache, std::move(args), limit)));
 }
 
-// `minicd ci` in `clone` as GitHub Actions runs it on main for `event` ("push", "schedule"),
-// building with the test environment's buildah, `cache` as its XDG cache.
-inline Invocation run_ci_on_main(TestCluster& cluster, testing::GitRepo& clone, const std::string& cache,
-                                 const std::string& event = "push", const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {MINICD_BINARY, "ci", "--builder", "buildah",
+// The variables a CI sets for one job, as minicd reads them (CI=true is added).
+using CiVariables = std::map<std::string, std::string>;
+
+// Variables by which minicd tells CIs and events apart or finds where to write its results: a run
+// of `minicd ci` sees those the test gives, never the test process's own.
+inline const std::vector<std::string> k_ci_variables = {"CIRCLECI",          "GITLAB_CI",           "GITHUB_ACTIONS",
+                                                        "GITHUB_EVENT_PATH", "GITHUB_HEAD_REF",     "GITHUB_STEP_SUMMARY",
+                                                        "GITHUB_OUTPUT",     "CI_ENVIRONMENT_ACTION", "MINICD_CI_REPORT"};
+
+// `minicd ci` in `clone` as a CI job with `variables` runs it, building with the test
+// environment's buildah and pushing to its registry, `cache` as its XDG cache.
+inline Invocation run_ci(TestCluster& cluster, testing::GitRepo& clone, const std::string& cache, CiVariables variables,
+                         const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {MINICD_BINARY, "ci", "--builder", "buildah", "--insecure-registry",
+                                     cluster.var("MINICD_TEST_REGISTRY"),
                                      "--builder-arg=--root=" + cluster.var("MINICD_TEST_BUILDAH_ROOT"),
                                      "--builder-arg=--runroot=" + cluster.var("MINICD_TEST_BUILDAH_RUNROOT"),
                                      "--builder-arg=--storage-driver=vfs"};
     argv.insert(argv.end(), extra.begin(), extra.end());
+    // The job's own variables win over these.
+    variables.merge(CiVariables{{"CI", "true"},
+                                {"KUBECONFIG", cluster.var("KUBECONFIG")},
+                                {"CONTAINERS_REGISTRIES_CONF", cluster.var("MINICD_TEST_REGISTRIES_CONF")},
+                                {"BUILDAH_ISOLATION", "chroot"},
+                                {"XDG_CACHE_HOME", cache}});
+    std::vector<std::string> remove;
+    for (const auto& name : k_ci_variables) {
+        if (variables.count(name) == 0) remove.push_back(name);
+    }
     return invocation_of(util::run_subprocess({.inherit = util::Inherit::everything, .argv = argv,
-                                               .env = {{"CI", "true"},
-                                                       {"GITHUB_ACTIONS", "true"},
-                                                       {"GITHUB_EVENT_NAME", event},
-                                                       {"GITHUB_REF", "refs/heads/main"},
-                                                       {"GITHUB_SHA", clone.run({"rev-parse", "HEAD"})},
-                                                       {"KUBECONFIG", cluster.var("KUBECONFIG")},
-                                                       {"XDG_CACHE_HOME", cache}},
-                                               .env_remove = {"CIRCLECI", "GITLAB_CI", "GITHUB_EVENT_PATH", "GITHUB_HEAD_REF"},
+                                               .env = std::move(variables),
+                                               .env_remove = remove,
                                                .working_dir = clone.path(),
                                                .timeout = std::chrono::seconds(300)}));
+}
+
+// What GitHub Actions sets for `event` ("push", "schedule", "delete") of `ref` at the clone's HEAD.
+inline CiVariables github_variables(const testing::GitRepo& clone, const std::string& event, const std::string& ref) {
+    return {{"GITHUB_ACTIONS", "true"},
+            {"GITHUB_EVENT_NAME", event},
+            {"GITHUB_REF", ref},
+            {"GITHUB_SHA", clone.run({"rev-parse", "HEAD"})}};
+}
+
+// `minicd ci` in `clone` as GitHub Actions runs it on main for `event` ("push", "schedule").
+inline Invocation run_ci_on_main(TestCluster& cluster, testing::GitRepo& clone, const std::string& cache,
+                                 const std::string& event = "push", const std::vector<std::string>& extra = {}) {
+    return run_ci(cluster, clone, cache, github_variables(clone, event, "refs/heads/main"), extra);
 }
 
 }  // namespace minicd::e2e

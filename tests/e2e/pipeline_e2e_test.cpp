@@ -6,7 +6,9 @@
 #include <random>
 
 #include "../support/git_repo.hpp"
+#include "cli_run.hpp"
 #include "minicd/util/subprocess.hpp"
+#include "minicd/util/text.hpp"
 #include "test_cluster.hpp"
 
 namespace minicd::e2e {
@@ -110,35 +112,11 @@ environments:
 
     // One CI job as GitHub Actions runs it for `event` at `ref`, on whatever the clone has checked out.
     Outcome ci(const std::string& event, const std::string& ref, std::vector<std::string> extra = {},
-               std::map<std::string, std::string> more_env = {}) {
-        std::vector<std::string> argv = {MINICD_BINARY, "ci", "--builder", "buildah", "--insecure-registry",
-                                         var("MINICD_TEST_REGISTRY"), "--builder-arg=--root=" + var("MINICD_TEST_BUILDAH_ROOT"),
-                                         "--builder-arg=--runroot=" + var("MINICD_TEST_BUILDAH_RUNROOT"),
-                                         "--builder-arg=--storage-driver=vfs"};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        std::map<std::string, std::string> env = {{"CI", "true"},
-                                                  {"GITHUB_ACTIONS", "true"},
-                                                  {"GITHUB_EVENT_NAME", event},
-                                                  {"GITHUB_REF", ref},
-                                                  {"GITHUB_SHA", m_clone.run({"rev-parse", "HEAD"})},
-                                                  {"KUBECONFIG", var("KUBECONFIG")},
-                                                  {"CONTAINERS_REGISTRIES_CONF", var("MINICD_TEST_REGISTRIES_CONF")},
-                                                  {"BUILDAH_ISOLATION", "chroot"},
-                                                  {"XDG_CACHE_HOME", m_dir.path("cache")}};
-        for (auto& [key, value] : more_env) env[key] = std::move(value);
-        std::vector<std::string> remove = {"CIRCLECI", "GITLAB_CI", "GITHUB_EVENT_PATH", "GITHUB_HEAD_REF"};
-        std::erase_if(remove, [&](const std::string& key) { return env.count(key) > 0; });
-        auto result = util::run_subprocess({.inherit = util::Inherit::everything, .argv = argv,
-                                            .env = env,
-                                            .env_remove = remove,
-                                            .working_dir = m_clone.path(),
-                                            .timeout = 300s});
-        Outcome outcome;
-        if (!result) {
-            ADD_FAILURE() << result.error().describe();
-            return outcome;
-        }
-        return {result->exit_code, result->out, result->err};
+               const std::map<std::string, std::string>& more_env = {}) {
+        CiVariables variables = github_variables(m_clone, event, ref);
+        for (const auto& [key, value] : more_env) variables[key] = value;
+        auto run = run_ci(TestCluster::get(), m_clone, m_dir.path("cache"), std::move(variables), extra);
+        return {run.exit_code, run.out, run.err};
     }
 
     Json get(const std::string& path) { return api(TestCluster::get().admin(), Method::get, path).body; }
@@ -418,6 +396,85 @@ TEST_F(Pipeline, WrongClusterIsRefusedBeforeAnyWrite) {
     const std::string short_sha = m_clone.run({"rev-parse", "--short=7", "HEAD"});
     EXPECT_EQ(registry_digest(short_sha), "") << "nothing may be pushed before the guard passed";
     EXPECT_EQ(status("/api/v1/namespaces/" + m_app + "-staging"), 404);
+}
+
+// The host of `branch`'s preview, as its Ingress says; "" when there is none.
+std::string preview_host(const std::string& app, const std::string& branch) {
+    auto namespaces = api(TestCluster::get().admin(), Method::get,
+                          fmt::format("/api/v1/namespaces?labelSelector=minicd.io/preview=true,minicd.io/app={}", app))
+                          .body;
+    for (const auto& ns : namespaces["items"]) {
+        if (ns["metadata"]["annotations"].value("minicd.io/branch", "") != branch) continue;
+        const std::string name = ns["metadata"]["name"];
+        auto ingress = api(TestCluster::get().admin(), Method::get, "/apis/networking.k8s.io/v1/namespaces/" + name + "/ingresses/web");
+        return ingress.body["spec"]["rules"][0].value("host", "");
+    }
+    return "";
+}
+
+std::string read_text(const std::string& path) { return util::read_file(path).value_or("(no file " + path + ")"); }
+
+// What each CI shows beside its log, from the variables each CI documents: GitHub's step summary
+// and step outputs, CircleCI's summary file (kept by store_artifacts), GitLab's dotenv report.
+TEST_F(Pipeline, CiWritesItsResultWhereEachCiShowsIt) {
+    const std::string short_sha = m_clone.run({"rev-parse", "--short=7", "HEAD"});
+    const std::string pinned_prefix = fmt::format("{}:{}@", m_repository, short_sha);
+
+    // GitHub Actions, a push of feature/a: its preview's URL is the deploy job's environment URL.
+    m_clone.run({"checkout", "--quiet", "-b", "feature/a"});
+    m_clone.run({"push", "--quiet", "origin", "feature/a"});
+    testing::write_file(m_dir.path("github/summary.md"), "earlier step\n");
+    auto github = ci("push", "refs/heads/feature/a", {},
+                     {{"GITHUB_STEP_SUMMARY", m_dir.path("github/summary.md")}, {"GITHUB_OUTPUT", m_dir.path("github/output")}});
+    ASSERT_EQ(github.exit_code, 0) << github.out << github.err;
+    std::string digest = registry_digest(short_sha);
+    const std::string host_a = preview_host(m_app, "feature/a");
+    ASSERT_FALSE(digest.empty());
+    ASSERT_FALSE(host_a.empty());
+    EXPECT_EQ(read_text(m_dir.path("github/output")),
+              fmt::format("url=https://{}\nenvironment=preview\nrelease=1\ndigest={}\n", host_a, digest));
+    const std::string summary = read_text(m_dir.path("github/summary.md"));
+    EXPECT_TRUE(summary.starts_with("earlier step\n### minicd ci: succeeded\n\nEvent: branch push of feature/a at " + short_sha +
+                                    " (github: push)."))
+        << summary;
+    EXPECT_NE(summary.find("| deploy | preview | done |"), std::string::npos) << summary;
+    EXPECT_NE(summary.find(fmt::format("release 1: <https://{}>", host_a)), std::string::npos) << summary;
+    EXPECT_NE(summary.find(fmt::format("| `{}` | `{}{}` |", m_app, pinned_prefix, digest)), std::string::npos) << summary;
+
+    // CircleCI, a push of main: staging has no host, so no URL; the summary goes where it is told.
+    m_clone.run({"checkout", "--quiet", "main"});
+    auto circleci = run_ci(TestCluster::get(), m_clone, m_dir.path("cache"),
+                           {{"CIRCLECI", "true"},
+                            {"CIRCLE_BRANCH", "main"},
+                            {"CIRCLE_SHA1", m_clone.run({"rev-parse", "HEAD"})},
+                            {"MINICD_CI_REPORT", m_dir.path("circleci/summary.md")}});
+    ASSERT_EQ(circleci.exit_code, 0) << circleci.all();
+    digest = registry_digest(short_sha);
+    const std::string stored = read_text(m_dir.path("circleci/summary.md"));
+    EXPECT_TRUE(stored.starts_with("### minicd ci: succeeded\n\nEvent: branch push of main at " + short_sha + " (circleci).")) << stored;
+    EXPECT_NE(stored.find(fmt::format("#### staging: healthy\n\nNamespace `{}-staging`, release 1.\n\n", m_app)), std::string::npos)
+        << stored;
+    EXPECT_NE(stored.find(fmt::format("| `{}` | `{}{}` |", m_app, pinned_prefix, digest)), std::string::npos) << stored;
+
+    // GitLab CI, a push of feature/b: the dotenv report (minicd.env in the project directory by
+    // default) gives the review environment its URL.
+    m_clone.run({"checkout", "--quiet", "-b", "feature/b"});
+    m_clone.run({"push", "--quiet", "origin", "feature/b"});
+    auto gitlab = run_ci(TestCluster::get(), m_clone, m_dir.path("cache"),
+                         {{"GITLAB_CI", "true"},
+                          {"CI_PIPELINE_SOURCE", "push"},
+                          {"CI_COMMIT_BRANCH", "feature/b"},
+                          {"CI_COMMIT_REF_NAME", "feature/b"},
+                          {"CI_COMMIT_REF_SLUG", "feature-b"},
+                          {"CI_COMMIT_SHA", m_clone.run({"rev-parse", "HEAD"})},
+                          {"CI_PROJECT_DIR", m_clone.path()}});
+    ASSERT_EQ(gitlab.exit_code, 0) << gitlab.all();
+    digest = registry_digest(short_sha);
+    const std::string host_b = preview_host(m_app, "feature/b");
+    ASSERT_FALSE(host_b.empty());
+    EXPECT_EQ(read_text(m_clone.path() + "/minicd.env"),
+              fmt::format("DYNAMIC_ENVIRONMENT_URL=https://{}\nMINICD_ENVIRONMENT=preview\nMINICD_RELEASE=1\nMINICD_DIGEST={}\n",
+                          host_b, digest));
 }
 
 }  // namespace

@@ -162,7 +162,9 @@ Result<Artifact> build_image(const BuilderConfig& config, const BuildRequest& re
             } else if (*digest != artifact.digest) {
                 util::log_warn("{} names {}, not {} like {}", reference, *digest, artifact.digest, artifact.reference);
             }
-            util::log_info("pushed {}@{}", reference, *digest);
+            // The artifact's own reference is the caller's to report (`minicd build` prints it, a step
+            // names it in its line); only other tags pushed with it are said here.
+            if (reference != artifact.reference) util::log_info("pushed {}@{}", reference, *digest);
         }
     }
     return artifact;

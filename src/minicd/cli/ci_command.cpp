@@ -4,9 +4,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <string_view>
 
 #include "minicd/build/tag_policy.hpp"
 #include "minicd/cli/app.hpp"
+#include "minicd/cli/ci_result.hpp"
 #include "minicd/cli/commands.hpp"
 #include "minicd/cli/drift_report.hpp"
 #include "minicd/cli/failure.hpp"
@@ -34,6 +36,7 @@ struct CiFlags {
     std::string kubeconfig;
     std::string main_branch;  // "" uses minicd.yaml's mainBranch
     std::string remote = "origin";
+    std::string ci_report;  // --ci-report / $MINICD_CI_REPORT; "" = the CI's default
     pipeline::BuildSettings build;
 };
 
@@ -65,8 +68,6 @@ Result<pipeline::GitFacts> git_facts(source::Repository& repository, const sourc
     return facts;
 }
 
-std::string seconds(std::chrono::milliseconds elapsed) { return fmt::format("{:.1f}s", elapsed.count() / 1000.0); }
-
 void print_plan(const pipeline::Plan& plan, const pipeline::GitFacts& git) {
     fmt::print("event:  {}\n", pipeline::describe_event(plan.event));
     fmt::print("commit: {} (images tagged {})\n", git.sha, git.image_tag);
@@ -97,7 +98,7 @@ void print_summary(const pipeline::CiReport& report) {
     fmt::print("\nsummary:\n");
     for (const auto& step : report.steps) {
         fmt::print("  {:<8} {:<9}{:<12} {:>7}  {}\n", pipeline::to_string(step.status), pipeline::to_string(step.step.kind),
-                   step.step.environment, seconds(step.elapsed), step.detail);
+                   step.step.environment, seconds_text(step.elapsed), step.detail);
     }
     for (const auto& environment : report.environments) {
         fmt::print("\nenvironment {}: namespace {}, release {}, {}\n", environment.environment, environment.namespace_,
@@ -148,6 +149,27 @@ model::Json report_json(const pipeline::Plan& plan, const pipeline::GitFacts& gi
     out["succeeded"] = report->succeeded();
     if (report->error) out["error"] = report->error->describe();
     return out;
+}
+
+// Shows the result where the CI shows results: GitHub's step summary and outputs, GitLab's dotenv
+// report, CircleCI's stored artifact; nothing elsewhere. A file that cannot be written is a
+// warning, never a reason to fail the run.
+void write_ci_results(const CiResult& result, std::string_view report_file) {
+    const auto variable = [](const char* name) {
+        const char* value = std::getenv(name);
+        return value == nullptr ? std::string() : std::string(value);
+    };
+    const CiResultFiles files{.github_summary = variable("GITHUB_STEP_SUMMARY"),
+                              .github_output = variable("GITHUB_OUTPUT"),
+                              .report = std::string(report_file)};
+    Result<void> written;
+    switch (result.plan.event.provider) {
+        case source::Provider::github: written = write_github(result, files); break;
+        case source::Provider::gitlab: written = write_gitlab(result, files); break;
+        case source::Provider::circleci: written = write_circleci(result, files); break;
+        case source::Provider::generic: break;
+    }
+    if (!written) util::log_warn("the CI report was not written: {}", written.error().describe());
 }
 
 // A preview asked for by hand: the event is a push of `branch` and only that preview environment
@@ -201,6 +223,7 @@ int run_ci(const CiFlags& flags, const std::optional<PreviewRequest>& preview = 
     if (flags.explain || plan->steps.empty()) {
         if (text && flags.explain) fmt::print("\n--explain: nothing was done\n");
         if (!text) fmt::print("{}\n", json_text(report_json(*plan, *git, nullptr)));
+        if (!flags.explain) write_ci_results({.plan = *plan, .git = *git, .report = std::nullopt, .drift = {}}, flags.ci_report);
         return k_exit_ok;
     }
 
@@ -232,7 +255,7 @@ int run_ci(const CiFlags& flags, const std::optional<PreviewRequest>& preview = 
     } else {
         fmt::print("{}\n", json_text(report_json(*plan, *git, &report)));
     }
-    append_step_summary(drift_of(report));
+    write_ci_results({.plan = *plan, .git = *git, .report = report, .drift = drift_of(report)}, flags.ci_report);
     // Drift left as it is fails the nightly job, so someone looks; anything that failed says more.
     if (report.succeeded()) return report.drifted_environments() > 0 ? k_exit_drift : k_exit_ok;
     util::log_error("{}", report.error->describe());
@@ -262,6 +285,11 @@ Command add_ci_command(CLI::App& app) {
     ci->add_option("--kubeconfig", flags->kubeconfig, "Kubeconfig for every environment (default: minicd.yaml's, $KUBECONFIG)");
     ci->add_option("--main-branch", flags->main_branch, "Branch a release tag must be on (default: minicd.yaml's mainBranch, main)");
     ci->add_option("--remote", flags->remote, "Remote whose main branch counts (refs/remotes/<remote>/<main>)")->capture_default_str();
+    ci->add_option("--ci-report", flags->ci_report,
+                   "Where the run's report for the CI goes: GitLab's dotenv report (default minicd.env), CircleCI's "
+                   "Markdown summary (default /tmp/minicd/summary.md); GitHub Actions uses $GITHUB_STEP_SUMMARY and "
+                   "$GITHUB_OUTPUT")
+        ->envname("MINICD_CI_REPORT");
     ci->add_option("--builder", flags->build.builder, "buildah, docker, podman or kaniko (default: minicd.yaml's, else the first found)");
     ci->add_option("--builder-arg", flags->build.builder_args, "Argument given to the builder before its command, e.g. --builder-arg=--storage-driver=vfs");
     ci->add_option("--insecure-registry", flags->build.insecure_registries, "host:port reached over plain HTTP");

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "minicd/cli/deploy_report.hpp"
+#include "minicd/cli/markdown.hpp"
 #include "minicd/diff/diff.hpp"
 #include "minicd/util/log.hpp"
 #include "minicd/util/text.hpp"
@@ -117,33 +118,8 @@ std::string_view status_name(Comparison comparison) {
     return "failed";
 }
 
-// Markdown table cells: a pipe would end the cell, even inside a code span, and a line break the row.
-std::string cell(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-        if (c == '|') {
-            out += "\\|";
-        } else if (c == '\n' || c == '\r') {
-            out += ' ';
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
-
-// Where Markdown goes: only a table cell needs its pipes escaped (inside code spans too).
-enum class Place { table, list };
-
-// A code span that holds any text: a longer fence when the text has backticks of its own.
-std::string code(std::string_view text, Place place = Place::table) {
-    const std::string escaped = place == Place::table ? cell(text) : std::string(text);
-    if (escaped.find('`') == std::string::npos) return "`" + escaped + "`";
-    return "`` " + escaped + " ``";
-}
-
 void add_live_rows(std::string& out, const deploy::ObjectDrift& object) {
-    const std::string name = code(object_name(object.id));
+    const std::string name = markdown_code(object_name(object.id));
     const std::string kind =
         object.drift == deploy::DriftClass::scaled ? "scaled (not drift)" : std::string(deploy::to_string(object.drift));
     if (object.fields.empty()) {
@@ -151,30 +127,30 @@ void add_live_rows(std::string& out, const deploy::ObjectDrift& object) {
         return;
     }
     for (const auto& field : object.fields) {
-        const std::string before = code(drift_value(field.before));
+        const std::string before = markdown_code(drift_value(field.before));
         const std::string values = field.before == field.after ? fmt::format("{} unchanged", before)
-                                                               : fmt::format("{} → {}", before, code(drift_value(field.after)));
-        out += fmt::format("| {} | {} | {} | {} | {} |\n", name, kind, code(field.path), values, cell(changed_by(field)));
+                                                               : fmt::format("{} → {}", before, markdown_code(drift_value(field.after)));
+        out += fmt::format("| {} | {} | {} | {} | {} |\n", name, kind, markdown_code(field.path), values, markdown_cell(changed_by(field)));
     }
 }
 
 std::string fix_markdown(const deploy::DeployResult& fixed) {
     if (fixed.succeeded()) return fmt::format("Fixed: release {} put the drifted objects back.\n\n", fixed.revision);
-    return fmt::format("Fix failed: {}\n\n", cell(fixed.failure));
+    return fmt::format("Fix failed: {}\n\n", markdown_cell(fixed.failure));
 }
 
 void add_environment_markdown(std::string& out, const EnvironmentDrift& environment) {
-    out += fmt::format("#### {}\n\n", cell(drift_label(environment)));
+    out += fmt::format("#### {}\n\n", markdown_cell(drift_label(environment)));
     if (environment.comparison == Comparison::failed) {
-        out += fmt::format("{}: not compared: {}\n\n", cell(where(environment)), cell(environment.error));
+        out += fmt::format("{}: not compared: {}\n\n", markdown_cell(where(environment)), markdown_cell(environment.error));
         return;
     }
     if (environment.comparison == Comparison::nothing_deployed || !environment.report) {
-        out += fmt::format("{}: nothing deployed yet.\n\n", cell(where(environment)));
+        out += fmt::format("{}: nothing deployed yet.\n\n", markdown_cell(where(environment)));
         return;
     }
     const deploy::DriftReport& report = *environment.report;
-    out += fmt::format("{}, compared with release {}{}.\n\n", cell(where(environment)), report.release.revision,
+    out += fmt::format("{}, compared with release {}{}.\n\n", markdown_cell(where(environment)), report.release.revision,
                        release_facts(report.release));
     if (!report.drifted()) out += "No drift.\n\n";
     if (!report.live.empty()) {
@@ -190,8 +166,8 @@ void add_environment_markdown(std::string& out, const EnvironmentDrift& environm
     }
     out += "Undeployed changes in Git (the next deploy applies them):\n\n";
     for (const auto& change : *report.undeployed) {
-        out += fmt::format("- {} {}\n", code(object_name(change.id), Place::list), deploy::to_string(change.change));
-        for (const auto& field : change.fields) out += fmt::format("  - {}\n", code(diff::describe(field), Place::list));
+        out += fmt::format("- {} {}\n", markdown_code(object_name(change.id), Place::list), deploy::to_string(change.change));
+        for (const auto& field : change.fields) out += fmt::format("  - {}\n", markdown_code(diff::describe(field), Place::list));
     }
     out += "\n";
 }

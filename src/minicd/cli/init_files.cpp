@@ -92,8 +92,12 @@ on:
 
 jobs:
   deliver:
-    if: github.event_name != 'schedule'
+    if: github.event_name == 'push'
     runs-on: ubuntu-latest
+    # The pull request and the Deployments page link to what was deployed: the url output of minicd ci.
+    environment:
+      name: ${{ github.ref_type == 'tag' && 'production' || github.ref_name == 'main' && 'staging' || format('preview/{0}', github.ref_name) }}
+      url: ${{ steps.minicd.outputs.url }}
     steps:
       - uses: actions/checkout@v4
         with:
@@ -103,12 +107,15 @@ jobs:
         env:
           KUBECONFIG_DATA: ${{ secrets.KUBECONFIG_DATA }}
       - name: minicd ci
+        id: minicd          # outputs: url, environment, release, digest; the step summary tells the rest
         run: minicd ci
         env:
           KUBECONFIG: ${{ runner.temp }}/kubeconfig
 
-  nightly:
-    if: github.event_name == 'schedule'
+  # A deleted branch's preview is torn down, and the nightly run checks drift and collects previews:
+  # nothing is deployed, so no environment.
+  maintain:
+    if: github.event_name != 'push'
     runs-on: ubuntu-latest
     steps:
       - uses: actions/checkout@v4
@@ -118,7 +125,7 @@ jobs:
         run: echo "$KUBECONFIG_DATA" > "$RUNNER_TEMP/kubeconfig"
         env:
           KUBECONFIG_DATA: ${{ secrets.KUBECONFIG_DATA }}
-      - name: minicd ci (drift and preview gc)
+      - name: minicd ci (teardown, or drift and preview gc)
         run: minicd ci
         env:
           KUBECONFIG: ${{ runner.temp }}/kubeconfig
@@ -129,6 +136,9 @@ constexpr const char* k_gitlab = R"(# minicd delivers every Git event of this re
 #   nightly -> staging and production are checked for drift (the job fails, exit 3, when something
 #   was changed behind minicd's back; `drift: fix` in minicd.yaml puts it back instead) and
 #   previews whose branch is gone are removed.
+# A preview is a GitLab environment (review/<branch>) linked from its merge request: minicd ci
+# writes its URL to the dotenv report minicd.env. Stopping the environment, by hand or when the
+# branch is deleted, runs stop-preview, which removes the preview.
 # For the nightly run, create a pipeline schedule for main (Build > Pipeline schedules, e.g.
 # "0 3 * * *"): the nightly job below runs only in scheduled pipelines.
 # MINICD_IMAGE names an image with minicd and buildah; KUBECONFIG is a CI/CD variable of type File
@@ -136,14 +146,46 @@ constexpr const char* k_gitlab = R"(# minicd delivers every Git event of this re
 variables:
   GIT_DEPTH: "0"    # minicd checks that a release tag is on main
 
-minicd:
+.minicd-ci:
   image: $MINICD_IMAGE
   script:
     - minicd ci
+  artifacts:
+    when: always
+    reports:
+      dotenv: minicd.env   # DYNAMIC_ENVIRONMENT_URL, MINICD_ENVIRONMENT, MINICD_RELEASE, MINICD_DIGEST
+
+minicd:
+  extends: .minicd-ci
   rules:
     - if: $CI_PIPELINE_SOURCE == "schedule"
       when: never
-    - if: $CI_COMMIT_BRANCH || $CI_COMMIT_TAG
+    - if: $CI_COMMIT_BRANCH == "main" || $CI_COMMIT_TAG
+
+preview:
+  extends: .minicd-ci
+  environment:
+    name: review/$CI_COMMIT_REF_SLUG
+    url: $DYNAMIC_ENVIRONMENT_URL
+    on_stop: stop-preview
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "schedule" || $CI_COMMIT_BRANCH == "main"
+      when: never
+    - if: $CI_COMMIT_BRANCH
+
+stop-preview:
+  image: $MINICD_IMAGE
+  script:
+    - minicd preview down "$CI_COMMIT_REF_NAME"
+  environment:
+    name: review/$CI_COMMIT_REF_SLUG
+    action: stop
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "schedule" || $CI_COMMIT_BRANCH == "main"
+      when: never
+    - if: $CI_COMMIT_BRANCH
+      when: manual
+      allow_failure: true   # a stop job waiting to be run does not hold the pipeline
 
 nightly:
   image: $MINICD_IMAGE
@@ -187,7 +229,10 @@ jobs:
       - kubeconfig
       - run:
           name: minicd ci
-          command: minicd ci
+          command: minicd ci   # writes the run's Markdown summary to /tmp/minicd/summary.md
+      - store_artifacts:
+          path: /tmp/minicd
+          destination: minicd
   nightly:
     executor: minicd
     steps:

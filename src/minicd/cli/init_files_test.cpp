@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "minicd/cli/ci_result.hpp"
+
 #include "minicd/config/load.hpp"
 #include "minicd/source/yaml.hpp"
 
@@ -121,6 +123,35 @@ TEST(Init, GitLabRunsMinicdCiInScheduledPipelinesOnly) {
     EXPECT_NE(files_for(CiSystem::gitlab)[1].text.find("Pipeline schedules"), std::string::npos);
 }
 
+TEST(Init, GitLabPreviewIsAnEnvironmentWithTheUrlMinicdReportsAndAStopJob) {
+    const model::Json pipeline = ci_document(CiSystem::gitlab, ".gitlab-ci.yml");
+    // Every job running minicd ci hands its dotenv report to GitLab, also when the run failed.
+    const model::Json& template_job = pipeline[".minicd-ci"];
+    EXPECT_EQ(template_job["script"], model::Json::array({"minicd ci"}));
+    EXPECT_EQ(template_job["artifacts"]["reports"]["dotenv"], k_gitlab_report);
+    EXPECT_EQ(template_job["artifacts"]["when"], "always");
+    EXPECT_EQ(pipeline["minicd"]["extends"], ".minicd-ci");
+    EXPECT_EQ(pipeline["minicd"]["rules"][1]["if"], "$CI_COMMIT_BRANCH == \"main\" || $CI_COMMIT_TAG");
+
+    const model::Json& preview = pipeline["preview"];
+    EXPECT_EQ(preview["extends"], ".minicd-ci");
+    EXPECT_EQ(preview["environment"]["name"], "review/$CI_COMMIT_REF_SLUG");
+    EXPECT_EQ(preview["environment"]["url"], "$DYNAMIC_ENVIRONMENT_URL");
+    EXPECT_EQ(preview["environment"]["on_stop"], "stop-preview");
+    EXPECT_EQ(preview["rules"][0]["when"], "never");
+    EXPECT_EQ(preview["rules"][1]["if"], "$CI_COMMIT_BRANCH");
+
+    const model::Json& stop = pipeline["stop-preview"];
+    EXPECT_EQ(stop["script"], model::Json::array({"minicd preview down \"$CI_COMMIT_REF_NAME\""}));
+    EXPECT_EQ(stop["environment"]["name"], preview["environment"]["name"]);
+    EXPECT_EQ(stop["environment"]["action"], "stop");
+    // Stopped by hand or by GitLab when the branch goes; for the same pipelines as the preview.
+    EXPECT_EQ(stop["rules"][0], preview["rules"][0]);
+    EXPECT_EQ(stop["rules"][1]["if"], "$CI_COMMIT_BRANCH");
+    EXPECT_EQ(stop["rules"][1]["when"], "manual");
+    EXPECT_EQ(stop["rules"][1]["allow_failure"], true);
+}
+
 TEST(Init, CircleCiNightlyCollectsPreviewsAndChecksDrift) {
     const model::Json config = ci_document(CiSystem::circleci, ".circleci/config.yml");
     const model::Json& nightly = config["workflows"]["nightly"];
@@ -135,6 +166,15 @@ TEST(Init, CircleCiNightlyCollectsPreviewsAndChecksDrift) {
     EXPECT_EQ(steps[3]["run"]["when"], "always") << "drift is checked even when gc failed";
 }
 
+TEST(Init, CircleCiKeepsTheSummaryOfMinicdCiAsAnArtifact) {
+    const model::Json config = ci_document(CiSystem::circleci, ".circleci/config.yml");
+    const model::Json& steps = config["jobs"]["deliver"]["steps"];
+    ASSERT_EQ(steps.size(), 4U) << steps.dump();
+    EXPECT_EQ(steps[2]["run"]["command"], "minicd ci");
+    // The directory of the summary minicd ci writes on CircleCI by default.
+    EXPECT_EQ(steps[3]["store_artifacts"]["path"].get<std::string>() + "/summary.md", k_circleci_report);
+}
+
 TEST(Init, GitHubWorkflowRunsOnPushesTagsDeletionsAndANightlySchedule) {
     auto files = files_for(CiSystem::github);
     auto documents = source::parse_yaml(files[1].text, "minicd.yml");
@@ -146,11 +186,26 @@ TEST(Init, GitHubWorkflowRunsOnPushesTagsDeletionsAndANightlySchedule) {
     EXPECT_TRUE(triggers.contains("delete"));
     EXPECT_EQ(triggers["schedule"][0]["cron"], "17 3 * * *");
     EXPECT_EQ(workflow["jobs"]["deliver"]["steps"][0]["with"]["fetch-depth"], 0);
-    // The scheduled run is `minicd ci` too: it checks the fixed environments for drift and collects previews.
-    EXPECT_EQ(workflow["jobs"]["deliver"]["if"], "github.event_name != 'schedule'");
-    const auto& nightly = workflow["jobs"]["nightly"];
-    EXPECT_EQ(nightly["if"], "github.event_name == 'schedule'");
-    EXPECT_EQ(nightly["steps"][2]["run"], "minicd ci");
+    // Pushes deploy; a deletion tears its preview down and the scheduled run (`minicd ci` too)
+    // checks the fixed environments for drift and collects previews, in a job with no environment.
+    EXPECT_EQ(workflow["jobs"]["deliver"]["if"], "github.event_name == 'push'");
+    const auto& maintain = workflow["jobs"]["maintain"];
+    EXPECT_EQ(maintain["if"], "github.event_name != 'push'");
+    EXPECT_FALSE(maintain.contains("environment"));
+    EXPECT_EQ(maintain["steps"][2]["run"], "minicd ci");
+}
+
+TEST(Init, GitHubDeployJobShowsTheUrlMinicdCiOutputs) {
+    const model::Json workflow = ci_document(CiSystem::github, ".github/workflows/minicd.yml");
+    const model::Json& deliver = workflow["jobs"]["deliver"];
+    const model::Json& step = deliver["steps"][2];
+    EXPECT_EQ(step["run"], "minicd ci");
+    ASSERT_EQ(step["id"], "minicd");
+    EXPECT_EQ(deliver["environment"]["url"], "${{ steps.minicd.outputs.url }}");
+    // The environment is named as minicd.yaml names it; a preview per branch.
+    EXPECT_EQ(deliver["environment"]["name"],
+              "${{ github.ref_type == 'tag' && 'production' || github.ref_name == 'main' && 'staging' || "
+              "format('preview/{0}', github.ref_name) }}");
 }
 
 TEST(Init, RefusesAnAppThatCannotNameNamespacesAndAnEmptyRegistry) {

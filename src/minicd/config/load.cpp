@@ -454,8 +454,9 @@ public:
     void error(const Node& node, std::string message, Where where = Where::value) {
         report(Severity::error, node, where, std::move(message));
     }
-    void warning(const Node& node, std::string message, Where where = Where::key) {
+    void warning(const Node& node, std::string message, Where where = Where::key, Restated restated = Restated::no) {
         report(Severity::warning, node, where, std::move(message));
+        m_diagnostics.back().restated = restated;
     }
     void report_at(Severity severity, std::string field, SourceMark at, std::string message) {
         m_diagnostics.push_back({.severity = severity,
@@ -1069,9 +1070,11 @@ private:
         }
         m_check.optional_text(node, "kubeconfig", cluster.kubeconfig);
         if (!cluster.pinned() && !node.has("server") && !node.has("uid")) {
-            m_check.warning(node, fmt::format("the cluster's identity is not pinned: run `minicd env pin {}` to "
-                                              "record its server and uid",
-                                              environment.name));
+            m_check.warning(node,
+                            fmt::format("the cluster's identity is not pinned: run `minicd env pin {}` to "
+                                        "record its server and uid",
+                                        environment.name),
+                            Where::key, Restated::on_connect);
         }
     }
 
@@ -1564,23 +1567,34 @@ private:
 
 }  // namespace
 
-std::string Diagnostic::describe() const {
-    std::string text = file;
-    if (line > 0) {
-        text += fmt::format(":{}", line);
-        if (column > 0) {
-            text += fmt::format(":{}", column);
+namespace {
+
+// How a diagnostic reads, with or without its severity after the place.
+enum class Label { severity, none };
+
+std::string describe_diagnostic(const Diagnostic& diagnostic, Label label) {
+    std::string text = diagnostic.file;
+    if (diagnostic.line > 0) {
+        text += fmt::format(":{}", diagnostic.line);
+        if (diagnostic.column > 0) {
+            text += fmt::format(":{}", diagnostic.column);
         }
     }
     text += ": ";
-    if (severity == Severity::warning) {
+    if (label == Label::severity && diagnostic.severity == Severity::warning) {
         text += "warning: ";
     }
-    if (!field.empty()) {
-        text += field + ": ";
+    if (!diagnostic.field.empty()) {
+        text += diagnostic.field + ": ";
     }
-    return text + message;
+    return text + diagnostic.message;
 }
+
+}  // namespace
+
+std::string Diagnostic::describe() const { return describe_diagnostic(*this, Label::severity); }
+
+std::string Diagnostic::describe_unlabelled() const { return describe_diagnostic(*this, Label::none); }
 
 namespace {
 
@@ -1654,14 +1668,15 @@ Checked check_file(const std::string& path, Check check) {
     return check(*text, path);
 }
 
-// The value, or an input error listing every error; warnings are logged.
+// The value, or an input error listing every error; warnings are logged (but those the cluster
+// guard says when connecting).
 template <typename Value>
 Result<Value> value_or_errors(std::optional<Value>& value, const std::vector<Diagnostic>& diagnostics,
                               const std::string& path, std::string_view what) {
     std::vector<std::string> errors;
     for (const Diagnostic& diagnostic : diagnostics) {
         if (diagnostic.severity == Severity::warning) {
-            util::log_warn("{}", diagnostic.describe());
+            if (diagnostic.restated == Restated::no) util::log_warn("{}", diagnostic.describe_unlabelled());
         } else {
             errors.push_back(diagnostic.describe());
         }

@@ -14,6 +14,10 @@ namespace minicd::config {
 
 enum class Severity { error, warning };
 
+// Whether a command that loads minicd.yaml to run says a warning: one the cluster guard says again
+// whenever it connects, with the cluster it found, is left to the guard (`config validate` shows all).
+enum class Restated { no, on_connect };
+
 // One problem found in minicd.yaml, with where it is.
 struct Diagnostic {
     Severity severity = Severity::error;
@@ -22,9 +26,12 @@ struct Diagnostic {
     int column = 0;     // 1-based; 0 when unknown
     std::string field;  // "environments.preview.on.branch[1]"; "" for the file as a whole
     std::string message;
+    Restated restated = Restated::no;
 
     // "minicd.yaml:12:5: environments.preview.on: message"; a warning says so after the place.
     std::string describe() const;
+    // describe() without "warning: ", for a log line whose level says it.
+    std::string describe_unlabelled() const;
 };
 
 struct CheckedConfig {

@@ -129,6 +129,22 @@ TEST(ConfigLoad, EveryErrorIsReportedAtOnceWithLineColumnAndField) {
     EXPECT_EQ(lines, expected) << joined(lines);
 }
 
+TEST(ConfigLoad, AnUnpinnedClusterIsAWarningTheGuardRestatesWhenConnecting) {
+    auto checked = check_config("app: shop\nregistry: ghcr.io/acme\nenvironments:\n  staging:\n"
+                                "    cluster: {context: dev}\n    namespace: shop\n",
+                                "minicd.yaml");
+    ASSERT_TRUE(checked.valid());
+    ASSERT_EQ(checked.diagnostics.size(), 1U);
+    const Diagnostic& unpinned = checked.diagnostics[0];
+    // `config validate` shows it; a command that runs leaves it to the guard, which names the server it found.
+    EXPECT_EQ(unpinned.restated, Restated::on_connect);
+    EXPECT_EQ(unpinned.describe(), "minicd.yaml:5:5: warning: environments.staging.cluster: "
+              "the cluster's identity is not pinned: run `minicd env pin staging` to record its server and uid");
+    // A log line's level says "warning" already.
+    EXPECT_EQ(unpinned.describe_unlabelled(), "minicd.yaml:5:5: environments.staging.cluster: "
+              "the cluster's identity is not pinned: run `minicd env pin staging` to record its server and uid");
+}
+
 TEST(ConfigLoad, MissingFieldsPointAtTheirParent) {
     const auto lines = reports(
         "app: shop\n"

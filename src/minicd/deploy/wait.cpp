@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "minicd/deploy/deployment.hpp"
+#include "minicd/deploy/wait_progress.hpp"
 #include "minicd/model/json_read.hpp"
 #include "minicd/util/encoding.hpp"
 #include "minicd/util/log.hpp"
@@ -534,6 +535,8 @@ Result<WaitResult> wait_for_health(kube::Client& client, const std::vector<WaitT
 
     // One list + watch thread per collection; stopped and joined when this returns, however it returns.
     HealthWatch watch(client, targets, options.assess);
+    // What is still pending, shown on stderr once the wait takes a while; erased or ended on return.
+    WaitReporter reporter = WaitReporter::on_stderr();
 
     auto next_progress = start + options.progress_interval;
     while (true) {
@@ -554,7 +557,8 @@ Result<WaitResult> wait_for_health(kube::Client& client, const std::vector<WaitT
             return result;
         }
 
-        // Tell the user what is still pending, about every progress_interval.
+        reporter.update(progress_of(*objects, result.elapsed));
+        // The caller's own look at what is pending, about every progress_interval.
         if (options.on_progress && options.progress_interval.count() > 0 && Clock::now() >= next_progress) {
             options.on_progress(progress_of(*objects, result.elapsed));
             while (next_progress <= Clock::now()) next_progress += options.progress_interval;
@@ -582,17 +586,7 @@ Result<void> await_health(Deployment& m) {
     }
     m.say(fmt::format("waiting up to {}s for {} object{} to become ready", m.options.timeout.count(), targets.size(),
                       targets.size() == 1 ? "" : "s"));
-    WaitOptions options{.timeout = m.options.timeout, .assess = m.options.assess};
-    options.on_progress = [&m](const WaitProgress& progress) {
-        std::string pending;
-        for (std::size_t i = 0; i < progress.not_ready.size() && i < 5; ++i) {
-            const auto& object = progress.not_ready[i];
-            pending += fmt::format("\n  {}: {}", object.id.describe(), object.health.message);
-        }
-        if (progress.not_ready.size() > 5) pending += fmt::format("\n  … and {} more", progress.not_ready.size() - 5);
-        m.say(fmt::format("{}/{} ready after {}s{}", progress.ready, progress.total,
-                          std::chrono::duration_cast<std::chrono::seconds>(progress.elapsed).count(), pending));
-    };
+    const WaitOptions options{.timeout = m.options.timeout, .assess = m.options.assess};
     auto waited = wait_for_health(m.client, targets, options);
     if (!waited) return fail(waited.error());
     m.result.health = *waited;

@@ -36,7 +36,8 @@ struct WaitProgress {
 struct WaitOptions {
     std::chrono::seconds timeout{300};
     health::AssessOptions assess;
-    // Called about every `progress_interval` while waiting (text output shows what is still pending).
+    // Called about every `progress_interval` while waiting. What people see of a wait's progress is
+    // wait_progress.hpp's, on stderr, whatever this does.
     std::function<void(const WaitProgress&)> on_progress;
     std::chrono::seconds progress_interval{5};
 };

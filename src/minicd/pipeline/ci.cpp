@@ -154,9 +154,11 @@ private:
                 continue;
             }
             if (!guarded) return fail(guarded.error().context(fmt::format("cluster of environment {}", name)));
-            progress(fmt::format("cluster of {}: context {} at {}{}", name, environment.cluster.context,
-                                 guarded->report.found.server,
-                                 environment.cluster.pinned() ? " (identity pin checked)" : " (not pinned)"));
+            // An unpinned cluster was named by the guard's warning already, with its context and server.
+            if (environment.cluster.pinned()) {
+                progress(fmt::format("cluster of {}: context {} at {} (identity pin checked)", name,
+                                     environment.cluster.context, guarded->report.found.server));
+            }
             m_clients[name] = std::move(guarded->client);
         }
         return {};
@@ -213,7 +215,7 @@ private:
             config.credentials = std::move(*credentials);
             auto artifact = build::build_image(config, request, resolve);
             if (!artifact) return fail(artifact.error());
-            progress(fmt::format("    pushed {}", artifact->pinned()));
+            // Said once, in the step's line below: each image pushed, with its digest.
             m_images.push_back({.image_name = artifact->image_name, .reference = artifact->reference, .digest = artifact->digest});
             pushed.push_back(artifact->pinned());
         }
