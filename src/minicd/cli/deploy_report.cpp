@@ -59,6 +59,7 @@ model::Json objects_json(const model::ChangeSet& changes) {
                            {"namespace", object.id.namespace_},
                            {"name", object.id.name},
                            {"action", model::to_string(object.action)},
+                           {"phase", model::to_string(object.phase)},
                            {"detail", object.detail}});
         if (!object.changes.empty()) objects.back()["changes"] = changes_json(object.changes);
     }
@@ -122,6 +123,7 @@ TextReport text_report(const deploy::DeployResult& result, DryRun dry_run, long 
     TextReport report;
     for (const auto& object : result.objects) {
         std::string line = fmt::format("{} {}", object.id.describe(), model::to_string(object.action));
+        if (object.phase != model::Phase::main) line += fmt::format(" ({} phase)", model::to_string(object.phase));
         if (!object.detail.empty()) line += ": " + object.detail;
         report.out += line + "\n";
         for (const auto& change : object.changes) report.out += fmt::format("    {}\n", diff::describe(change));

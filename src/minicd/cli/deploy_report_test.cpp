@@ -51,6 +51,23 @@ TEST(DeployReport, SummarisesObjectsReleaseAndRequests) {
     EXPECT_EQ(report.errors, "");
 }
 
+TEST(DeployReport, NamesThePhaseOfObjectsOutsideTheRelease) {
+    deploy::DeployResult result;
+    model::Change migrate{.id = {.group = "batch", .version = "v1", .kind = "Job", .namespace_ = "shop", .name = "migrate-3"},
+                          .action = model::Action::created,
+                          .phase = model::Phase::pre};
+    result.objects = {migrate, change("web", model::Action::configured)};
+    result.revision = 3;
+    const TextReport report = text_report(result, DryRun::no, 9);
+    EXPECT_EQ(report.out,
+              "job/migrate-3 (batch/v1 Job) in ns shop created (pre phase)\n"
+              "deploy/web (apps/v1 Deployment) in ns shop configured\n"
+              "1 created, 1 configured; release 3; 9 API requests\n");
+    const model::Json json = report_json(result, DryRun::no, 9);
+    EXPECT_EQ(json["objects"][0]["phase"], "pre");
+    EXPECT_EQ(json["objects"][1]["phase"], "main");
+}
+
 TEST(DeployReport, DryRunSaysNothingChanged) {
     const TextReport report = text_report(deploy::DeployResult{}, DryRun::yes, 2);
     EXPECT_EQ(report.out, "nothing to apply (dry run: nothing was changed); 2 API requests\n");

@@ -69,6 +69,8 @@ std::string history_table(const std::vector<model::Release>& releases) {
             outcome += fmt::format(" (step {})", std::max(release.canary_step, 1));
         } else if (release.rollout == model::Rollout::canary) {
             outcome += fmt::format(" (canary, step {})", std::max(release.canary_step, 1));
+        } else if (release.rollout == model::Rollout::pre_phase) {
+            outcome += " (pre phase)";
         }
         if (model::still_held(releases, release)) outcome += " (hold)";
         rows.push_back({std::to_string(release.revision), or_dash(release.time), outcome,

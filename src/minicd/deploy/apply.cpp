@@ -28,11 +28,11 @@ class Writer {
 public:
     explicit Writer(Deployment& deployment) : m(deployment) {}
 
-    Result<void> run(Stage stage) {
+    Result<void> run(Stage stage, model::Phase phase) {
         if (m.stopped()) return {};
         std::vector<Item*> writes;
         for (auto& item : m.items) {
-            if (stage_of(item) == stage && item.to_write) writes.push_back(&item);
+            if (stage_of(item) == stage && item.desired.phase == phase && item.to_write) writes.push_back(&item);
         }
         if (m.options.dry_run) {
             for (Item* item : writes) {
@@ -43,7 +43,8 @@ public:
             return {};
         }
         if (writes.empty() || m.check_lock_lost()) return {};
-        m.say(fmt::format("applying {} object{}", writes.size(), writes.size() == 1 ? "" : "s"));
+        m.say(fmt::format("{}applying {} object{}", phase == model::Phase::main ? "" : fmt::format("{} phase: ", model::to_string(phase)),
+                          writes.size(), writes.size() == 1 ? "" : "s"));
         write_in_rank_groups(writes);
         m.wrote_foundations = m.wrote_foundations || stage == Stage::foundations;
         for (Item* item : writes) {
@@ -177,6 +178,8 @@ Result<bool> ensure_namespace(Deployment& m) {
     return true;
 }
 
-Result<void> apply_stage(Deployment& deployment, Stage stage) { return Writer(deployment).run(stage); }
+Result<void> apply_stage(Deployment& deployment, Stage stage, model::Phase phase) {
+    return Writer(deployment).run(stage, phase);
+}
 
 }  // namespace minicd::deploy

@@ -687,6 +687,15 @@ Result<DeployResult> deploy_canary(kube::Client& client, kube::Discovery& discov
     }
     Deployment m(client, discovery, options);
     if (auto prepared = prepare(m, manifests); !prepared) return fail(prepared.error());
+    // A canary runs the new version before the release is applied: a pre phase would run too late.
+    for (const auto& item : m.items) {
+        if (item.desired.phase == model::Phase::main) continue;
+        return fail(ErrorCode::input,
+                    fmt::format("{} runs in the {} phase ({}), which a canary strategy does not support yet; deploy "
+                                "without one",
+                                item.desired.id.describe(), model::to_string(item.desired.phase), render::k_phase_annotation),
+                    item.desired.origin);
+    }
     // A first deploy has no stable version to run next to: it is applied at once.
     auto namespace_exists = ensure_namespace(m);
     if (!namespace_exists) return fail(namespace_exists.error());

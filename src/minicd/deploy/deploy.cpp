@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -15,11 +16,13 @@
 #include "minicd/deploy/drift.hpp"
 #include "minicd/deploy/prune.hpp"
 #include "minicd/deploy/store.hpp"
+#include "minicd/render/phase.hpp"
 #include "minicd/util/text.hpp"
 
 namespace minicd::deploy {
 
 using model::ObjectId;
+using model::Phase;
 using util::ErrorCode;
 
 namespace {
@@ -53,6 +56,14 @@ Result<void> prepare(Deployment& m, const std::vector<source::Manifest>& manifes
     if (!desired) return fail(desired.error());
     sort_for_apply(*desired);
     for (auto& object : *desired) {
+        // Foundations are written before any phase runs: a phase on one would never be honoured.
+        if (object.phase != model::Phase::main && is_foundation(object.id.kind)) {
+            return fail(ErrorCode::input,
+                        fmt::format("{}: Namespaces and CustomResourceDefinitions are written before every phase; "
+                                    "remove metadata.annotations.{}",
+                                    object.id.describe(), render::k_phase_annotation),
+                        object.origin);
+        }
         Item item;
         item.report.id = object.id;
         item.desired = std::move(object);
@@ -82,6 +93,32 @@ Result<std::unique_ptr<DeployLock>> lock_unless_dry_run(kube::Client& client, co
 }
 
 }  // namespace
+
+// Gives the pre and post phases' Jobs the revision the release will be recorded under, which is
+// the next one: the lock keeps any other deploy from recording in between.
+Result<void> name_phase_jobs(Deployment& m, Store& store) {
+    auto per_release = [](const Item& item) { return render::runs_per_release(item.desired); };
+    if (std::none_of(m.items.begin(), m.items.end(), per_release)) return {};
+    auto history = store.load_releases();
+    if (!history) return fail(history.error());
+    const int revision = history->empty() ? 1 : history->front().revision + 1;
+    std::set<ObjectId> declared;
+    for (const auto& item : m.items) {
+        if (!per_release(item)) declared.insert(item.desired.id);
+    }
+    for (auto& item : m.items) {
+        if (!per_release(item)) continue;
+        if (auto named = render::name_for_release(item.desired, revision); !named) return fail(named.error());
+        if (!declared.insert(item.desired.id).second) {
+            return fail(ErrorCode::input,
+                        fmt::format("{} runs in the {} phase as {}, which is declared as well", item.report.id.describe(),
+                                    model::to_string(item.desired.phase), item.desired.id.name),
+                        item.desired.origin);
+        }
+        item.report.id = item.desired.id;
+    }
+    return {};
+}
 
 // Reads what we owned before and checks it: entries outside our scope mean it was tampered with.
 Result<void> load_previous(Deployment& m, Store& store) {
@@ -141,10 +178,7 @@ Result<void> store_objects(const Deployment& m, Store& store, model::Release& re
             return {};
         }
     }
-    std::vector<model::Json> objects;
-    objects.reserve(m.items.size());
-    for (const auto& item : m.items) objects.push_back(item.desired.object.body());
-    auto chunks = store.save_payload(release.revision, objects);
+    auto chunks = store.save_payload(release.revision, release_objects(m));
     if (!chunks) return fail(chunks.error().context("storing the objects of release " + std::to_string(release.revision)));
     release.payload_chunks = *chunks;
     return {};
@@ -173,13 +207,18 @@ Result<DeployResult> record(Deployment& m, Store& store) {
         m.result.revision = recorded->revision;
     }
     m.result.rollback_to = m.rollback_to;
-    for (auto& item : m.items) m.result.objects.push_back(std::move(item.report));
+    for (auto& item : m.items) {
+        item.report.phase = item.desired.phase;
+        m.result.objects.push_back(std::move(item.report));
+    }
     for (auto& report : m.prune_reports) m.result.objects.push_back(std::move(report));
     return std::move(m.result);
 }
 
 // Every phase after the lock: plan, write, wait, prune, record. Shared by deploys and rollbacks.
 Result<DeployResult> run_phases(Deployment& m, Store& store) {
+    // Each release runs Jobs of its own in the pre and post phases: their spec cannot be changed.
+    if (auto named = name_phase_jobs(m, store); !named) return fail(named.error());
     // What we owned before decides what prune may remove; an edited inventory stops the deploy here.
     if (auto loaded = load_previous(m, store); !loaded) return fail(loaded.error());
 
@@ -191,15 +230,28 @@ Result<DeployResult> run_phases(Deployment& m, Store& store) {
     if (auto saved = save_intent(m, store); !saved) return fail(saved.error());
 
     // Foundations (Namespaces, CRDs) first: what follows may need them to be accepted at all.
-    if (auto applied = apply_stage(m, Stage::foundations); !applied) return fail(applied.error());
+    if (auto applied = apply_stage(m, Stage::foundations, Phase::main); !applied) return fail(applied.error());
     if (auto planned = plan(m, Stage::objects, CheckScope::stage); !planned) return fail(planned.error());
-    if (auto applied = apply_stage(m, Stage::objects); !applied) return fail(applied.error());
+    // The pre phase (migrations) completes before the release is written; if it fails, nothing else
+    // is, so there is nothing to roll back either.
+    if (auto applied = apply_stage(m, Stage::objects, Phase::pre); !applied) return fail(applied.error());
+    if (auto waited = await_health(m, Phase::pre); !waited) return fail(waited.error());
+    if (m.stopped()) {
+        m.rollout = model::Rollout::pre_phase;
+        m.note_unwritten("not applied: the pre phase did not complete");
+        return record(m, store);
+    }
+    if (auto applied = apply_stage(m, Stage::objects, Phase::main); !applied) return fail(applied.error());
     // Healthy or not is what the deploy is judged by.
-    if (auto waited = await_health(m); !waited) return fail(waited.error());
+    if (auto waited = await_health(m, Phase::main); !waited) return fail(waited.error());
+    // The post phase (smoke tests) runs against the healthy release; its failure fails the rollout.
+    if (auto applied = apply_stage(m, Stage::objects, Phase::post); !applied) return fail(applied.error());
+    if (auto waited = await_health(m, Phase::post); !waited) return fail(waited.error());
     // A promoted canary's own objects go once the release has rolled out, whatever its health.
     if (auto retired = retire_canary(m); !retired) return fail(retired.error());
     if (m.stopped()) {
         m.rollout_failed = m.result.outcome == Outcome::failed && !m.lock_lost;
+        m.note_unwritten("not applied: the release did not become healthy");
         return record(m, store);
     }
 

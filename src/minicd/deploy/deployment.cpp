@@ -49,6 +49,12 @@ void Deployment::mark_failed(const ObjectId& id, const std::string& why) {
     }
 }
 
+void Deployment::note_unwritten(const std::string& why) {
+    for (auto& item : items) {
+        if (item.to_write && item.report.action == Action::unchanged && item.report.detail.empty()) item.report.detail = why;
+    }
+}
+
 std::vector<ObjectId> Deployment::declared_ids() const {
     std::vector<ObjectId> ids;
     for (const auto& item : items) ids.push_back(item.desired.id);

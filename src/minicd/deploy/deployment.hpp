@@ -85,6 +85,7 @@ public:
     const DeployLock* lock = nullptr;      // held for the whole deploy; null in dry runs
     bool lock_lost = false;                // found taken over: nothing more is written, the inventory included
     bool rollout_failed = false;           // stopped after writing, by a failed write or an unhealthy rollout
+    model::Rollout rollout = model::Rollout::whole;  // pre_phase when the pre phase failed: nothing else was written
     int rollback_to = 0;                   // this run restores that revision; 0 for a deploy
     std::map<int, model::ReleaseOutcome> mark;  // earlier releases' new outcomes, written with this one's record
     std::optional<model::Release> concludes;    // a canary's release this run promotes: its record is updated
@@ -101,6 +102,8 @@ public:
     // True (and the deploy stopped) once the Lease was taken over; checked before each write.
     bool check_lock_lost();
     void mark_failed(const model::ObjectId& id, const std::string& why);
+    // Says `why` on every object the plan meant to write and no phase wrote.
+    void note_unwritten(const std::string& why);
 
     std::vector<model::ObjectId> declared_ids() const;
     // What the previous inventory lists and the manifests no longer declare.
@@ -120,20 +123,24 @@ Result<void> plan(Deployment& deployment, Stage stage, CheckScope scope);
 // apply.cpp: creates the target namespace when it is missing and declared; true when it exists now
 // (false only in a dry run that would create it). An input error when it is missing and undeclared.
 Result<bool> ensure_namespace(Deployment& deployment);
-// apply.cpp: writes what the plan marked for the stage, kinds in order; a dry run only reports it.
-// After the foundations, waits for the CRDs this deploy has resources of.
-Result<void> apply_stage(Deployment& deployment, Stage stage);
+// apply.cpp: writes what the plan marked for the stage and phase, kinds in order; a dry run only
+// reports it. After the foundations, waits for the CRDs this deploy has resources of.
+Result<void> apply_stage(Deployment& deployment, Stage stage, model::Phase phase);
 
-// wait.cpp: waits until what was deployed is healthy; an unhealthy rollout stops the deploy.
-Result<void> await_health(Deployment& deployment);
+// wait.cpp: waits until the phase's objects are healthy (Jobs: complete); an unhealthy rollout or a
+// failed Job stops the deploy. The pre and post phases are waited for even without `wait`: what
+// follows them relies on their outcome.
+Result<void> await_health(Deployment& deployment, model::Phase phase);
 
 // prune.cpp: deletes (or reports) what the previous inventory lists and the manifests dropped.
 Result<void> prune_dropped(Deployment& deployment);
 
 class Store;
 
-// record.cpp: the canonical JSON text of the objects the deploy declared, in apply order: what a
-// release's payload stores, and what its manifest digest is computed over.
+// record.cpp: what a release's payload stores, in apply order: the objects the deploy declared,
+// those of the pre and post phases left out (they ran once; a rollback must not run them again).
+std::vector<model::Json> release_objects(const Deployment& deployment);
+// record.cpp: the canonical JSON text of release_objects, what its manifest digest is computed over.
 std::string objects_text(const Deployment& deployment);
 // record.cpp: the release record of the deploy as it ended; its manifest digest is keyed with the
 // salt `store` keeps (created there on first use), so it is no dry run's business.
@@ -151,6 +158,9 @@ Result<void> retire_open_canary(Deployment& deployment, Store& store);
 Result<void> prepare(Deployment& deployment, const std::vector<source::Manifest>& manifests);
 // The deploy lock of the target, waiting as the options say.
 Result<std::unique_ptr<DeployLock>> acquire_lock(kube::Client& client, const DeployOptions& options);
+// Gives the Jobs of the pre and post phases this release's name ("<name>-<revision>"): a Job's
+// spec is immutable, so each release runs its own, and the inventory prunes the older ones.
+Result<void> name_phase_jobs(Deployment& deployment, Store& store);
 // Reads what we owned before and checks it: entries outside our scope mean it was tampered with.
 Result<void> load_previous(Deployment& deployment, Store& store);
 // Stores `ids` as the inventory unless it says exactly that already.

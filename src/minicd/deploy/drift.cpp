@@ -311,6 +311,8 @@ Result<std::vector<UndeployedChange>> compare_with_git(kube::Discovery& discover
     std::vector<UndeployedChange> changes;
     std::set<ObjectId> seen;
     for (const auto& object : *desired) {
+        // Releases do not store what their pre and post phases ran: it is no state to compare.
+        if (object.phase != model::Phase::main) continue;
         seen.insert(object.id);
         auto found = before.find(object.id);
         if (found == before.end()) {

@@ -40,11 +40,16 @@ model::ReleaseOutcome outcome_of(const Deployment& m) {
 
 }  // namespace
 
-std::string objects_text(const Deployment& m) {
-    Json all = Json::array();
-    for (const auto& item : m.items) all.push_back(item.desired.object.body());
-    return all.dump();
+std::vector<Json> release_objects(const Deployment& m) {
+    std::vector<Json> objects;
+    objects.reserve(m.items.size());
+    for (const auto& item : m.items) {
+        if (item.desired.phase == model::Phase::main) objects.push_back(item.desired.object.body());
+    }
+    return objects;
 }
+
+std::string objects_text(const Deployment& m) { return Json(release_objects(m)).dump(); }
 
 Result<model::Release> release_of(const Deployment& m, Store& store) {
     const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started);
@@ -59,7 +64,8 @@ Result<model::Release> release_of(const Deployment& m, Store& store) {
                           .message = m.stopped() ? m.result.failure : m.options.release_message,
                           .deployed_by = m.options.deployed_by.by.empty() ? detect_provenance() : m.options.deployed_by,
                           .duration_seconds = std::round(elapsed.count() * 10) / 10,
-                          .rollback_to = m.rollback_to};
+                          .rollback_to = m.rollback_to,
+                          .rollout = m.rollout};
 }
 
 model::Provenance detect_provenance() {

@@ -711,7 +711,7 @@ Json to_json(const Release& release) {
             {"rollbackTo", release.rollback_to},
             {"payloadChunks", release.payload_chunks},
             {"payloadRevision", release.payload_revision},
-            {"rollout", release.rollout == model::Rollout::canary ? "canary" : "whole"},
+            {"rollout", std::string(model::to_string(release.rollout))},
             {"canaryStep", release.canary_step}};
 }
 
@@ -747,10 +747,10 @@ std::optional<Release> release_from_json(const Json& json) {
     if (!parsed) return std::nullopt;
     release.outcome = *parsed;
     std::string rollout;
-    if (!read_string(json, "rollout", rollout) || (rollout != "" && rollout != "whole" && rollout != "canary")) {
-        return std::nullopt;
-    }
-    if (rollout == "canary") release.rollout = model::Rollout::canary;
+    if (!read_string(json, "rollout", rollout)) return std::nullopt;
+    auto reached = model::parse_rollout(rollout);
+    if (!reached) return std::nullopt;
+    release.rollout = *reached;
     if (const Json* images = member(json, "images")) {
         if (!images->is_object()) return std::nullopt;
         for (const auto& [image, reference] : images->items()) {

@@ -85,6 +85,19 @@ TEST(StoreSerialization, ACanaryReleaseRoundTrips) {
     EXPECT_FALSE(release_from_json(Json::parse(R"({"revision":2,"rollout":"half"})")));
 }
 
+TEST(StoreSerialization, AReleaseStoppedInItsPrePhaseRoundTripsAndDidNotRun) {
+    Release stopped = full_release();
+    stopped.outcome = model::ReleaseOutcome::failed;
+    stopped.rollout = model::Rollout::pre_phase;
+    auto back = parse_releases(releases_text({stopped}));
+    ASSERT_TRUE(back) << back.error().describe();
+    ASSERT_EQ(back->size(), 1u);
+    EXPECT_EQ(back->front(), stopped);
+    EXPECT_EQ(to_json(stopped)["rollout"], "pre-phase");
+    // What ran before it still runs: it neither supersedes that release nor becomes the current one.
+    EXPECT_FALSE(model::ran(stopped));
+}
+
 TEST(StoreSerialization, ReleaseRoundTripsThroughText) {
     // Numbers parsed from text are unsigned in nlohmann::json; built in code they are signed.
     auto back = parse_releases(releases_text({full_release()}));

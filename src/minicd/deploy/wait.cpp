@@ -566,37 +566,68 @@ Result<WaitResult> wait_for_health(kube::Client& client, const std::vector<WaitT
     }
 }
 
+namespace {
+
+// The first words of the failure of a phase that did not become healthy.
+std::string_view failure_of(model::Phase phase, bool timed_out) {
+    switch (phase) {
+    case model::Phase::pre: return timed_out ? "the pre phase did not complete before the timeout" : "the pre phase failed";
+    case model::Phase::main: break;
+    case model::Phase::post: return timed_out ? "the post phase did not complete before the timeout" : "the post phase failed";
+    }
+    return timed_out ? "not ready before the timeout" : "rollout failed";
+}
+
+// A deploy's health covers every phase waited for: healthy only if each was, their objects together.
+void add_health(DeployResult& result, const WaitResult& waited) {
+    if (!result.health) {
+        result.health = waited;
+        return;
+    }
+    WaitResult& all = *result.health;
+    all.healthy = all.healthy && waited.healthy;
+    all.timed_out = all.timed_out || waited.timed_out;
+    all.elapsed += waited.elapsed;
+    all.objects.insert(all.objects.end(), waited.objects.begin(), waited.objects.end());
+}
+
+}  // namespace
+
 // CRDs are not among the targets: those this deploy uses were waited for when written, and the
 // rest are needed by nothing here (watching CRDs would list every CRD of the cluster, whole).
-Result<void> await_health(Deployment& m) {
-    if (!m.options.wait || m.options.dry_run || m.stopped()) return {};
+Result<void> await_health(Deployment& m, model::Phase phase) {
+    const bool wait = m.options.wait || phase != model::Phase::main;
+    if (!wait || m.options.dry_run || m.stopped()) return {};
+    std::vector<const Item*> items;
+    for (const auto& item : m.items) {
+        if (!is_crd(item) && item.desired.phase == phase) items.push_back(&item);
+    }
     std::vector<WaitTarget> targets;
     bool wrote = false;
-    for (const auto& item : m.items) {
-        if (is_crd(item)) continue;
-        targets.push_back({item.desired.id, item.resource});
-        wrote = wrote || item.report.action != Action::unchanged;
+    for (const Item* item : items) {
+        targets.push_back({item->desired.id, item->resource});
+        wrote = wrote || item->report.action != Action::unchanged;
     }
     // Nothing written and everything already healthy as listed: no watch needed.
-    if (!wrote && std::all_of(m.items.begin(), m.items.end(), [&](const Item& item) {
-            return is_crd(item) ||
-                   (item.live && health::assess(*item.live, {}, m.options.assess).state == health::State::current);
+    if (!wrote && std::all_of(items.begin(), items.end(), [&](const Item* item) {
+            return item->live && health::assess(*item->live, {}, m.options.assess).state == health::State::current;
         })) {
         return {};
     }
-    m.say(fmt::format("waiting up to {}s for {} object{} to become ready", m.options.timeout.count(), targets.size(),
+    const std::string which = phase == model::Phase::main ? std::string() : fmt::format("{} phase: ", model::to_string(phase));
+    m.say(fmt::format("{}waiting up to {}s for {} object{} to become ready", which, m.options.timeout.count(), targets.size(),
                       targets.size() == 1 ? "" : "s"));
     const WaitOptions options{.timeout = m.options.timeout, .assess = m.options.assess};
     auto waited = wait_for_health(m.client, targets, options);
     if (!waited) return fail(waited.error());
-    m.result.health = *waited;
+    add_health(m.result, *waited);
     if (!waited->healthy) {
         std::vector<std::string> problems;
         for (const auto& object : waited->objects) {
             if (object.health.state == health::State::current) continue;
             problems.push_back(fmt::format("{}: {}", object.id.describe(), object.health.message));
         }
-        m.stop(Outcome::failed, fmt::format("{} after {}s:\n  {}", waited->timed_out ? "not ready before the timeout" : "rollout failed",
+        m.stop(Outcome::failed, fmt::format("{} after {}s:\n  {}", failure_of(phase, waited->timed_out),
                                             std::chrono::duration_cast<std::chrono::seconds>(waited->elapsed).count(),
                                             fmt::join(problems, "\n  ")));
     }

@@ -17,4 +17,13 @@ std::string_view to_string(Action action) {
     return "unknown";
 }
 
+std::string_view to_string(Phase phase) {
+    switch (phase) {
+    case Phase::pre: return "pre";
+    case Phase::main: return "main";
+    case Phase::post: return "post";
+    }
+    return "main";
+}
+
 }  // namespace minicd::model

@@ -38,6 +38,16 @@ enum class Action {
 
 std::string_view to_string(Action action);
 
+// When in a deploy an object is written (the `minicd.io/phase` annotation): a migration Job runs
+// before the release, a smoke test after it is healthy.
+enum class Phase {
+    pre,   // written and waited for before anything else of the release (Namespaces and CRDs aside)
+    main,  // the release itself: no annotation
+    post,  // written and waited for once the release is healthy
+};
+
+std::string_view to_string(Phase phase);
+
 // One object of a change set: its identity, the action and why.
 struct Change {
     ObjectId id;
@@ -46,6 +56,7 @@ struct Change {
     // Dry runs only: the fields that would change on an existing object (Secret values masked;
     // minicd's own bookkeeping annotations left out).
     std::vector<FieldChange> changes;
+    Phase phase = Phase::main;  // when it was written; pruned objects are main
 };
 
 // What a deploy did, object by object: the plan's decisions as the phases carried them out. It is

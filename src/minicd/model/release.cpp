@@ -27,6 +27,23 @@ std::optional<ReleaseOutcome> parse_release_outcome(std::string_view text) {
     return std::nullopt;
 }
 
+std::string_view to_string(Rollout rollout) {
+    switch (rollout) {
+    case Rollout::whole: return "whole";
+    case Rollout::canary: return "canary";
+    case Rollout::pre_phase: return "pre-phase";
+    }
+    return "whole";
+}
+
+std::optional<Rollout> parse_rollout(std::string_view text) {
+    if (text.empty()) return Rollout::whole;
+    for (auto rollout : {Rollout::whole, Rollout::canary, Rollout::pre_phase}) {
+        if (text == to_string(rollout)) return rollout;
+    }
+    return std::nullopt;
+}
+
 bool was_healthy(ReleaseOutcome outcome) {
     return outcome == ReleaseOutcome::deployed || outcome == ReleaseOutcome::superseded;
 }
@@ -37,7 +54,7 @@ bool is_held(ReleaseOutcome outcome) {
 
 bool ran(const Release& release) {
     return release.outcome != ReleaseOutcome::refused && release.outcome != ReleaseOutcome::canary &&
-           release.rollout != Rollout::canary;
+           release.rollout == Rollout::whole;
 }
 
 namespace {

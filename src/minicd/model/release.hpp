@@ -34,7 +34,13 @@ bool is_held(ReleaseOutcome outcome);
 enum class Rollout {
     whole,   // every object of the release was applied (or the attempt was)
     canary,  // only its canary objects: a canary still running or aborted; the release before ran on untouched
+    pre_phase,  // only its pre phase (minicd.io/phase: pre), which failed: the release before ran on untouched
 };
+
+// "whole", "canary", "pre-phase": how records say it.
+std::string_view to_string(Rollout rollout);
+// Also reads "" (records written before the field) as whole; nullopt for anything else.
+std::optional<Rollout> parse_rollout(std::string_view text);
 
 // Who or what made a release.
 struct Provenance {

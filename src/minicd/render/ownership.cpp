@@ -2,10 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <map>
 #include <algorithm>
+#include <map>
 
 #include "minicd/model/json_read.hpp"
+#include "minicd/render/phase.hpp"
 #include "minicd/util/encoding.hpp"
 
 namespace minicd::render {
@@ -92,6 +93,9 @@ Result<std::vector<Desired>> prepare(const std::vector<source::Manifest>& manife
                                     id.describe(), k_track_label),
                         origin);
         }
+        auto phase = phase_of(body);
+        if (!phase) return fail(util::make_error(phase.error().code, id.describe() + ": " + phase.error().message, origin));
+
         if (auto [it, inserted] = seen.emplace(id, origin); !inserted) {
             return fail(ErrorCode::input, fmt::format("{} is declared twice (first at {})", id.describe(), it->second), origin);
         }
@@ -108,7 +112,7 @@ Result<std::vector<Desired>> prepare(const std::vector<source::Manifest>& manife
         body.erase("status");
         set_string(body, "annotations", k_hash_annotation, desired_hash(body));
 
-        result.push_back(Desired{model::Object(std::move(body)), id, origin, *scoped});
+        result.push_back(Desired{model::Object(std::move(body)), id, origin, *scoped, *phase});
     }
     return result;
 }

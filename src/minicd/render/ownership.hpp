@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "minicd/model/change_set.hpp"
 #include "minicd/model/object.hpp"
 #include "minicd/source/manifests.hpp"
 #include "minicd/util/result.hpp"
@@ -20,6 +21,7 @@ inline constexpr std::string_view k_owner_annotation = "minicd.io/owner";       
 inline constexpr std::string_view k_hash_annotation = "minicd.io/desired-hash";   // sha256 of what we asked for
 inline constexpr std::string_view k_prune_annotation = "minicd.io/prune";         // "disabled": never pruned
 inline constexpr std::string_view k_recreate_annotation = "minicd.io/recreate";   // "true": delete + create on immutable changes
+inline constexpr std::string_view k_phase_annotation = "minicd.io/phase";        // "pre" or "post"; see model::Phase
 inline constexpr std::string_view k_field_manager = "minicd";
 // "canary" on the canary objects minicd makes (canary/workloads.hpp), which it removes by this label
 // when the canary ends: manifests may not set it.
@@ -50,6 +52,7 @@ struct Desired {
     model::ObjectId id;
     std::string origin;  // "file:line"
     bool namespaced = false;
+    model::Phase phase = model::Phase::main;  // from the phase annotation
 };
 
 // Answers whether a kind is namespaced (from discovery); an error for unknown kinds.
