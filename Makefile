@@ -3,7 +3,9 @@ BUILD_DIR  ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps configure build test unit e2e demo bench-yaml clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps configure build test unit e2e demo fuzz bench-yaml clean
 
 all: build
 
@@ -32,6 +34,10 @@ e2e: build
 demo: build
 	testenv/cluster build
 	MINICD=$(BUILD_DIR)/src/minicd/minicd scripts/demo
+
+# Builds the fuzz targets with clang in build-fuzz and runs each for FUZZ_SECONDS (scripts/fuzz).
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz
 
 bench-yaml: deps
 	cmake -S bench/yaml -B $(BUILD_DIR)/bench-yaml -DCMAKE_BUILD_TYPE=Release
