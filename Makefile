@@ -3,7 +3,9 @@ BUILD_DIR  ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps configure build test unit e2e demo dist image bench-yaml clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps configure build test unit e2e demo dist image fuzz bench-yaml clean
 
 all: build
 
@@ -41,6 +43,10 @@ dist: deps
 # OCI image dist/minicd-VERSION-image.tar assembled offline from the tarball with buildah.
 image: dist
 	scripts/image
+
+# Builds the fuzz targets with clang in build-fuzz and runs each for FUZZ_SECONDS (scripts/fuzz).
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz
 
 bench-yaml: deps
 	cmake -S bench/yaml -B $(BUILD_DIR)/bench-yaml -DCMAKE_BUILD_TYPE=Release

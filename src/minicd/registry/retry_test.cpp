@@ -48,6 +48,15 @@ TEST(RetryAfter, ParsesSecondsAndHttpDates) {
     EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT trailing", now), std::nullopt);
 }
 
+// Past 2262 a date does not fit in system_clock's nanoseconds; such a date is just very far ahead.
+TEST(RetryAfter, DatesCenturiesAheadOrBehindAreFarAheadOrPast) {
+    auto now = std::chrono::system_clock::from_time_t(784111777);  // Sun, 06 Nov 1994 08:49:37 GMT
+    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 3988 08:50:07 GMT", now), std::chrono::hours(24 * 365));
+    EXPECT_EQ(parse_retry_after("Mon, 06 Nov 1995 08:49:37 GMT", now), std::chrono::hours(24 * 365));
+    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 0100 08:50:07 GMT", now), 0ms);
+    EXPECT_EQ(retry_delay(RetryPolicy{}, 1, parse_retry_after("Sun, 06 Nov 3988 08:50:07 GMT", now), 0.5), 60s);
+}
+
 TEST(RetryPolicy, WaitUsesTheInjectedSleep) {
     std::vector<std::chrono::milliseconds> slept;
     RetryPolicy policy{.sleep = [&](std::chrono::milliseconds d) { slept.push_back(d); }};

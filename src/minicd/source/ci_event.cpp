@@ -163,7 +163,8 @@ Result<Event> from_github(const EnvironmentVariables& env) {
         if (!payload) {
             return fail(payload.error());
         }
-        if (payload->value("deleted", false)) {
+        // Only a JSON true: value("deleted", false) throws on a member of another type.
+        if (model::bool_at(*payload, {"deleted"})) {
             event.kind = event.kind == EventKind::branch_push ? EventKind::branch_delete : EventKind::unknown;
         }
     }

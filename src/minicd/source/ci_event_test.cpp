@@ -167,6 +167,18 @@ TEST(CiEvent, GitHubPushThatDeletesABranch) {
     EXPECT_EQ(event->branch, "feature/a");
 }
 
+TEST(CiEvent, GitHubPushWhosePayloadSaysDeletedInAnotherTypeIsAPush) {
+    for (const char* deleted : {R"("yes")", "1", "null", "{}"}) {
+        const PayloadFile payload(std::string(R"({"ref": "refs/heads/feature/a", "deleted": )") + deleted + "}");
+        auto env = github_delete(payload.path());
+        env["GITHUB_EVENT_NAME"] = "push";
+        env["GITHUB_REF"] = "refs/heads/feature/a";
+        auto event = detect_event(env, k_detached);
+        ASSERT_TRUE(event) << event.error().describe();
+        EXPECT_EQ(event->kind, EventKind::branch_push) << deleted;
+    }
+}
+
 TEST(CiEvent, GitHubDeleteWithoutAUsablePayloadIsAnError) {
     const PayloadFile not_json("{not json");
     const PayloadFile no_ref(R"({"ref_type": "branch"})");

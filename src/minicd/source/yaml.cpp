@@ -16,6 +16,7 @@
 
 #include "minicd/model/json_read.hpp"
 #include "minicd/source/yaml_scalar.hpp"
+#include "minicd/util/text.hpp"
 
 namespace minicd::source {
 
@@ -48,6 +49,9 @@ std::string_view trim(std::string_view s) {
 struct Chunk {
     std::string_view text;
     int first_line = 1;  // 1-based line of the chunk's first line in the file
+
+    // The 1-based line in the file where the chunk's text ends (after a final newline: the next one).
+    int end_line() const { return first_line + static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
 };
 
 // Splits like YAMLReader: a line starting with `---` ends a document (even inside a block
@@ -80,6 +84,17 @@ Result<std::vector<Chunk>> split_chunks(std::string_view text, std::string_view 
         chunks.push_back({text.substr(chunk_start), chunk_line});
     }
     return chunks;
+}
+
+// The offset of the first control character YAML does not allow (any but tab, line feed and carriage
+// return, as go-yaml checks); libfyaml 0.7.12 reads past a NUL after a block scalar's indicator and
+// returns bytes that were never in the text.
+std::optional<std::size_t> find_control_character(std::string_view text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        if ((byte < 0x20U && byte != '\t' && byte != '\n' && byte != '\r') || byte == 0x7FU) return i;
+    }
+    return std::nullopt;
 }
 
 bool is_blank_or_end(std::string_view line, std::size_t i) { return i >= line.size() || is_space(line[i]); }
@@ -258,9 +273,9 @@ double allowed_alias_ratio(std::uint64_t decoded) {
 class DocumentBuilder {
 public:
     // Positions go to `positions` when it is not null.
-    DocumentBuilder(std::string_view file, int first_line, PositionTable* positions)
-        : m_file(file), m_first_line(first_line), m_last_line(first_line), m_root_line(first_line),
-          m_positions(positions) {}
+    DocumentBuilder(std::string_view file, const Chunk& chunk, PositionTable* positions)
+        : m_file(file), m_first_line(chunk.first_line), m_end_line(chunk.end_line()), m_last_line(chunk.first_line),
+          m_root_line(chunk.first_line), m_positions(positions) {}
 
     Result<YamlDocument> build(FyParser& parser) {
         while (fy_event* event = parser.next()) {
@@ -272,8 +287,9 @@ public:
         }
         if (parser.failed()) {
             const auto [line, message] = parser.first_error();
+            // libfyaml puts the end of a text without a final newline on the line after it.
             return tl::unexpected(input_error(fmt::format("invalid YAML: {}", message), m_file,
-                                              line > 0 ? m_first_line + line - 1 : m_last_line));
+                                              line > 0 ? std::min(m_first_line + line - 1, m_end_line) : m_last_line));
         }
         return YamlDocument{.value = std::move(m_root), .line = m_root_line};
     }
@@ -578,6 +594,7 @@ private:
 
     std::string_view m_file;
     int m_first_line;
+    int m_end_line;  // where the chunk's text ends: no error is past it
     int m_last_line;
     int m_root_line;
     int m_documents = 0;
@@ -810,6 +827,17 @@ Result<std::vector<YamlDocument>> parse_yaml(std::string_view text, std::string_
     if (text.starts_with("\xEF\xBB\xBF")) {
         text.remove_prefix(3);
     }
+    // Kubernetes' reader refuses such bytes anywhere; libfyaml 0.7.12 loops for ever on them in a
+    // directive line ("%...").
+    if (const auto invalid = util::find_invalid_utf8(text)) {
+        return fail(util::ErrorCode::input, "invalid YAML: bytes that are not UTF-8",
+                    fmt::format("{}:{}", file, util::position_at(text, *invalid).line));
+    }
+    if (const auto control = find_control_character(text)) {
+        return fail(util::ErrorCode::input,
+                    fmt::format("invalid YAML: control character 0x{:02X}", static_cast<unsigned char>(text[*control])),
+                    fmt::format("{}:{}", file, util::position_at(text, *control).line));
+    }
     if (looks_like_json(text)) {
         return parse_json_stream(text, file, options);
     }
@@ -834,7 +862,7 @@ Result<std::vector<YamlDocument>> parse_yaml(std::string_view text, std::string_
         }
         PositionTable positions;
         auto document =
-            DocumentBuilder(file, chunk.first_line, options.record_positions ? &positions : nullptr).build(parser);
+            DocumentBuilder(file, chunk, options.record_positions ? &positions : nullptr).build(parser);
         if (!document) {
             return tl::unexpected(document.error());
         }

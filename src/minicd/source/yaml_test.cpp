@@ -131,6 +131,16 @@ const ErrorCase k_errors[] = {
     // libfyaml 0.7.12 corrupts its heap on this input, so it is refused before parsing.
     {"TabAfterColonInsideExplicitKeyIsRefused", "a: 1\n? b: \t|\n  x\n", 2, "tab after ':'"},
     {"UnclosedQuoteGivesItsLine", "a: 1\n---\nb: \"open\nc: 2\n", 3, "invalid YAML"},
+    // libfyaml places the end of such a text on a line after the last one.
+    {"UnclosedFlowMappingAtAnEndWithoutNewlineIsOnTheLastLine", "a: 1\nn: {clusters", 2, "invalid YAML"},
+    // libfyaml used to drop the byte and read the value as null.
+    {"ByteThatIsNotUtf8IsRefused", "a: 1\nb: \x98\n", 2, "not UTF-8"},
+    // libfyaml 0.7.12 loops for ever on this input, so it is refused before parsing.
+    {"ByteThatIsNotUtf8InADirectiveIsRefused", "%- a\x98\n bb\n", 1, "not UTF-8"},
+    {"OverlongUtf8IsRefused", "a: 1\n\n# \xC0\xAF\n", 3, "not UTF-8"},
+    // libfyaml 0.7.12 returned bytes that were never in the text for this one.
+    {"NulAfterABlockScalarIndicatorIsRefused", std::string_view("mode: >\0+0755\n", 14), 1, "control character 0x00"},
+    {"ControlCharacterIsRefused", "a: 1\nb: x\x7F\n", 2, "control character 0x7F"},
 };
 
 void PrintTo(const ErrorCase& c, std::ostream* out) { *out << c.name; }

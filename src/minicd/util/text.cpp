@@ -52,6 +52,44 @@ TextPosition position_at(std::string_view text, std::size_t offset) {
     return position;
 }
 
+std::optional<std::size_t> find_invalid_utf8(std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto lead = static_cast<unsigned char>(text[i]);
+        if (lead < 0x80U) {
+            ++i;
+            continue;
+        }
+        // The sequence's length, the bits its lead byte carries, and the least code point that needs it.
+        std::size_t length = 0;
+        char32_t code = 0;
+        char32_t least = 0;
+        if ((lead & 0xE0U) == 0xC0U) {
+            length = 2;
+            code = lead & 0x1FU;
+            least = 0x80;
+        } else if ((lead & 0xF0U) == 0xE0U) {
+            length = 3;
+            code = lead & 0x0FU;
+            least = 0x800;
+        } else if ((lead & 0xF8U) == 0xF0U) {
+            length = 4;
+            code = lead & 0x07U;
+            least = 0x10000;
+        } else {
+            return i;
+        }
+        if (text.size() - i < length) return i;
+        for (std::size_t k = 1; k < length; ++k) {
+            if (!is_continuation(text[i + k])) return i;
+            code = (code << 6U) | (static_cast<unsigned char>(text[i + k]) & 0x3FU);
+        }
+        if (code < least || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return i;
+        i += length;
+    }
+    return std::nullopt;
+}
+
 std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
     if (text.size() <= max_bytes) return text;
     // text[cut] is the first byte left out; while it continues a sequence, that sequence began

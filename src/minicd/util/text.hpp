@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,10 @@ struct TextPosition {
 
 // Where the byte at `offset` sits in `text`; an offset at or past the end is just after the last byte.
 TextPosition position_at(std::string_view text, std::size_t offset);
+
+// The offset of the first byte of `text` that does not begin a well-formed UTF-8 sequence (RFC 3629:
+// no overlong forms, no surrogates, nothing past U+10FFFF); nullopt when all of it is UTF-8.
+std::optional<std::size_t> find_invalid_utf8(std::string_view text);
 
 // The longest prefix of `text` of at most `max_bytes` bytes that does not split a UTF-8 sequence, so
 // a cut value stays valid UTF-8 (nlohmann's dump() throws on a split one). Text that is not UTF-8 to

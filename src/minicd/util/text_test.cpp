@@ -62,6 +62,22 @@ TEST(ShortenUtf8, MarksTheCutWithDotsWithinTheLimit) {
     EXPECT_EQ(shorten_utf8("abcdef", 3), "abc");
 }
 
+TEST(FindInvalidUtf8, AcceptsEveryLengthOfSequence) {
+    EXPECT_EQ(find_invalid_utf8(""), std::nullopt);
+    EXPECT_EQ(find_invalid_utf8("plain ASCII\n"), std::nullopt);
+    EXPECT_EQ(find_invalid_utf8("\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xF4\x8F\xBF\xBF"), std::nullopt);
+}
+
+TEST(FindInvalidUtf8, GivesTheOffsetOfTheFirstBadSequence) {
+    EXPECT_EQ(find_invalid_utf8("ab\x98"), 2u);                // a continuation byte without a lead
+    EXPECT_EQ(find_invalid_utf8("a\xC5\xC5"), 1u);            // a lead byte without its continuation
+    EXPECT_EQ(find_invalid_utf8("\xE2\x82"), 0u);             // cut short by the end
+    EXPECT_EQ(find_invalid_utf8("\xC0\xAF"), 0u);             // overlong "/"
+    EXPECT_EQ(find_invalid_utf8("x\xED\xA0\x80"), 1u);       // a surrogate
+    EXPECT_EQ(find_invalid_utf8("\xF4\x90\x80\x80"), 0u);   // past U+10FFFF
+    EXPECT_EQ(find_invalid_utf8("\xFF"), 0u);
+}
+
 TEST(PositionAt, CountsLinesAndCharacters) {
     const std::string_view text = "{\n  \"k\xC3\xA9y\": x\n}";
     EXPECT_EQ(position_at(text, 0).line, 1U);
