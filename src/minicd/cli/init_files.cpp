@@ -78,8 +78,10 @@ constexpr const char* k_github = R"(# minicd delivers every Git event of this re
 #   branch deleted -> its preview is removed, nightly -> staging and production are checked for
 #   drift (the job fails, exit 3, when something was changed behind minicd's back; `drift: fix` in
 #   minicd.yaml puts it back instead) and previews whose branch is gone are removed.
-# The runner needs minicd and an image builder (buildah, docker or podman) on PATH, and a kubeconfig
-# with the contexts minicd.yaml names (here from the KUBECONFIG_DATA secret).
+# Each job gets minicd in one step: the release tarball (make dist) at the repository variable
+# MINICD_RELEASE_URL, checked against MINICD_RELEASE_SHA256 (see minicd's README for hosting it).
+# The runner brings the image builder (ubuntu-latest has buildah, docker and podman); a kubeconfig
+# with the contexts minicd.yaml names comes from the KUBECONFIG_DATA secret.
 name: minicd
 
 on:
@@ -102,6 +104,15 @@ jobs:
       - uses: actions/checkout@v4
         with:
           fetch-depth: 0    # minicd checks that a release tag is on main
+      - name: get minicd
+        run: |
+          curl -fsSL "$MINICD_RELEASE_URL" -o /tmp/minicd.tar.gz
+          echo "$MINICD_RELEASE_SHA256  /tmp/minicd.tar.gz" | sha256sum -c -
+          mkdir -p /tmp/minicd && tar -xzf /tmp/minicd.tar.gz -C /tmp/minicd --strip-components=1
+          echo /tmp/minicd/bin >> "$GITHUB_PATH"
+        env:
+          MINICD_RELEASE_URL: ${{ vars.MINICD_RELEASE_URL }}
+          MINICD_RELEASE_SHA256: ${{ vars.MINICD_RELEASE_SHA256 }}
       - name: kubeconfig
         run: echo "$KUBECONFIG_DATA" > "$RUNNER_TEMP/kubeconfig"
         env:
@@ -121,6 +132,15 @@ jobs:
       - uses: actions/checkout@v4
         with:
           fetch-depth: 0
+      - name: get minicd
+        run: |
+          curl -fsSL "$MINICD_RELEASE_URL" -o /tmp/minicd.tar.gz
+          echo "$MINICD_RELEASE_SHA256  /tmp/minicd.tar.gz" | sha256sum -c -
+          mkdir -p /tmp/minicd && tar -xzf /tmp/minicd.tar.gz -C /tmp/minicd --strip-components=1
+          echo /tmp/minicd/bin >> "$GITHUB_PATH"
+        env:
+          MINICD_RELEASE_URL: ${{ vars.MINICD_RELEASE_URL }}
+          MINICD_RELEASE_SHA256: ${{ vars.MINICD_RELEASE_SHA256 }}
       - name: kubeconfig
         run: echo "$KUBECONFIG_DATA" > "$RUNNER_TEMP/kubeconfig"
         env:
@@ -141,13 +161,22 @@ constexpr const char* k_gitlab = R"(# minicd delivers every Git event of this re
 # branch is deleted, runs stop-preview, which removes the preview.
 # For the nightly run, create a pipeline schedule for main (Build > Pipeline schedules, e.g.
 # "0 3 * * *"): the nightly job below runs only in scheduled pipelines.
-# MINICD_IMAGE names an image with minicd and buildah; KUBECONFIG is a CI/CD variable of type File
-# with the contexts minicd.yaml names.
+# Each job gets minicd in one step: the release tarball (make dist) at the CI/CD variable
+# MINICD_RELEASE_URL, checked against MINICD_RELEASE_SHA256 (see minicd's README for hosting it).
+# BUILDER_IMAGE names an image with buildah (or podman), curl and tar; KUBECONFIG is a CI/CD variable
+# of type File with the contexts minicd.yaml names.
 variables:
   GIT_DEPTH: "0"    # minicd checks that a release tag is on main
 
+default:
+  image: $BUILDER_IMAGE
+  before_script:
+    - curl -fsSL "$MINICD_RELEASE_URL" -o /tmp/minicd.tar.gz
+    - echo "$MINICD_RELEASE_SHA256  /tmp/minicd.tar.gz" | sha256sum -c -
+    - mkdir -p /tmp/minicd && tar -xzf /tmp/minicd.tar.gz -C /tmp/minicd --strip-components=1
+    - export PATH="/tmp/minicd/bin:$PATH"
+
 .minicd-ci:
-  image: $MINICD_IMAGE
   script:
     - minicd ci
   artifacts:
@@ -174,7 +203,6 @@ preview:
     - if: $CI_COMMIT_BRANCH
 
 stop-preview:
-  image: $MINICD_IMAGE
   script:
     - minicd preview down "$CI_COMMIT_REF_NAME"
   environment:
@@ -188,7 +216,6 @@ stop-preview:
       allow_failure: true   # a stop job waiting to be run does not hold the pipeline
 
 nightly:
-  image: $MINICD_IMAGE
   script:
     - minicd ci
   rules:
@@ -203,16 +230,27 @@ constexpr const char* k_circleci = R"(# minicd delivers every Git event of this 
 # run as a push to main, so the nightly job runs what a scheduled `minicd ci` runs elsewhere:
 # `minicd preview gc`, then `minicd drift` (add --fix to put drift back; minicd.yaml's `drift:`
 # is read by `minicd ci` only).
-# The image must have minicd and buildah; KUBECONFIG_DATA (a project environment variable) holds a
-# kubeconfig with the contexts minicd.yaml names.
+# Each job gets minicd in one step: the release tarball (make dist) at the project variable
+# MINICD_RELEASE_URL, checked against MINICD_RELEASE_SHA256 (see minicd's README for hosting it).
+# BUILDER_IMAGE names an image with buildah (or podman), curl and tar; KUBECONFIG_DATA (a project
+# environment variable) holds a kubeconfig with the contexts minicd.yaml names.
 version: 2.1
 
 executors:
   minicd:
     docker:
-      - image: $MINICD_IMAGE
+      - image: $BUILDER_IMAGE
 
 commands:
+  get-minicd:
+    steps:
+      - run:
+          name: get minicd
+          command: |
+            curl -fsSL "$MINICD_RELEASE_URL" -o /tmp/minicd.tar.gz
+            echo "$MINICD_RELEASE_SHA256  /tmp/minicd.tar.gz" | sha256sum -c -
+            mkdir -p /tmp/minicd && tar -xzf /tmp/minicd.tar.gz -C /tmp/minicd --strip-components=1
+            echo 'export PATH="/tmp/minicd/bin:$PATH"' >> "$BASH_ENV"
   kubeconfig:
     steps:
       - run:
@@ -226,6 +264,7 @@ jobs:
     executor: minicd
     steps:
       - checkout
+      - get-minicd
       - kubeconfig
       - run:
           name: minicd ci
@@ -237,6 +276,7 @@ jobs:
     executor: minicd
     steps:
       - checkout
+      - get-minicd
       - kubeconfig
       - run:
           name: minicd preview gc

@@ -160,19 +160,20 @@ TEST(Init, CircleCiNightlyCollectsPreviewsAndChecksDrift) {
     // CircleCI does not say a run was scheduled: `minicd ci` would deploy main, so the nightly job
     // runs the commands instead.
     const model::Json& steps = config["jobs"]["nightly"]["steps"];
-    ASSERT_EQ(steps.size(), 4U) << steps.dump();
-    EXPECT_EQ(steps[2]["run"]["command"], "minicd preview gc");
-    EXPECT_EQ(steps[3]["run"]["command"], "minicd drift");
-    EXPECT_EQ(steps[3]["run"]["when"], "always") << "drift is checked even when gc failed";
+    ASSERT_EQ(steps.size(), 5U) << steps.dump();
+    EXPECT_EQ(steps[1], "get-minicd");
+    EXPECT_EQ(steps[3]["run"]["command"], "minicd preview gc");
+    EXPECT_EQ(steps[4]["run"]["command"], "minicd drift");
+    EXPECT_EQ(steps[4]["run"]["when"], "always") << "drift is checked even when gc failed";
 }
 
 TEST(Init, CircleCiKeepsTheSummaryOfMinicdCiAsAnArtifact) {
     const model::Json config = ci_document(CiSystem::circleci, ".circleci/config.yml");
     const model::Json& steps = config["jobs"]["deliver"]["steps"];
-    ASSERT_EQ(steps.size(), 4U) << steps.dump();
-    EXPECT_EQ(steps[2]["run"]["command"], "minicd ci");
+    ASSERT_EQ(steps.size(), 5U) << steps.dump();
+    EXPECT_EQ(steps[3]["run"]["command"], "minicd ci");
     // The directory of the summary minicd ci writes on CircleCI by default.
-    EXPECT_EQ(steps[3]["store_artifacts"]["path"].get<std::string>() + "/summary.md", k_circleci_report);
+    EXPECT_EQ(steps[4]["store_artifacts"]["path"].get<std::string>() + "/summary.md", k_circleci_report);
 }
 
 TEST(Init, GitHubWorkflowRunsOnPushesTagsDeletionsAndANightlySchedule) {
@@ -192,13 +193,44 @@ TEST(Init, GitHubWorkflowRunsOnPushesTagsDeletionsAndANightlySchedule) {
     const auto& maintain = workflow["jobs"]["maintain"];
     EXPECT_EQ(maintain["if"], "github.event_name != 'push'");
     EXPECT_FALSE(maintain.contains("environment"));
-    EXPECT_EQ(maintain["steps"][2]["run"], "minicd ci");
+    EXPECT_EQ(maintain["steps"][3]["run"], "minicd ci");
+}
+
+// The one step that gets minicd: the tarball at MINICD_RELEASE_URL, refused unless its SHA-256 is
+// MINICD_RELEASE_SHA256, and its bin/ put on PATH.
+void expect_checked_download(const std::string& script) {
+    const auto download = script.find("curl -fsSL \"$MINICD_RELEASE_URL\"");
+    const auto check = script.find("echo \"$MINICD_RELEASE_SHA256  /tmp/minicd.tar.gz\" | sha256sum -c -");
+    const auto unpack = script.find("tar -xzf /tmp/minicd.tar.gz");
+    ASSERT_NE(download, std::string::npos) << script;
+    ASSERT_NE(check, std::string::npos) << script;
+    ASSERT_NE(unpack, std::string::npos) << script;
+    EXPECT_LT(download, check);
+    EXPECT_LT(check, unpack);
+    EXPECT_NE(script.find("/tmp/minicd/bin"), std::string::npos) << script;
+}
+
+TEST(Init, EveryCiGetsMinicdInOneCheckedStep) {
+    const model::Json workflow = ci_document(CiSystem::github, ".github/workflows/minicd.yml");
+    for (const char* job : {"deliver", "maintain"}) {
+        const model::Json& step = workflow["jobs"][job]["steps"][1];
+        EXPECT_EQ(step["name"], "get minicd") << job;
+        expect_checked_download(step["run"].get<std::string>());
+        EXPECT_EQ(step["env"]["MINICD_RELEASE_URL"], "${{ vars.MINICD_RELEASE_URL }}");
+    }
+    const model::Json pipeline = ci_document(CiSystem::gitlab, ".gitlab-ci.yml");
+    std::string before;
+    for (const auto& line : pipeline["default"]["before_script"]) before += line.get<std::string>() + "\n";
+    expect_checked_download(before);
+    EXPECT_EQ(pipeline["default"]["image"], "$BUILDER_IMAGE");
+    const model::Json config = ci_document(CiSystem::circleci, ".circleci/config.yml");
+    expect_checked_download(config["commands"]["get-minicd"]["steps"][0]["run"]["command"].get<std::string>());
 }
 
 TEST(Init, GitHubDeployJobShowsTheUrlMinicdCiOutputs) {
     const model::Json workflow = ci_document(CiSystem::github, ".github/workflows/minicd.yml");
     const model::Json& deliver = workflow["jobs"]["deliver"];
-    const model::Json& step = deliver["steps"][2];
+    const model::Json& step = deliver["steps"][3];
     EXPECT_EQ(step["run"], "minicd ci");
     ASSERT_EQ(step["id"], "minicd");
     EXPECT_EQ(deliver["environment"]["url"], "${{ steps.minicd.outputs.url }}");
