@@ -30,8 +30,8 @@
 #                        up to date from the work tree first, as bench/apply does)
 #   BENCH_MINICD_REDEPLOY_FLAGS  extra flags for the redeploy-v2 apply (default: --force when
 #                        `minicd apply --help` lists it, since a rollback holds the release it replaced)
-#   HELM                 helm binary (default: bench/rollback/build_helm.sh builds helm.sh/helm/v4 at
-#                        BENCH_HELM_VERSION, default v4.3.2, from the Go module proxy into the cache)
+#   HELM                 helm binary (default: testenv/build_helm.sh builds helm.sh/helm/v4 at
+#                        MINICD_TESTENV_HELM_VERSION, default v4.3.2, from the Go module proxy into the cache)
 #   BENCH_CLUSTER_ENV    the env file (DIR/env) of a running testenv cluster to use instead of starting
 #                        one; it is left running, only this run's namespaces are deleted
 #   MINICD_TESTENV_NODES simulated nodes when the script starts the cluster (default 4)
@@ -384,7 +384,7 @@ main() {
 
     build_minicd
     inspect_minicd
-    if [[ -z "$helm" ]]; then helm=$("${here}/build_helm.sh"); fi
+    if [[ -z "$helm" ]]; then helm=$("${here}/../../testenv/build_helm.sh"); fi
     [[ -x "$helm" ]] || die "no helm binary at ${helm}"
     python3 "${here}/gen_rollback.py" "$gen" --configmaps "$n_configmaps" --deployments "$n_deployments" \
         --services "$n_services" >/dev/null

@@ -77,6 +77,22 @@ enum class DriftAction {
     fix,     // re-apply the last release's version of the drifted objects
 };
 
+// A Helm chart rendered with `helm template`, release name = the app, namespace = the environment's.
+struct HelmChart {
+    std::string chart;  // a chart directory or .tgz relative to minicd.yaml, or an oci:// reference
+    std::vector<std::string> values;  // values files relative to minicd.yaml, in order (helm -f)
+    // Applied after the values files, in key order, as helm --set reads them ("image.tag", "a[0].b").
+    std::map<std::string, std::string> set;
+    std::string version;  // oci:// charts only: the chart version (helm --version); "" takes the newest
+};
+
+// What an environment deploys: a path (plain YAML directory or file, or a kustomize directory,
+// relative to minicd.yaml) or a Helm chart.
+struct ManifestSource {
+    std::string path;               // "" when `helm` is set
+    std::optional<HelmChart> helm;  // `manifests: {helm: {...}}`
+};
+
 struct Environment {
     std::string name;
     ClusterPin cluster;
@@ -93,7 +109,7 @@ struct Environment {
     int history = 10;                   // releases kept, each with the objects it applied
     std::optional<OnFailure> on_failure;  // none: rollback for fixed environments, keep for previews
     DriftAction drift = DriftAction::report;  // fixed environments only: previews are not checked
-    std::string manifests;              // overlay path for this environment; "" uses Config::manifests
+    std::optional<ManifestSource> manifests;  // this environment's own (an overlay, a chart); none uses Config's
     PreviewGc gc;                       // used by environments whose namespace has {branch}
     // `strategy.canary`. None: every deploy applies the release at once; always none for previews
     // ({branch} in namespace), which deploy at once whatever the file says (the reader warns).
@@ -130,7 +146,7 @@ struct Config {
     std::string app;       // DNS label naming the application (required)
     std::string registry;  // repository prefix shared by every environment, e.g. "ghcr.io/acme" (required)
     std::vector<Image> images;
-    std::string manifests = "k8s";  // plain YAML directory, file or kustomize directory
+    ManifestSource manifests{.path = "k8s", .helm = std::nullopt};
     Build build;
     bool allow_tag_overwrite = false;  // pushing a tag that already names another digest is refused
     std::string main_branch = "main";  // a release tag is promoted only when its commit is on this branch

@@ -32,10 +32,14 @@ const std::map<std::string, std::vector<std::string_view>> k_keys = {
     {"images[]", {"name", "context", "dockerfile", "buildArgs", "target"}},
     {"build", {"builder", "tagLength", "allowDirty"}},
     {"imagePaths[]", {"kind", "group", "path"}},
+    {"manifests", {"helm"}},
+    {"manifests.helm", {"chart", "values", "set", "version"}},
     {"environments.*",
      {"cluster", "on", "namespace", "host", "tls", "ttl", "promoteFrom", "prune", "timeout", "waitForAddresses",
       "adopt", "history", "onFailure", "drift", "manifests", "gc", "strategy"}},
     {"environments.*.cluster", {"context", "server", "uid", "kubeconfig"}},
+    {"environments.*.manifests", {"helm"}},
+    {"environments.*.manifests.helm", {"chart", "values", "set", "version"}},
     {"environments.*.on", {"branch", "tag"}},
     {"environments.*.tls", {"clusterIssuer", "issuer", "secretName"}},
     {"environments.*.gc", {"enabled", "maxDeletions", "branches", "remote", "tokenEnv"}},
@@ -784,7 +788,9 @@ private:
             config.registry = *registry;
             check_registry(root.child("registry"), *registry);
         }
-        m_check.optional_text(root, "manifests", config.manifests);
+        if (root.has("manifests")) {
+            if (auto manifests = read_manifests(root.child("manifests"), "manifests")) config.manifests = std::move(*manifests);
+        }
         m_check.optional_boolean(root, "allowTagOverwrite", config.allow_tag_overwrite);
         m_check.optional_text(root, "mainBranch", config.main_branch);
         if (root.has("mainBranch") && !valid_branch_name(config.main_branch)) {
@@ -837,6 +843,82 @@ private:
                 read_build_args(item.child("buildArgs"), image);
             }
             config.images.push_back(std::move(image));
+        }
+    }
+
+    // `manifests: PATH` or `manifests: {helm: {chart, values, set, version}}`.
+    std::optional<ManifestSource> read_manifests(const Node& node, const std::string& place) {
+        if (!node.json().is_object()) {
+            auto path = m_check.text(node);
+            if (!path) return std::nullopt;
+            return ManifestSource{.path = std::move(*path), .helm = std::nullopt};
+        }
+        m_check.keys(node, place);
+        if (!node.has("helm")) {
+            m_check.missing(node, "helm", "a path (manifests: k8s) or a chart (manifests: {helm: {chart: deploy/chart}})");
+            return std::nullopt;
+        }
+        auto chart = read_helm(node.child("helm"), place + ".helm");
+        if (!chart) return std::nullopt;
+        return ManifestSource{.path = {}, .helm = std::move(*chart)};
+    }
+
+    std::optional<HelmChart> read_helm(const Node& node, const std::string& place) {
+        if (!m_check.mapping(node)) return std::nullopt;
+        m_check.keys(node, place);
+        HelmChart chart;
+        auto path = m_check.required_text(node, "chart", "the chart: a directory relative to minicd.yaml or an oci:// "
+                                                         "reference, e.g. chart: deploy/chart");
+        if (!path) return std::nullopt;
+        chart.chart = std::move(*path);
+        const bool from_registry = chart.chart.starts_with("oci://");
+        if (!from_registry && chart.chart.find("://") != std::string::npos) {
+            m_check.error(node.child("chart"), "expected a path relative to minicd.yaml or an oci:// reference (charts "
+                                               "from http repositories: pull them into the repository, or push them "
+                                               "to an OCI registry)");
+        }
+        if (node.has("values")) {
+            for (auto& [item, file] : m_check.string_list(node.child("values"))) {
+                if (util::trim(file).empty()) {
+                    m_check.error(item, "must not be empty");
+                } else {
+                    chart.values.push_back(std::move(file));
+                }
+            }
+        }
+        if (node.has("set")) read_helm_set(node.child("set"), chart);
+        if (node.has("version")) {
+            if (auto version = m_check.text(node.child("version"))) {
+                if (from_registry) {
+                    chart.version = *version;
+                } else {
+                    // helm ignores --version for a local chart: a pin nobody checks is worse than none.
+                    m_check.error(node.child("version"), "applies to oci:// charts; a chart in the repository is the "
+                                                         "version its Chart.yaml says (leave version out)");
+                }
+            }
+        }
+        return chart;
+    }
+
+    // `set: {image.tag: v2, replicaCount: 3}`: scalars, kept as helm --set reads text.
+    void read_helm_set(const Node& node, HelmChart& chart) {
+        if (!m_check.mapping(node)) return;
+        for (const auto& [key, value] : node.json().items()) {
+            const Node item = node.child(key);
+            if (key.empty() || key.find_first_of("=,") != std::string::npos) {
+                m_check.error(item, "a value's path may not be empty or hold '=' or ','", Where::key);
+                continue;
+            }
+            if (value.is_string()) {
+                chart.set.emplace(key, value.get<std::string>());
+            } else if (value.is_boolean() || value.is_number()) {
+                chart.set.emplace(key, value.dump());
+            } else {
+                m_check.error(item, fmt::format("expected text, a number or true/false, found {} (a list or mapping "
+                                                "belongs in a values file)",
+                                                found_text(value)));
+            }
         }
     }
 
@@ -978,7 +1060,9 @@ private:
         if (node.has("drift")) {
             environment.drift = read_drift(node.child("drift")).value_or(DriftAction::report);
         }
-        m_check.optional_text(node, "manifests", environment.manifests);
+        if (node.has("manifests")) {
+            environment.manifests = read_manifests(node.child("manifests"), "environments.*.manifests");
+        }
         if (node.has("gc")) {
             read_gc(node.child("gc"), environment.gc);
         }

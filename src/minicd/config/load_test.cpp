@@ -52,7 +52,7 @@ TEST(ConfigLoad, ExampleIsValidAndReadAsWritten) {
     ASSERT_EQ(config.images.size(), 1u);
     EXPECT_EQ(config.images[0].name, "shop");
     EXPECT_EQ(config.images[0].dockerfile, "Dockerfile");
-    EXPECT_EQ(config.manifests, "k8s/");
+    EXPECT_EQ(config.manifests.path, "k8s/");
     EXPECT_EQ(config.main_branch, "main");
     ASSERT_EQ(config.environments.size(), 3u);
     EXPECT_EQ(config.environments[0].name, "preview");
@@ -510,7 +510,7 @@ TEST(ConfigLoad, EverythingOptionalHasItsDefault) {
     ASSERT_TRUE(checked.valid());
     const Config& config = *checked.config;
     EXPECT_TRUE(config.images.empty());
-    EXPECT_EQ(config.manifests, "k8s");
+    EXPECT_EQ(config.manifests.path, "k8s");
     EXPECT_EQ(config.build.builder, "");
     EXPECT_EQ(config.build.tag_length, 7);
     EXPECT_FALSE(config.build.allow_dirty);
@@ -524,7 +524,7 @@ TEST(ConfigLoad, EverythingOptionalHasItsDefault) {
     EXPECT_FALSE(preview.on_failure.has_value());
     EXPECT_EQ(preview.failure_policy(), OnFailure::keep);
     EXPECT_EQ(preview.drift, DriftAction::report);
-    EXPECT_EQ(preview.manifests, "");
+    EXPECT_FALSE(preview.manifests);
     EXPECT_TRUE(preview.gc.enabled);
     EXPECT_EQ(preview.gc.max_deletions, 5);
     EXPECT_EQ(preview.gc.branches, BranchSource::remote);
@@ -577,7 +577,7 @@ TEST(ConfigLoad, FullFileReadsEveryField) {
     EXPECT_EQ(config.images[0].dockerfile, "build/Dockerfile");
     EXPECT_EQ(config.images[0].target, "runtime");
     EXPECT_EQ(config.images[0].build_args.at("VERSION"), "1.2");
-    EXPECT_EQ(config.manifests, "deploy/base");
+    EXPECT_EQ(config.manifests.path, "deploy/base");
     EXPECT_EQ(config.build.builder, "buildah");
     EXPECT_EQ(config.build.tag_length, 12);
     EXPECT_TRUE(config.build.allow_dirty);
@@ -596,7 +596,8 @@ TEST(ConfigLoad, FullFileReadsEveryField) {
     EXPECT_EQ(preview.history, 25);
     EXPECT_EQ(preview.on_failure, OnFailure::rollback);
     EXPECT_EQ(preview.failure_policy(), OnFailure::rollback);
-    EXPECT_EQ(preview.manifests, "deploy/preview");
+    ASSERT_TRUE(preview.manifests);
+    EXPECT_EQ(preview.manifests->path, "deploy/preview");
     EXPECT_EQ(preview.gc.max_deletions, 2);
     EXPECT_EQ(preview.gc.branches, BranchSource::refs);
     EXPECT_EQ(preview.gc.remote, "upstream");
@@ -1091,6 +1092,75 @@ TEST(AnalysisFile, LoadAnalysisListsEveryErrorInOneInputError) {
     auto missing = load_analysis("/nonexistent/analysis.yaml");
     ASSERT_FALSE(missing);
     EXPECT_NE(missing.error().message.find("/nonexistent/analysis.yaml"), std::string::npos);
+}
+
+TEST(ConfigLoad, HelmChartsAtTheTopAndPerEnvironment) {
+    const CheckedConfig checked = check_config(
+        "app: shop\n"
+        "registry: ghcr.io/acme\n"
+        "manifests:\n"
+        "  helm:\n"
+        "    chart: deploy/chart\n"
+        "    values: [deploy/values.yaml, deploy/staging.yaml]\n"
+        "    set: {image.tag: v2, replicaCount: 3, debug: false}\n"
+        "environments:\n"
+        "  staging: {cluster: {context: s, server: \"https://s:1\"}, namespace: s}\n"
+        "  production:\n"
+        "    cluster: {context: p, server: \"https://p:1\"}\n"
+        "    namespace: p\n"
+        "    manifests: {helm: {chart: \"oci://ghcr.io/acme/charts/shop\", version: 1.4.2, values: deploy/prod.yaml}}\n",
+        "minicd.yaml");
+    std::vector<std::string> lines;
+    for (const auto& diagnostic : checked.diagnostics) lines.push_back(diagnostic.describe());
+    ASSERT_TRUE(checked.valid()) << joined(lines);
+    const Config& config = *checked.config;
+    ASSERT_TRUE(config.manifests.helm);
+    EXPECT_EQ(config.manifests.path, "");
+    EXPECT_EQ(config.manifests.helm->chart, "deploy/chart");
+    EXPECT_EQ(config.manifests.helm->values, (std::vector<std::string>{"deploy/values.yaml", "deploy/staging.yaml"}));
+    EXPECT_EQ(config.manifests.helm->set, (std::map<std::string, std::string>{{"debug", "false"}, {"image.tag", "v2"}, {"replicaCount", "3"}}));
+    EXPECT_EQ(config.manifests.helm->version, "");
+    EXPECT_FALSE(config.environments[0].manifests);
+    ASSERT_TRUE(config.environments[1].manifests && config.environments[1].manifests->helm);
+    EXPECT_EQ(config.environments[1].manifests->helm->chart, "oci://ghcr.io/acme/charts/shop");
+    EXPECT_EQ(config.environments[1].manifests->helm->version, "1.4.2");
+    EXPECT_EQ(config.environments[1].manifests->helm->values, std::vector<std::string>{"deploy/prod.yaml"});
+}
+
+TEST(ConfigLoad, HelmMistakesNameLineColumnAndField) {
+    const auto lines = reports(
+        "app: shop\n"
+        "registry: ghcr.io/acme\n"
+        "manifests: {helm: {chart: deploy/chart, version: 1.0.0, set: {tags: [a, b], \"a=b\": x}, value: v.yaml}}\n"
+        "environments:\n"
+        "  s:\n"
+        "    cluster: {context: x, server: \"https://x:1\"}\n"
+        "    namespace: s\n"
+        "    manifests: {helm: {values: [\"\"]}}\n"
+        "  t:\n"
+        "    cluster: {context: x, server: \"https://x:1\"}\n"
+        "    namespace: t\n"
+        "    manifests: {chart: deploy/chart}\n"
+        "  u:\n"
+        "    cluster: {context: x, server: \"https://x:1\"}\n"
+        "    namespace: u\n"
+        "    manifests: {helm: {chart: \"https://charts.example.com/shop-1.0.0.tgz\"}}\n");
+    const std::vector<std::string> expected = {
+        "minicd.yaml:3:50: manifests.helm.version: applies to oci:// charts; a chart in the repository is the version "
+        "its Chart.yaml says (leave version out)",
+        "minicd.yaml:3:69: manifests.helm.set.tags: expected text, a number or true/false, found a list (a list or "
+        "mapping belongs in a values file)",
+        "minicd.yaml:3:77: manifests.helm.set.a=b: a value's path may not be empty or hold '=' or ','",
+        "minicd.yaml:3:88: manifests.helm.value: unknown key \"value\"; did you mean \"values\"?",
+        "minicd.yaml:8:17: environments.s.manifests.helm.chart: missing: the chart: a directory relative to "
+        "minicd.yaml or an oci:// reference, e.g. chart: deploy/chart",
+        "minicd.yaml:12:5: environments.t.manifests.helm: missing: a path (manifests: k8s) or a chart (manifests: "
+        "{helm: {chart: deploy/chart}})",
+        "minicd.yaml:12:17: environments.t.manifests.chart: unknown key \"chart\" (known here: helm)",
+        "minicd.yaml:16:31: environments.u.manifests.helm.chart: expected a path relative to minicd.yaml or an oci:// "
+        "reference (charts from http repositories: pull them into the repository, or push them to an OCI registry)",
+    };
+    EXPECT_EQ(lines, expected) << joined(lines);
 }
 
 }  // namespace

@@ -35,6 +35,17 @@ const Json& resolve(const Json& root, const Json& schema) {
     return schema;
 }
 
+// The alternative of a oneOf that lists properties (manifests: a path, or {helm: ...}); else `schema` resolved.
+const Json& with_keys(const Json& root, const Json& schema) {
+    const Json& resolved = resolve(root, schema);
+    if (resolved.contains("oneOf")) {
+        for (const Json& alternative : resolved.at("oneOf")) {
+            if (resolve(root, alternative).contains("properties")) return resolve(root, alternative);
+        }
+    }
+    return resolved;
+}
+
 // The schema of a place named as known_keys() names it: "environments.*.tls", "images[]".
 const Json* schema_at(const Json& root, const std::string& place) {
     const Json* schema = &root;
@@ -48,12 +59,12 @@ const Json* schema_at(const Json& root, const std::string& place) {
             step.resize(step.size() - 2);
         }
         if (step == "*") {
-            schema = &resolve(root, schema->at("additionalProperties"));
+            schema = &with_keys(root, schema->at("additionalProperties"));
         } else {
             if (!schema->contains("properties") || !schema->at("properties").contains(step)) {
                 return nullptr;
             }
-            schema = &resolve(root, schema->at("properties").at(step));
+            schema = &with_keys(root, schema->at("properties").at(step));
         }
         if (items) {
             schema = &resolve(root, schema->at("items"));
@@ -64,7 +75,7 @@ const Json* schema_at(const Json& root, const std::string& place) {
 
 // Every schema object that lists properties, by place, found by walking the schema.
 void collect_places(const Json& root, const Json& schema, const std::string& place, std::set<std::string>& places) {
-    const Json& resolved = resolve(root, schema);
+    const Json& resolved = with_keys(root, schema);
     if (resolved.contains("properties")) {
         places.insert(place);
         for (const auto& [key, child] : resolved.at("properties").items()) {
@@ -135,7 +146,7 @@ void validate(const Json& root, const Json& schema_in, const Json& value, const 
         const std::string type = schema.at("type").get<std::string>();
         const bool ok = (type == "object" && value.is_object()) || (type == "array" && value.is_array()) ||
                         (type == "string" && value.is_string()) || (type == "boolean" && value.is_boolean()) ||
-                        (type == "integer" && value.is_number_integer());
+                        (type == "integer" && value.is_number_integer()) || (type == "number" && value.is_number());
         if (!ok) {
             problem("is not of type " + type);
             return;

@@ -16,6 +16,8 @@
 #include "minicd/deploy/drift.hpp"
 #include "minicd/deploy/prune.hpp"
 #include "minicd/deploy/store.hpp"
+#include "minicd/model/json_read.hpp"
+#include "minicd/render/helm_marks.hpp"
 #include "minicd/render/phase.hpp"
 #include "minicd/util/text.hpp"
 
@@ -94,20 +96,33 @@ Result<std::unique_ptr<DeployLock>> lock_unless_dry_run(kube::Client& client, co
 
 }  // namespace
 
+// Holds back a chart's hooks that are not for this deploy: install hooks run until a release of the
+// environment was verified healthy, upgrade hooks after that.
+void hold_back_hooks(Deployment& m, const std::vector<model::Release>& history) {
+    const bool installed = std::any_of(history.begin(), history.end(),
+                                       [](const model::Release& release) { return model::was_healthy(release.outcome); });
+    const auto event = installed ? render::DeployEvent::upgrade : render::DeployEvent::install;
+    std::erase_if(m.items, [&](const Item& item) {
+        if (render::runs_on(item.desired.object.body(), event)) return false;
+        const std::string hook = model::string_at(item.desired.object.body(), {"metadata", "annotations", render::k_helm_hook_annotation});
+        m.say(fmt::format("{} not run: {} {} is not for an {}", item.desired.id.describe(), render::k_helm_hook_annotation,
+                          hook, event == render::DeployEvent::install ? "install" : "upgrade"));
+        // A Job of an earlier release goes with that release's other Jobs; anything else stays as it is.
+        if (!render::runs_per_release(item.desired)) m.held_back.push_back(item.desired.id);
+        return true;
+    });
+}
+
 // Gives the pre and post phases' Jobs the revision the release will be recorded under, which is
 // the next one: the lock keeps any other deploy from recording in between.
-Result<void> name_phase_jobs(Deployment& m, Store& store) {
-    auto per_release = [](const Item& item) { return render::runs_per_release(item.desired); };
-    if (std::none_of(m.items.begin(), m.items.end(), per_release)) return {};
-    auto history = store.load_releases();
-    if (!history) return fail(history.error());
-    const int revision = history->empty() ? 1 : history->front().revision + 1;
+Result<void> name_phase_jobs(Deployment& m, const std::vector<model::Release>& history) {
+    const int revision = history.empty() ? 1 : history.front().revision + 1;
     std::set<ObjectId> declared;
     for (const auto& item : m.items) {
-        if (!per_release(item)) declared.insert(item.desired.id);
+        if (!render::runs_per_release(item.desired)) declared.insert(item.desired.id);
     }
     for (auto& item : m.items) {
-        if (!per_release(item)) continue;
+        if (!render::runs_per_release(item.desired)) continue;
         if (auto named = render::name_for_release(item.desired, revision); !named) return fail(named.error());
         if (!declared.insert(item.desired.id).second) {
             return fail(ErrorCode::input,
@@ -118,6 +133,16 @@ Result<void> name_phase_jobs(Deployment& m, Store& store) {
         item.report.id = item.desired.id;
     }
     return {};
+}
+
+// The objects of the pre and post phases for this release: the hooks it runs, the Jobs named after it.
+Result<void> prepare_phases(Deployment& m, Store& store) {
+    const auto in_phase = [](const Item& item) { return item.desired.phase != Phase::main; };
+    if (std::none_of(m.items.begin(), m.items.end(), in_phase)) return {};
+    auto history = store.load_releases();
+    if (!history) return fail(history.error());
+    hold_back_hooks(m, *history);
+    return name_phase_jobs(m, *history);
 }
 
 // Reads what we owned before and checks it: entries outside our scope mean it was tampered with.
@@ -217,8 +242,9 @@ Result<DeployResult> record(Deployment& m, Store& store) {
 
 // Every phase after the lock: plan, write, wait, prune, record. Shared by deploys and rollbacks.
 Result<DeployResult> run_phases(Deployment& m, Store& store) {
-    // Each release runs Jobs of its own in the pre and post phases: their spec cannot be changed.
-    if (auto named = name_phase_jobs(m, store); !named) return fail(named.error());
+    // Each release runs Jobs of its own in the pre and post phases (their spec cannot be changed),
+    // and a chart's hooks only for the event they name.
+    if (auto prepared = prepare_phases(m, store); !prepared) return fail(prepared.error());
     // What we owned before decides what prune may remove; an edited inventory stops the deploy here.
     if (auto loaded = load_previous(m, store); !loaded) return fail(loaded.error());
 

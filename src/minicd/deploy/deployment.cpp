@@ -58,12 +58,13 @@ void Deployment::note_unwritten(const std::string& why) {
 std::vector<ObjectId> Deployment::declared_ids() const {
     std::vector<ObjectId> ids;
     for (const auto& item : items) ids.push_back(item.desired.id);
+    ids.insert(ids.end(), held_back.begin(), held_back.end());
     return ids;
 }
 
 std::vector<ObjectId> Deployment::dropped_ids() const {
     std::set<ObjectId> declared;
-    for (const auto& item : items) declared.insert(item.desired.id);
+    for (const auto& id : declared_ids()) declared.insert(id);
     std::vector<ObjectId> dropped;
     for (const auto& id : previous) {
         if (!declared.count(id)) dropped.push_back(id);

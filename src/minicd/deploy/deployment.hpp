@@ -76,6 +76,9 @@ public:
 
     std::vector<Item> items;              // in apply order
     std::vector<model::ObjectId> previous;  // the inventory as stored
+    // Declared but not run by this deploy (a chart's install hook on an upgrade): neither written
+    // nor pruned, and kept in the inventory.
+    std::vector<model::ObjectId> held_back;
     std::string inventory_name;           // our inventory ConfigMap
     model::ChangeSet prune_reports;       // what prune did with the dropped objects
     DeployResult result;
@@ -105,6 +108,7 @@ public:
     // Says `why` on every object the plan meant to write and no phase wrote.
     void note_unwritten(const std::string& why);
 
+    // What the manifests declare: the items and what is held back.
     std::vector<model::ObjectId> declared_ids() const;
     // What the previous inventory lists and the manifests no longer declare.
     std::vector<model::ObjectId> dropped_ids() const;

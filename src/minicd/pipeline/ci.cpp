@@ -194,6 +194,8 @@ private:
 
     // Builds and pushes every image; the digests are read back from the registry.
     Result<std::string> build_images() {
+        // No builder is needed (or looked for) when there is nothing to build.
+        if (m_config.images.empty()) return std::string("nothing to build");
         auto builder = build::find_builder(m_options.build.builder.empty() ? m_config.build.builder : m_options.build.builder);
         if (!builder) return fail(builder.error());
         auto registry = registry_client();
@@ -223,8 +225,7 @@ private:
     }
 
     Result<std::string> namespace_of(const config::Environment& environment) const {
-        if (environment.per_branch()) return preview_namespace_name(m_config, environment, m_plan.event.branch);
-        return namespace_name(environment.namespace_, {.app = m_config.app, .env = environment.name});
+        return environment_namespace(m_config, environment, m_plan.event.branch);
     }
 
     // The ref that says what is on the main branch: the remote's when the clone has it (CI clones).
@@ -639,10 +640,43 @@ Result<std::vector<render::ImagePin>> release_pins(const std::map<std::string, s
     return pins;
 }
 
+Result<std::string> environment_namespace(const config::Config& config, const config::Environment& environment,
+                                          std::string_view branch) {
+    if (environment.per_branch()) return preview_namespace_name(config, environment, branch);
+    return namespace_name(environment.namespace_, {.app = config.app, .env = environment.name});
+}
+
+namespace {
+
+// The chart of `source`, as `helm template` renders it into the environment's namespace.
+Result<source::ChartRender> chart_render(const config::Config& config, const config::Environment& environment,
+                                         const config::HelmChart& chart, const EnvironmentSource& source) {
+    auto namespace_ = environment_namespace(config, environment, source.branch);
+    if (!namespace_) return fail(namespace_.error());
+    source::ChartRender render{.chart = chart.chart.starts_with("oci://") ? chart.chart : relative_to(source.config_dir, chart.chart),
+                               .values = {},
+                               .set = chart.set,
+                               .version = chart.version,
+                               .release = config.app,
+                               .namespace_ = std::move(*namespace_)};
+    for (const auto& file : chart.values) render.values.push_back(relative_to(source.config_dir, file));
+    return render;
+}
+
+}  // namespace
+
 Result<render::Rendered> render_environment(const config::Config& config, const config::Environment& environment,
                                             const EnvironmentSource& source) {
-    const std::string manifests_path =
-        relative_to(source.config_dir, environment.manifests.empty() ? config.manifests : environment.manifests);
+    const config::ManifestSource& manifests = environment.manifests ? *environment.manifests : config.manifests;
+    std::vector<std::string> manifest_paths;
+    std::optional<source::ChartRender> chart;
+    if (manifests.helm) {
+        auto rendered = chart_render(config, environment, *manifests.helm, source);
+        if (!rendered) return fail(rendered.error());
+        chart = std::move(*rendered);
+    } else {
+        manifest_paths.push_back(relative_to(source.config_dir, manifests.path));
+    }
     auto paths = custom_image_paths(config);
     if (!paths) return fail(paths.error());
     std::optional<render::PreviewRouting> preview;
@@ -657,7 +691,8 @@ Result<render::Rendered> render_environment(const config::Config& config, const 
         }
         preview = render::PreviewRouting{.host = *host, .tls = tls};
     }
-    return render::render({.manifest_paths = {manifests_path},
+    return render::render({.manifest_paths = std::move(manifest_paths),
+                           .chart = std::move(chart),
                            .pinning = render::ImagePinning{.images = source.pins, .declared = source.declared},
                            .custom_paths = std::move(*paths),
                            .preview = std::move(preview)});

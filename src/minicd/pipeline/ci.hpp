@@ -91,6 +91,10 @@ std::vector<build::BuildRequest> build_requests(const config::Config& config, co
 // names the very digests that release ran.
 Result<std::vector<render::ImagePin>> release_pins(const std::map<std::string, std::string>& images);
 
+// The namespace an environment deploys to: its template filled in, with `branch` for a per-branch one.
+Result<std::string> environment_namespace(const config::Config& config, const config::Environment& environment,
+                                          std::string_view branch);
+
 // What an environment's deploy renders, besides minicd.yaml.
 struct EnvironmentSource {
     std::string config_dir;  // minicd.yaml's directory: manifest paths are relative to it
@@ -99,9 +103,10 @@ struct EnvironmentSource {
     std::vector<std::string> declared;   // image names a manifest may not use unpinned (render::ImagePinning)
 };
 
-// The environment's manifests (its own overlay, else minicd.yaml's), images pinned, the custom
+// The environment's manifests (its own overlay or chart, else minicd.yaml's; a chart is rendered by
+// `helm template` with the app as release name, into the environment's namespace), images pinned, the custom
 // image paths of minicd.yaml, and, for a per-branch environment with a host, the preview's routing:
-// what `minicd ci` deploys there. Reads files (and may run kustomize); no cluster.
+// what `minicd ci` deploys there. Reads files (and may run kustomize or helm); no cluster.
 Result<render::Rendered> render_environment(const config::Config& config, const config::Environment& environment,
                                             const EnvironmentSource& source);
 

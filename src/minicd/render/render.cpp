@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "minicd/render/helm_marks.hpp"
+
 namespace minicd::render {
 
 namespace {
@@ -45,11 +47,19 @@ Result<void> route(Rendered& rendered, const std::optional<PreviewRouting>& prev
     return {};
 }
 
+Result<std::vector<source::Manifest>> load(const RenderRequest& request) {
+    if (!request.chart) return source::load_manifests(request.manifest_paths);
+    auto manifests = source::render_chart(*request.chart);
+    if (!manifests) return fail(manifests.error());
+    if (auto translated = translate_helm_marks(*manifests); !translated) return fail(translated.error());
+    return manifests;
+}
+
 }  // namespace
 
 Result<Rendered> render(const RenderRequest& request) {
     Rendered rendered;
-    auto manifests = source::load_manifests(request.manifest_paths);
+    auto manifests = load(request);
     if (!manifests) return fail(manifests.error());
     rendered.manifests = std::move(*manifests);
     // By digest, so the cluster runs exactly the bytes that were built or promoted.

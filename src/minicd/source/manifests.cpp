@@ -92,6 +92,23 @@ public:
 
     std::vector<Manifest> take() { return std::move(m_manifests); }
 
+    Status add_documents(std::string_view text, const std::string& file) {
+        auto documents = parse_yaml(text, file);
+        if (!documents) {
+            return tl::unexpected(documents.error());
+        }
+        for (YamlDocument& document : *documents) {
+            // Empty and null documents are skipped, as kubectl's stream visitor does.
+            if (document.value.is_null()) {
+                continue;
+            }
+            if (Status status = add_object(std::move(document.value), file, document.line, ""); !status) {
+                return status;
+            }
+        }
+        return {};
+    }
+
 private:
     // Like `kubectl apply -R`: entries sorted by name, depth first; symlinked directories are not
     // followed. A directory with a kustomization is rendered as one unit.
@@ -148,23 +165,6 @@ private:
         return add_documents(rendered->out, dir.string() + " (kustomize)");
     }
 
-    Status add_documents(std::string_view text, const std::string& file) {
-        auto documents = parse_yaml(text, file);
-        if (!documents) {
-            return tl::unexpected(documents.error());
-        }
-        for (YamlDocument& document : *documents) {
-            // Empty and null documents are skipped, as kubectl's stream visitor does.
-            if (document.value.is_null()) {
-                continue;
-            }
-            if (Status status = add_object(std::move(document.value), file, document.line, ""); !status) {
-                return status;
-            }
-        }
-        return {};
-    }
-
     // `where` prefixes messages about list items ("items[2]: ").
     Status add_object(Json value, const std::string& file, int line, const std::string& where) {
         const auto invalid = [&](std::string_view problem) {
@@ -214,6 +214,14 @@ Result<std::vector<Manifest>> load_manifests(const std::vector<std::string>& pat
         if (auto status = loader.load_path(path); !status) {
             return tl::unexpected(status.error());
         }
+    }
+    return loader.take();
+}
+
+Result<std::vector<Manifest>> read_manifests(std::string_view text, const std::string& file) {
+    Loader loader;
+    if (auto status = loader.add_documents(text, file); !status) {
+        return tl::unexpected(status.error());
     }
     return loader.take();
 }

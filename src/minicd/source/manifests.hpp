@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "minicd/model/object.hpp"
@@ -23,5 +24,9 @@ struct Manifest {
 // flattened. Every object needs apiVersion, kind and metadata.name, otherwise the error names
 // file:line (line of the document; list items add "items[N]: " to the message).
 Result<std::vector<Manifest>> load_manifests(const std::vector<std::string>& paths);
+
+// The objects of YAML text another program printed (a renderer's output), by the same rules;
+// errors name `file`:line, the line counted in `text`.
+Result<std::vector<Manifest>> read_manifests(std::string_view text, const std::string& file);
 
 }  // namespace minicd::source

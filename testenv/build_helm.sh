@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Builds the helm CLI the rollback benchmark compares against, from the Go module proxy at a pinned
-# version, and prints the binary's path. Built once, then found in the cache; nothing of it lives in
-# the work tree.
+# Builds the helm CLI that the chart tests render with and the rollback benchmark compares against,
+# from the Go module proxy at a pinned version, and prints the binary's path. Built once, then found
+# in the cache; nothing of it lives in the work tree. `testenv/cluster build` and `up` run it, and
+# `up` names the binary in DIR/env as MINICD_TEST_HELM.
 #
-#   bench/rollback/build_helm.sh            # prints e.g. ~/.cache/minicd-testenv/helm-v4.3.2-<key>/helm
+#   testenv/build_helm.sh            # prints e.g. ~/.cache/minicd-testenv/helm-v4.3.2-<key>/helm
 #
 # Environment knobs:
-#   BENCH_HELM_VERSION  module version of helm.sh/helm/v4 (default v4.3.2; the module needs Go >= 1.26.0)
-#   BENCH_BUILD_JOBS    parallel compile jobs, go build -p (default: the number of cores)
-#   MINICD_TESTENV_CACHE  cache root shared with testenv (default ~/.cache/minicd-testenv)
+#   MINICD_TESTENV_HELM_VERSION  module version of helm.sh/helm/v4 (default v4.3.2; the module needs Go >= 1.26.0)
+#   MINICD_TESTENV_BUILD_JOBS    parallel compile jobs, go build -p (default: the number of cores)
+#   MINICD_TESTENV_CACHE         cache root shared with the control plane (default ~/.cache/minicd-testenv)
 #
 # The build is the one helm's own Makefile makes for a release tag (CGO off, -trimpath, the version
 # stamped with -X), from `go install helm.sh/helm/v4/cmd/helm@VERSION`: the module's own go.sum pins
@@ -16,10 +17,10 @@
 # the architecture and the link flags, as testenv's control-plane cache does.
 set -euo pipefail
 
-helm_version=${BENCH_HELM_VERSION:-v4.3.2}
-jobs=${BENCH_BUILD_JOBS:-$(nproc)}
+helm_version=${MINICD_TESTENV_HELM_VERSION:-v4.3.2}
+jobs=${MINICD_TESTENV_BUILD_JOBS:-$(nproc)}
 
-log() { printf '[bench-rollback %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+log() { printf 'testenv: %s\n' "$*" >&2; }
 
 command -v go >/dev/null 2>&1 || { log "go is required to build helm (see scripts/install-deps)"; exit 1; }
 
