@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli_run.hpp"
 #include "test_cluster.hpp"
@@ -149,6 +150,20 @@ environments:
         return e2e::run_ci(cluster(), *m_clone, m_tmp.path("cache"), std::move(variables));
     }
 
+    // `helm ARGS` against the test cluster, its own caches and settings in the test's directory.
+    void helm(std::vector<std::string> args) {
+        args.insert(args.begin(), cluster().var("MINICD_TEST_HELM"));
+        auto run = util::run_subprocess({.inherit = util::Inherit::everything,
+                                         .argv = std::move(args),
+                                         .env = {{"KUBECONFIG", cluster().var("KUBECONFIG")},
+                                                 {"HELM_CACHE_HOME", m_tmp.path("helm/cache")},
+                                                 {"HELM_CONFIG_HOME", m_tmp.path("helm/config")},
+                                                 {"HELM_DATA_HOME", m_tmp.path("helm/data")}},
+                                         .timeout = std::chrono::seconds(120)});
+        ASSERT_TRUE(run) << run.error().describe();
+        ASSERT_EQ(run->exit_code, 0) << run->out << run->err;
+    }
+
     ApiReply get(const std::string& path) { return api(cluster().admin(), Method::get, path); }
     long job(const std::string& name) { return get("/apis/batch/v1/namespaces/" + ns() + "/jobs/" + name).status; }
     Json settings() { return get(ns_path("/configmaps/settings")).body; }
@@ -197,6 +212,27 @@ TEST_F(Helm, ChartDeploysWithItsHooksAsPhases) {
          .working_dir = m_clone->path(),
          .timeout = std::chrono::seconds(120)}));
     EXPECT_EQ(drift.exit_code, 0) << drift.all();
+}
+
+TEST_F(Helm, AReleaseHelmInstalledIsTakenOverOnlyWhenAdopted) {
+    ci_repository();
+    ASSERT_NO_FATAL_FAILURE(helm({"install", "shop", m_clone->path("chart"), "--namespace", ns(), "--kube-context", "admin",
+                                  "--no-hooks", "--values", m_clone->path("values-staging.yaml")}));
+    ASSERT_EQ(pick_text(settings(), "/data/message"), "from staging values");
+
+    auto refused = run_ci(path_with_helm());
+    EXPECT_EQ(refused.exit_code, 1) << refused.all();
+    EXPECT_NE(refused.err.find("Helm release shop (ns " + ns() + ")"), std::string::npos) << refused.all();
+    EXPECT_EQ(pick_text(settings(), "/data/message"), "from staging values") << "a refused deploy writes nothing";
+
+    m_clone->write("minicd.yaml", ci_config() + "    adopt: true\n");
+    commit_and_push("Take the app over from Helm");
+    auto adopted = run_ci(path_with_helm());
+    ASSERT_EQ(adopted.exit_code, 0) << adopted.all();
+    EXPECT_EQ(pick_text(settings(), "/data/message"), "hello, world");
+    EXPECT_EQ(pick_text(settings(), "/metadata/annotations/minicd.io~1owner"), "shop/staging");
+    // Helm's own record of its release is nothing minicd declared: it is left alone.
+    EXPECT_EQ(get(ns_path("/secrets/sh.helm.release.v1.shop.v1")).status, 200);
 }
 
 TEST_F(Helm, AHookMinicdCannotRunIsRefusedNamingItsTemplate) {
