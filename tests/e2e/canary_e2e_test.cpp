@@ -414,9 +414,8 @@ TEST_F(Canary, ANameTakenByAnotherOwnerIsNeverWritten) {
 }
 
 TEST_F(Canary, CiRunsTheEnvironmentsCanaryAndHoldsTheCommitItAborted) {
-    testing::git(m_tmp.path(), {"init", "--quiet", "--bare", "--initial-branch=main", m_tmp.path("remote.git")});
-    testing::GitRepo clone(m_tmp.path("clone"));
-    clone.run({"remote", "add", "origin", m_tmp.path("remote.git")});
+    const auto checkout = testing::clone_with_origin(m_tmp.path());
+    testing::GitRepo& clone = *checkout;
     clone.write("minicd.yaml", fmt::format(R"(app: {0}
 registry: {1}/minicd-e2e
 environments:
@@ -440,8 +439,7 @@ environments:
                                            k_app, cluster().var("MINICD_TEST_REGISTRY"), ns(), prometheus(), k_metric));
     auto ship = [&](const std::string& image, const std::string& version) {
         clone.write("k8s/app.yaml", web_app(image, version));
-        clone.commit("Version " + version);
-        clone.run({"push", "--quiet", "origin", "main"});
+        clone.commit_and_push("Version " + version);
         return run_ci_on_main(cluster(), clone, m_tmp.path("cache"));
     };
     // The first deploy has no stable version to run a canary next to.

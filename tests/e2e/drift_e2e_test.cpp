@@ -215,18 +215,11 @@ environments:
 
     // A clone of a bare "origin" with minicd.yaml (default drift setting) and the app on main, pushed.
     testing::GitRepo& ci_repository(const std::string& image) {
-        testing::git(m_tmp.path(), {"init", "--quiet", "--bare", "--initial-branch=main", m_tmp.path("remote.git")});
-        m_clone = std::make_unique<testing::GitRepo>(m_tmp.path("clone"));
-        m_clone->run({"remote", "add", "origin", m_tmp.path("remote.git")});
+        m_clone = testing::clone_with_origin(m_tmp.path());
         m_clone->write("minicd.yaml", ci_config(""));
         m_clone->write("k8s/app.yaml", web_app(image));
-        commit_and_push(*m_clone, "First version");
+        m_clone->commit_and_push("First version");
         return *m_clone;
-    }
-
-    static void commit_and_push(testing::GitRepo& clone, const std::string& message) {
-        clone.commit(message);
-        clone.run({"push", "--quiet", "origin", "main"});
     }
 
     Invocation run_ci(testing::GitRepo& clone, const std::string& event) {
@@ -427,7 +420,7 @@ TEST_F(Drift, ScheduledCiReportsDriftAndFixesWhenTold) {
     EXPECT_EQ(releases("staging").size(), 1U);
 
     clone.write("minicd.yaml", ci_config("fix"));
-    commit_and_push(clone, "Fix drift in staging");
+    clone.commit_and_push("Fix drift in staging");
     auto fixed = run_ci(clone, "schedule");
     EXPECT_EQ(fixed.exit_code, 0) << fixed.all();
     EXPECT_EQ(data_of("settings", "mode"), "on") << "drift: fix puts the release's value back";

@@ -122,21 +122,14 @@ environments:
 
     // A clone of a bare "origin" with minicd.yaml and the chart on main, pushed.
     testing::GitRepo& ci_repository() {
-        testing::git(m_tmp.path(), {"init", "--quiet", "--bare", "--initial-branch=main", m_tmp.path("remote.git")});
-        m_clone = std::make_unique<testing::GitRepo>(m_tmp.path("clone"));
-        m_clone->run({"remote", "add", "origin", m_tmp.path("remote.git")});
+        m_clone = testing::clone_with_origin(m_tmp.path());
         m_clone->write("minicd.yaml", ci_config());
         m_clone->write("chart/Chart.yaml", k_chart_yaml);
         m_clone->write("chart/values.yaml", k_values_yaml);
         for (const auto& [file, text] : k_templates) m_clone->write("chart/templates/" + std::string(file), text);
         m_clone->write("values-staging.yaml", "message: from staging values\n");
-        commit_and_push("First version");
+        m_clone->commit_and_push("First version");
         return *m_clone;
-    }
-
-    void commit_and_push(const std::string& message) {
-        m_clone->commit(message);
-        m_clone->run({"push", "--quiet", "origin", "main"});
     }
 
     // PATH with the testenv's helm first, or without any helm.
@@ -193,7 +186,7 @@ TEST_F(Helm, ChartDeploysWithItsHooksAsPhases) {
     // An upgrade runs the upgrade hooks only; the install hooks' Secret stays as it is.
     m_clone->write("values-staging.yaml", "message: second\n");
     m_clone->write("minicd.yaml", ci_config() + "    manifests: {helm: {chart: chart, values: values-staging.yaml}}\n");
-    commit_and_push("Second version");
+    m_clone->commit_and_push("Second version");
     auto second = run_ci(path_with_helm());
     ASSERT_EQ(second.exit_code, 0) << second.all();
     EXPECT_EQ(pick_text(settings(), "/data/message"), "second") << "the environment's own chart settings win";
@@ -226,7 +219,7 @@ TEST_F(Helm, AReleaseHelmInstalledIsTakenOverOnlyWhenAdopted) {
     EXPECT_EQ(pick_text(settings(), "/data/message"), "from staging values") << "a refused deploy writes nothing";
 
     m_clone->write("minicd.yaml", ci_config() + "    adopt: true\n");
-    commit_and_push("Take the app over from Helm");
+    m_clone->commit_and_push("Take the app over from Helm");
     auto adopted = run_ci(path_with_helm());
     ASSERT_EQ(adopted.exit_code, 0) << adopted.all();
     EXPECT_EQ(pick_text(settings(), "/data/message"), "hello, world");
@@ -248,7 +241,7 @@ spec:
       restartPolicy: Never
       containers: [{name: main, image: registry.test/cleanup:1}]
 )");
-    commit_and_push("Add a delete hook");
+    m_clone->commit_and_push("Add a delete hook");
     auto refused = run_ci(path_with_helm());
     EXPECT_EQ(refused.exit_code, 1) << "a failed step fails the job: " << refused.all();
     EXPECT_NE(refused.err.find("chart/templates/cleanup.yaml (rendered by helm):"), std::string::npos) << refused.all();

@@ -186,9 +186,7 @@ protected:
     // A clone of a bare "origin" whose minicd.yaml sends main to `staging` in this test's namespace,
     // rolling back on failure. It declares no images: nothing is built, manifests deploy as written.
     testing::GitRepo& ci_repository() {
-        testing::git(m_tmp.path(), {"init", "--quiet", "--bare", "--initial-branch=main", m_tmp.path("remote.git")});
-        m_clone = std::make_unique<testing::GitRepo>(m_tmp.path("clone"));
-        m_clone->run({"remote", "add", "origin", m_tmp.path("remote.git")});
+        m_clone = testing::clone_with_origin(m_tmp.path());
         m_clone->write("minicd.yaml", fmt::format(R"(app: {0}
 registry: {1}/minicd-e2e
 environments:
@@ -207,9 +205,7 @@ environments:
     // Commits the app with `image` and pushes it to main; returns the commit.
     std::string ship_to_main(testing::GitRepo& clone, const std::string& image, const std::string& version) {
         clone.write("k8s/app.yaml", web_app(image, version));
-        const std::string sha = clone.commit("Version " + version);
-        clone.run({"push", "--quiet", "origin", "main"});
-        return sha;
+        return clone.commit_and_push("Version " + version);
     }
 
     Invocation run_ci(testing::GitRepo& clone, std::vector<std::string> extra = {}) {

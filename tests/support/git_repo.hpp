@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -62,8 +63,24 @@ public:
         return run({"rev-parse", "HEAD"});
     }
 
+    // commit(), then main pushed to origin; returns the new commit's SHA.
+    std::string commit_and_push(const std::string& message) const {
+        std::string sha = commit(message);
+        run({"push", "--quiet", "origin", "main"});
+        return sha;
+    }
+
 private:
     std::string m_path;
 };
+
+// A work tree at dir/clone whose origin is a bare repository at dir/remote.git, as a CI job checks
+// out; nothing committed yet.
+inline std::unique_ptr<GitRepo> clone_with_origin(const std::string& dir) {
+    git(dir, {"init", "--quiet", "--bare", "--initial-branch=main", dir + "/remote.git"});
+    auto clone = std::make_unique<GitRepo>(dir + "/clone");
+    clone->run({"remote", "add", "origin", dir + "/remote.git"});
+    return clone;
+}
 
 }  // namespace minicd::testing
