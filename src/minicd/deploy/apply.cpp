@@ -43,8 +43,7 @@ public:
             return {};
         }
         if (writes.empty() || m.check_lock_lost()) return {};
-        m.say(fmt::format("{}applying {} object{}", phase == model::Phase::main ? "" : fmt::format("{} phase: ", model::to_string(phase)),
-                          writes.size(), writes.size() == 1 ? "" : "s"));
+        m.say(phase, fmt::format("applying {} object{}", writes.size(), writes.size() == 1 ? "" : "s"));
         write_in_rank_groups(writes);
         m.wrote_foundations = m.wrote_foundations || stage == Stage::foundations;
         for (Item* item : writes) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "minicd/model/json_read.hpp"
 
 namespace minicd::deploy {
@@ -23,6 +25,10 @@ CrdNames crd_names(const Json& crd) {
 
 void Deployment::say(const std::string& line) const {
     if (options.progress) options.progress(line);
+}
+
+void Deployment::say(model::Phase phase, const std::string& line) const {
+    say(phase == model::Phase::main ? line : fmt::format("{} phase: {}", model::to_string(phase), line));
 }
 
 void Deployment::stop(Outcome outcome, std::string why) {

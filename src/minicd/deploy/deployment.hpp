@@ -96,6 +96,8 @@ public:
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
     void say(const std::string& line) const;
+    // The same, about the pre or post phase ("pre phase: ..."); plain for the release itself.
+    void say(model::Phase phase, const std::string& line) const;
     // True once a phase ended the deploy: what is left is recording what happened.
     bool stopped() const { return result.outcome != Outcome::succeeded; }
     // Ends the deploy with `outcome`; the first reason given is the one reported.

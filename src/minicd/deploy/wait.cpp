@@ -614,9 +614,8 @@ Result<void> await_health(Deployment& m, model::Phase phase) {
         })) {
         return {};
     }
-    const std::string which = phase == model::Phase::main ? std::string() : fmt::format("{} phase: ", model::to_string(phase));
-    m.say(fmt::format("{}waiting up to {}s for {} object{} to become ready", which, m.options.timeout.count(), targets.size(),
-                      targets.size() == 1 ? "" : "s"));
+    m.say(phase, fmt::format("waiting up to {}s for {} object{} to become ready", m.options.timeout.count(), targets.size(),
+                             targets.size() == 1 ? "" : "s"));
     const WaitOptions options{.timeout = m.options.timeout, .assess = m.options.assess};
     auto waited = wait_for_health(m.client, targets, options);
     if (!waited) return fail(waited.error());
