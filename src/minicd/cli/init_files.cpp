@@ -23,7 +23,8 @@ images:
     context: .
     dockerfile: Dockerfile
 
-manifests: k8s           # plain YAML or a kustomize directory
+manifests: k8s           # plain YAML or a kustomize directory; a Helm chart instead:
+# manifests: {{helm: {{chart: deploy/chart, values: [deploy/values.yaml]}}}}
 mainBranch: main         # release tags are promoted only from commits on this branch
 
 environments:
