@@ -157,6 +157,17 @@ environments:
         ASSERT_EQ(run->exit_code, 0) << run->out << run->err;
     }
 
+    // The minicd binary with `args` in the clone, helm in its PATH.
+    Invocation minicd_in_clone(std::vector<std::string> args) {
+        args.insert(args.begin(), MINICD_BINARY);
+        return invocation_of(util::run_subprocess(
+            {.inherit = util::Inherit::everything,
+             .argv = std::move(args),
+             .env = {{"KUBECONFIG", cluster().var("KUBECONFIG")}, {"PATH", path_with_helm()}, {"XDG_CACHE_HOME", m_tmp.path("cache")}},
+             .working_dir = m_clone->path(),
+             .timeout = std::chrono::seconds(120)}));
+    }
+
     ApiReply get(const std::string& path) { return api(cluster().admin(), Method::get, path); }
     long job(const std::string& name) { return get("/apis/batch/v1/namespaces/" + ns() + "/jobs/" + name).status; }
     Json settings() { return get(ns_path("/configmaps/settings")).body; }
@@ -198,13 +209,15 @@ TEST_F(Helm, ChartDeploysWithItsHooksAsPhases) {
     EXPECT_EQ(get(ns_path("/secrets/seed")).status, 200) << "a held-back hook object is not pruned";
 
     // Drift renders the chart the same way: nothing differs from the release.
-    auto drift = invocation_of(util::run_subprocess(
-        {.inherit = util::Inherit::everything,
-         .argv = {MINICD_BINARY, "drift", "staging", "-o", "json"},
-         .env = {{"KUBECONFIG", cluster().var("KUBECONFIG")}, {"PATH", path_with_helm()}, {"XDG_CACHE_HOME", m_tmp.path("cache")}},
-         .working_dir = m_clone->path(),
-         .timeout = std::chrono::seconds(120)}));
+    auto drift = minicd_in_clone({"drift", "staging", "-o", "json"});
     EXPECT_EQ(drift.exit_code, 0) << drift.all();
+
+    // A rollback prunes what the release it returns to lacks, but never a phase object other than a
+    // Job: stored releases do not hold them, so the hook's Secret stays.
+    auto rolled = minicd_in_clone({"rollback", "staging", "--to", "1"});
+    ASSERT_EQ(rolled.exit_code, 0) << rolled.all();
+    EXPECT_EQ(pick_text(settings(), "/data/message"), "hello, world");
+    EXPECT_EQ(get(ns_path("/secrets/seed")).status, 200) << rolled.all();
 }
 
 TEST_F(Helm, AReleaseHelmInstalledIsTakenOverOnlyWhenAdopted) {

@@ -12,6 +12,7 @@
 #include "minicd/deploy/store.hpp"
 #include "minicd/kube/verbs.hpp"
 #include "minicd/model/json_read.hpp"
+#include "minicd/render/phase.hpp"
 #include "minicd/util/log.hpp"
 
 namespace minicd::deploy {
@@ -103,6 +104,10 @@ public:
             return kept("not annotated as owned by " + m_options.target.owner());
         }
         if (annotation_of(object, render::k_prune_annotation) == "disabled") return kept("annotated minicd.io/prune: disabled");
+        if (m_options.phase_objects == PhaseObjects::keep && !annotation_of(object, render::k_phase_annotation).empty() &&
+            !render::is_job(id)) {
+            return kept("an object of a pre or post phase, which a restored release does not hold: the next deploy decides");
+        }
         if (id.namespace_.empty()) {
             // A cluster-scoped object another app/env still lists was handed over or is shared: never ours to delete.
             auto other = m_others.listing(id);
@@ -200,6 +205,7 @@ Result<void> prune_dropped(Deployment& m) {
                          .scope = {.namespaces = m.options.allow_prune_namespaces,
                                    .volumes = m.options.allow_prune_volumes,
                                    .crds = m.options.allow_prune_crds},
+                         .phase_objects = m.rollback_to != 0 ? PhaseObjects::keep : PhaseObjects::prune,
                          .inventory = m.inventory_name};
     std::vector<std::string> failed;
     for (auto& report : prune(m.client, m.discovery, std::move(dropped), options)) {

@@ -25,10 +25,18 @@ enum class PruneMode {
     dry_run,  // decide as remove would, delete nothing
 };
 
+// What becomes of dropped objects of a pre or post phase that are not Jobs (a chart's hook Secret,
+// a migration's ConfigMap).
+enum class PhaseObjects {
+    prune,  // a deploy whose manifests no longer declare them
+    keep,   // a rollback: stored releases hold no phase objects, so a restored one says nothing of them
+};
+
 struct PruneOptions {
     render::Target target;
     PruneMode mode = PruneMode::report;
     PruneScope scope;
+    PhaseObjects phase_objects = PhaseObjects::prune;
     std::string inventory;  // the inventory ConfigMap's name, to tell which inventory is our own
 };
 
@@ -43,7 +51,8 @@ Result<void> check_inventory(const std::vector<model::ObjectId>& previous, const
 // each as pruned, kept (with why; "" when it was already gone) or failed (tried again next run).
 // Ours by every rule: listed in our
 // inventory (the caller's `dropped`), annotated as owned by this app/env, not opted out with
-// minicd.io/prune: disabled, of a kind the scope allows, and, for cluster-scoped objects, listed by
+// minicd.io/prune: disabled, of a kind the scope allows, not a phase object `phase_objects` keeps,
+// and, for cluster-scoped objects, listed by
 // no other app/env's inventory. Each delete carries the uid precondition of the object judged; an
 // answer that was lost is read back. A failed read or listing deletes nothing it concerns.
 model::ChangeSet prune(kube::Client& client, kube::Discovery& discovery, std::vector<model::ObjectId> dropped,

@@ -28,7 +28,7 @@ Result<model::Phase> phase_of(const model::Json& object) {
 }
 
 bool runs_per_release(const Desired& desired) {
-    return desired.phase != model::Phase::main && desired.id.group == "batch" && desired.id.kind == "Job";
+    return desired.phase != model::Phase::main && is_job(desired.id);
 }
 
 Result<void> name_for_release(Desired& desired, int revision) {

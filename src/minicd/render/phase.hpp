@@ -11,6 +11,9 @@ namespace minicd::render {
 // are theirs; any other value is an input error naming the value and the annotation.
 Result<model::Phase> phase_of(const model::Json& object);
 
+// True for a batch/v1 Job (whichever served version names it).
+inline bool is_job(const model::ObjectId& id) { return id.group == "batch" && id.kind == "Job"; }
+
 // True for a Job written in the pre or post phase: it runs once per release, under its own name.
 bool runs_per_release(const Desired& desired);
 
