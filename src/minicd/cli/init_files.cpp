@@ -105,7 +105,8 @@ jobs:
       - uses: actions/checkout@v4
         with:
           fetch-depth: 0    # minicd checks that a release tag is on main
-      - name: get minicd
+      - &get-minicd  # written once, used again below (GitHub reads YAML anchors)
+        name: get minicd
         run: |
           curl -fsSL "$MINICD_RELEASE_URL" -o /tmp/minicd.tar.gz
           echo "$MINICD_RELEASE_SHA256  /tmp/minicd.tar.gz" | sha256sum -c -
@@ -114,7 +115,8 @@ jobs:
         env:
           MINICD_RELEASE_URL: ${{ vars.MINICD_RELEASE_URL }}
           MINICD_RELEASE_SHA256: ${{ vars.MINICD_RELEASE_SHA256 }}
-      - name: kubeconfig
+      - &kubeconfig
+        name: kubeconfig
         run: echo "$KUBECONFIG_DATA" > "$RUNNER_TEMP/kubeconfig"
         env:
           KUBECONFIG_DATA: ${{ secrets.KUBECONFIG_DATA }}
@@ -133,19 +135,8 @@ jobs:
       - uses: actions/checkout@v4
         with:
           fetch-depth: 0
-      - name: get minicd
-        run: |
-          curl -fsSL "$MINICD_RELEASE_URL" -o /tmp/minicd.tar.gz
-          echo "$MINICD_RELEASE_SHA256  /tmp/minicd.tar.gz" | sha256sum -c -
-          mkdir -p /tmp/minicd && tar -xzf /tmp/minicd.tar.gz -C /tmp/minicd --strip-components=1
-          echo /tmp/minicd/bin >> "$GITHUB_PATH"
-        env:
-          MINICD_RELEASE_URL: ${{ vars.MINICD_RELEASE_URL }}
-          MINICD_RELEASE_SHA256: ${{ vars.MINICD_RELEASE_SHA256 }}
-      - name: kubeconfig
-        run: echo "$KUBECONFIG_DATA" > "$RUNNER_TEMP/kubeconfig"
-        env:
-          KUBECONFIG_DATA: ${{ secrets.KUBECONFIG_DATA }}
+      - *get-minicd
+      - *kubeconfig
       - name: minicd ci (teardown, or drift and preview gc)
         run: minicd ci
         env:
