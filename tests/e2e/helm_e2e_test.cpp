@@ -44,6 +44,7 @@ metadata:
 data:
   message: {{ .Values.message | quote }}
   namespace: {{ .Release.Namespace | quote }}
+  kubeVersion: {{ .Capabilities.KubeVersion.Version | quote }}
 )"},
     {"hooks.yaml", R"(apiVersion: batch/v1
 kind: Job
@@ -184,6 +185,8 @@ TEST_F(Helm, ChartDeploysWithItsHooksAsPhases) {
     // Values files, then --set (a comma kept as written), into the environment's namespace.
     EXPECT_EQ(pick_text(settings(), "/data/message"), "hello, world");
     EXPECT_EQ(pick_text(settings(), "/data/namespace"), ns());
+    // Rendered for the cluster it goes to, as helm install would render it.
+    EXPECT_EQ(pick_text(settings(), "/data/kubeVersion"), pick_text(get("/version").body, "/gitVersion"));
     const Json web = get("/apis/apps/v1/namespaces/" + ns() + "/deployments/shop-web").body;
     EXPECT_EQ(pick_text(web, "/metadata/annotations/minicd.io~1owner"), "shop/staging") << web.dump(2);
     EXPECT_EQ(pick_text(web, "/metadata/labels/app.kubernetes.io~1managed-by"), "minicd");

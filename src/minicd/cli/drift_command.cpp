@@ -163,7 +163,7 @@ private:
                 return fail(current.error().context(fmt::format("{} in namespace {}", target.owner(), target.namespace_)));
             }
             if (with_git) {
-                auto rendered = render_git(subject, *current);
+                auto rendered = render_git(client, subject, *current);
                 if (!rendered) return fail(rendered.error());
                 manifests = std::move(*rendered);
             }
@@ -175,17 +175,24 @@ private:
     }
 
     // The manifests to compare the release with: the environment's render of this checkout, or -m's.
-    Result<std::vector<source::Manifest>> render_git(const Subject& subject, const model::Release& release) {
+    Result<std::vector<source::Manifest>> render_git(kube::Client& client, const Subject& subject, const model::Release& release) {
         auto pins = pipeline::release_pins(release.images);
         if (!pins) return fail(pins.error().context(fmt::format("the images of release {}", release.revision)));
         // Nothing is declared: an image the release did not run (added in Git since) stays as written.
+        std::string kube_version;
+        if (subject.environment != nullptr) {
+            auto version = pipeline::chart_kube_version(client, m_config->manifests_for(*subject.environment));
+            if (!version) return fail(version.error());
+            kube_version = std::move(*version);
+        }
         Result<render::Rendered> rendered =
             subject.environment != nullptr
                 ? pipeline::render_environment(*m_config, *subject.environment,
                                                {.config_dir = config_dir(),
                                                 .branch = subject.drift.branch,
                                                 .pins = std::move(*pins),
-                                                .declared = {}})
+                                                .declared = {},
+                                                .kube_version = std::move(kube_version)})
                 : render::render(
                       {.manifest_paths = m_flags.manifests, .pinning = render::ImagePinning{.images = std::move(*pins)}});
         if (!rendered) return fail(rendered.error());

@@ -154,6 +154,10 @@ struct Config {
     std::vector<Environment> environments;  // in file order
 
     const Environment* find(std::string_view name) const;
+    // What `environment` deploys: its own manifests, else these.
+    const ManifestSource& manifests_for(const Environment& environment) const {
+        return environment.manifests ? *environment.manifests : manifests;
+    }
 };
 
 // The environment called `name`; otherwise an input error, about `file`, listing the ones there are.

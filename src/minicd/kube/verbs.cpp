@@ -88,6 +88,15 @@ Result<ApiResponse> get(Client& client, std::string_view object_path, View view)
                         .accept = std::string(view == View::metadata ? k_metadata_accept : "application/json")});
 }
 
+Result<std::string> server_version(Client& client) {
+    auto response = client.send({.path = "/version", .accept = "application/json"});
+    if (!response) return fail(response.error());
+    if (!ok(*response)) return fail(api_error(*response, "/version"));
+    const std::string version = model::string_at(model::parse_json(response->body), {"gitVersion"});
+    if (version.empty()) return fail(util::ErrorCode::api, "the answer names no gitVersion", "/version");
+    return version;
+}
+
 Result<ApiResponse> apply(Client& client, std::string_view object_path, const Json& body, std::string_view field_manager,
                           DryRun dry_run, Force force) {
     std::string path = with_query(object_path, fmt::format("fieldManager={}&fieldValidation=Strict", util::percent_encode(field_manager)));

@@ -49,6 +49,10 @@ Result<std::vector<model::Json>> list_all(Client& client, std::string_view colle
 // GET of one object; the response as the server gave it (404 included).
 Result<ApiResponse> get(Client& client, std::string_view object_path, View view = View::full);
 
+// The API server's version as /version gives it ("v1.33.13"): what renderers that ask for the
+// cluster's version (helm's --kube-version) are told.
+Result<std::string> server_version(Client& client);
+
 enum class DryRun { no, yes };
 // Whether an apply takes fields other managers own (server-side apply's force).
 enum class Force { no, yes };

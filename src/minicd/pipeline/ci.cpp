@@ -11,6 +11,7 @@
 #include "minicd/deploy/deploy.hpp"
 #include "minicd/deploy/record.hpp"
 #include "minicd/kube/discovery.hpp"
+#include "minicd/kube/verbs.hpp"
 #include "minicd/model/image_ref.hpp"
 #include "minicd/pipeline/guard.hpp"
 #include "minicd/pipeline/naming.hpp"
@@ -466,9 +467,12 @@ private:
         const auto& pins = promoted != m_promoted.end() ? promoted->second : m_images;
         std::vector<std::string> declared;
         for (const auto& image : m_config.images) declared.push_back(image.name);
+        auto kube_version = chart_kube_version(client(environment.name), m_config.manifests_for(environment));
+        if (!kube_version) return fail(kube_version.error());
         auto rendered = render_environment(
             m_config, environment,
-            {.config_dir = m_options.config_dir, .branch = m_plan.event.branch, .pins = pins, .declared = std::move(declared)});
+            {.config_dir = m_options.config_dir, .branch = m_plan.event.branch, .pins = pins, .declared = std::move(declared),
+             .kube_version = *kube_version});
         if (!rendered) return fail(rendered.error());
         for (const auto& warning : rendered->warnings) progress("    warning: " + warning);
         auto url = url_of(environment);
@@ -646,6 +650,13 @@ Result<std::string> environment_namespace(const config::Config& config, const co
     return namespace_name(environment.namespace_, {.app = config.app, .env = environment.name});
 }
 
+Result<std::string> chart_kube_version(kube::Client& client, const config::ManifestSource& manifests) {
+    if (!manifests.helm) return std::string();
+    auto version = kube::server_version(client);
+    if (!version) return fail(version.error().context("reading the cluster's version, which the chart is rendered for"));
+    return version;
+}
+
 namespace {
 
 // The chart of `source`, as `helm template` renders it into the environment's namespace.
@@ -658,7 +669,8 @@ Result<source::ChartRender> chart_render(const config::Config& config, const con
                                .set = chart.set,
                                .version = chart.version,
                                .release = config.app,
-                               .namespace_ = std::move(*namespace_)};
+                               .namespace_ = std::move(*namespace_),
+                               .kube_version = source.kube_version};
     for (const auto& file : chart.values) render.values.push_back(relative_to(source.config_dir, file));
     return render;
 }
@@ -667,7 +679,7 @@ Result<source::ChartRender> chart_render(const config::Config& config, const con
 
 Result<render::Rendered> render_environment(const config::Config& config, const config::Environment& environment,
                                             const EnvironmentSource& source) {
-    const config::ManifestSource& manifests = environment.manifests ? *environment.manifests : config.manifests;
+    const config::ManifestSource& manifests = config.manifests_for(environment);
     std::vector<std::string> manifest_paths;
     std::optional<source::ChartRender> chart;
     if (manifests.helm) {

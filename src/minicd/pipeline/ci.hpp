@@ -95,12 +95,16 @@ Result<std::vector<render::ImagePin>> release_pins(const std::map<std::string, s
 Result<std::string> environment_namespace(const config::Config& config, const config::Environment& environment,
                                           std::string_view branch);
 
+// The cluster's version when `manifests` is a chart (rendered for it, as helm install would), else "".
+Result<std::string> chart_kube_version(kube::Client& client, const config::ManifestSource& manifests);
+
 // What an environment's deploy renders, besides minicd.yaml.
 struct EnvironmentSource {
     std::string config_dir;  // minicd.yaml's directory: manifest paths are relative to it
     std::string branch;      // a per-branch environment's branch (its preview host); "" otherwise
     std::vector<render::ImagePin> pins;  // pinned by digest wherever a manifest names them
     std::vector<std::string> declared;   // image names a manifest may not use unpinned (render::ImagePinning)
+    std::string kube_version;  // the cluster's version, which a chart is rendered for; "" leaves helm's default
 };
 
 // The environment's manifests (its own overlay or chart, else minicd.yaml's; a chart is rendered by

@@ -152,9 +152,8 @@ Result<std::vector<Manifest>> render_chart(const ChartRender& request) {
     if (!helm) return fail(helm.error());
     std::vector<std::string> argv = {*helm, "template", request.release, request.chart, "--namespace", request.namespace_,
                                      "--include-crds", "--skip-tests"};
-    if (!request.version.empty()) {
-        argv.insert(argv.end(), {"--version", request.version});
-    }
+    if (!request.version.empty()) argv.insert(argv.end(), {"--version", request.version});
+    if (!request.kube_version.empty()) argv.insert(argv.end(), {"--kube-version", request.kube_version});
     for (const auto& file : request.values) argv.insert(argv.end(), {"--values", file});
     for (const auto& [key, value] : request.set) argv.insert(argv.end(), {"--set", key + "=" + helm_set_value(value)});
     auto rendered = util::run_checked({.inherit = util::Inherit::renderer, .argv = std::move(argv), .timeout = k_template_timeout});

@@ -20,6 +20,7 @@ struct ChartRender {
     std::string version;                     // the chart version of an oci:// chart; "" takes the newest
     std::string release;                     // .Release.Name: the app
     std::string namespace_;                  // .Release.Namespace: the environment's namespace
+    std::string kube_version;                // .Capabilities.KubeVersion: the cluster's; "" leaves helm's default
 };
 
 // Renders a chart with `helm template`, CRDs of its crds/ directory included and its test hooks left
