@@ -416,27 +416,19 @@ TEST_F(Canary, ANameTakenByAnotherOwnerIsNeverWritten) {
 TEST_F(Canary, CiRunsTheEnvironmentsCanaryAndHoldsTheCommitItAborted) {
     const auto checkout = testing::clone_with_origin(m_tmp.path());
     testing::GitRepo& clone = *checkout;
-    clone.write("minicd.yaml", fmt::format(R"(app: {0}
-registry: {1}/minicd-e2e
-environments:
-  staging:
-    cluster: {{context: admin}}
-    on: {{branch: main}}
-    namespace: "{2}"
-    timeout: 60s
-    strategy:
+    clone.write("minicd.yaml", staging_config(cluster(), k_app, ns(), {.top = "", .staging = fmt::format(R"(    strategy:
       canary:
         steps: [{{weight: 25, pause: 30s}}]
         analysis:
-          prometheus: {{address: "{3}"}}
+          prometheus: {{address: "{0}"}}
           interval: 1s
           noData: inconclusive
           metrics:
             - name: success-rate
-              query: 'min({4}{{namespace="{{{{namespace}}}}",pod=~"{{{{canary_pods}}}}"}})'
+              query: 'min({1}{{namespace="{{{{namespace}}}}",pod=~"{{{{canary_pods}}}}"}})'
               successCondition: ">= 0.99"
 )",
-                                           k_app, cluster().var("MINICD_TEST_REGISTRY"), ns(), prometheus(), k_metric));
+                                                                                                    prometheus(), k_metric)}));
     auto ship = [&](const std::string& image, const std::string& version) {
         clone.write("k8s/app.yaml", web_app(image, version));
         clone.commit_and_push("Version " + version);

@@ -2,6 +2,7 @@
 
 // Running the minicd binary in end-to-end suites and reading what it printed.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -66,6 +67,28 @@ inline util::SubprocessSpec minicd_spec(TestCluster& cluster, const std::string&
 inline Invocation run_minicd(TestCluster& cluster, const std::string& cache, std::vector<std::string> args,
                              std::chrono::seconds limit = std::chrono::seconds(300)) {
     return invocation_of(util::run_subprocess(minicd_spec(cluster, cache, std::move(args), limit)));
+}
+
+// The lines a test adds to the minicd.yaml staging_config() writes.
+struct ConfigLines {
+    std::string top;      // top-level keys, e.g. "manifests: deploy\n"
+    std::string staging;  // keys of the staging environment, indented by four spaces, e.g. "    history: 8\n"
+};
+
+// minicd.yaml sending main to `staging` in namespace `ns` of the test cluster (60 s to be healthy),
+// with the registry of the test environment. It declares no images: nothing is built.
+inline std::string staging_config(TestCluster& cluster, const std::string& app, const std::string& ns,
+                                  const ConfigLines& lines = {}) {
+    return fmt::format(R"(app: {0}
+registry: {1}/minicd-e2e
+{2}environments:
+  staging:
+    cluster: {{context: admin}}
+    on: {{branch: main}}
+    namespace: "{3}"
+    timeout: 60s
+{4})",
+                       app, cluster.var("MINICD_TEST_REGISTRY"), lines.top, ns, lines.staging);
 }
 
 // The variables a CI sets for one job, as minicd reads them (CI=true is added).

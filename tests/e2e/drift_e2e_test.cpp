@@ -200,17 +200,8 @@ protected:
     // minicd.yaml sending main to `staging` in this test's namespace; `drift` is the environment's
     // drift setting, left to the default when empty. It declares no images: nothing is built.
     std::string ci_config(const std::string& drift_setting) {
-        return fmt::format(R"(app: {0}
-registry: {1}/minicd-e2e
-environments:
-  staging:
-    cluster: {{context: admin}}
-    on: {{branch: main}}
-    namespace: "{2}"
-    timeout: 60s
-{3})",
-                           k_app, cluster().var("MINICD_TEST_REGISTRY"), ns(),
-                           drift_setting.empty() ? std::string() : "    drift: " + drift_setting + "\n");
+        return staging_config(cluster(), k_app, ns(),
+                              {.top = "", .staging = drift_setting.empty() ? "" : "    drift: " + drift_setting + "\n"});
     }
 
     // A clone of a bare "origin" with minicd.yaml (default drift setting) and the app on main, pushed.

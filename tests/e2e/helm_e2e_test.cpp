@@ -104,21 +104,13 @@ class Helm : public ClusterTest {
 protected:
     // minicd.yaml sending main to `staging` in this test's namespace, from the chart in chart/.
     std::string ci_config() {
-        return fmt::format(R"(app: {0}
-registry: {1}/minicd-e2e
-manifests:
+        return staging_config(cluster(), k_app, ns(), {.top = R"(manifests:
   helm:
     chart: chart
     values: [values-staging.yaml]
-    set: {{message: "hello, world"}}
-environments:
-  staging:
-    cluster: {{context: admin}}
-    on: {{branch: main}}
-    namespace: "{2}"
-    timeout: 60s
+    set: {message: "hello, world"}
 )",
-                           k_app, cluster().var("MINICD_TEST_REGISTRY"), ns());
+                                                       .staging = ""});
     }
 
     // A clone of a bare "origin" with minicd.yaml and the chart on main, pushed.

@@ -187,18 +187,8 @@ protected:
     // rolling back on failure. It declares no images: nothing is built, manifests deploy as written.
     testing::GitRepo& ci_repository() {
         m_clone = testing::clone_with_origin(m_tmp.path());
-        m_clone->write("minicd.yaml", fmt::format(R"(app: {0}
-registry: {1}/minicd-e2e
-environments:
-  staging:
-    cluster: {{context: admin}}
-    on: {{branch: main}}
-    namespace: "{2}"
-    timeout: 60s
-    onFailure: rollback
-    history: 8
-)",
-                                                  k_app, cluster().var("MINICD_TEST_REGISTRY"), ns()));
+        m_clone->write("minicd.yaml",
+                       staging_config(cluster(), k_app, ns(), {.top = "", .staging = "    onFailure: rollback\n    history: 8\n"}));
         return *m_clone;
     }
 
