@@ -1,6 +1,7 @@
 // The inventory and release store against the real kube-apiserver: what is saved loads back, a
 // missing store reads as empty, revisions count up and old ones are dropped, concurrent recorders
-// never lose a release, and a corrupt inventory is an error rather than an empty set.
+// (and one recording over a stale copy of the history) never lose a release, and a corrupt
+// inventory is an error rather than an empty set.
 #include <fmt/format.h>
 
 #include <functional>
@@ -155,6 +156,37 @@ TEST_F(Store, ConcurrentRecordersBothLand) {
         shas.insert((*loaded)[i].git_sha);
     }
     EXPECT_EQ(shas.size(), 2U * k_per_writer);
+}
+
+TEST_F(Store, AHistorySeenBeforeAnotherWriterRecordedIsReadAgainNotWrittenOver) {
+    deploy::Store ours = store();
+    ASSERT_TRUE(ours.record_release(release("ours-1")));
+    auto seen = ours.releases();
+    ASSERT_TRUE(seen) << seen.error().describe();
+    ASSERT_EQ(seen->size(), 1U);
+
+    // Another process records behind our back: what we saw is stale now.
+    auto theirs = store().record_release(release("theirs-2"));
+    ASSERT_TRUE(theirs) << theirs.error().describe();
+    EXPECT_EQ(theirs->revision, 2);
+    auto still_seen = ours.releases();
+    ASSERT_TRUE(still_seen);
+    EXPECT_EQ(still_seen->size(), 1U) << "releases() answers from what this Store saw last";
+
+    // Our next record is refused by the server over the stale copy, reads again and lands after theirs.
+    auto next = ours.record_release(release("ours-3"));
+    ASSERT_TRUE(next) << next.error().describe();
+    EXPECT_EQ(next->revision, 3);
+    auto loaded = store().load_releases();
+    ASSERT_TRUE(loaded) << loaded.error().describe();
+    std::vector<std::string> shas;
+    for (const auto& recorded : *loaded) shas.push_back(recorded.git_sha);
+    EXPECT_EQ(shas, (std::vector<std::string>{"ours-3", "theirs-2", "ours-1"}));
+    // What we wrote is what we see now, without asking again.
+    auto after = ours.releases();
+    ASSERT_TRUE(after);
+    ASSERT_EQ(after->size(), 3U);
+    EXPECT_EQ(after->front().git_sha, "ours-3");
 }
 
 TEST_F(Store, CorruptInventoryIsAnError) {

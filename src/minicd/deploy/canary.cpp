@@ -131,7 +131,7 @@ public:
                                                                 k_query_timeout);
             if (auto ready = m_prometheus->ready(); !ready) return fail(ready.error());
         }
-        auto releases = m_store.load_releases();
+        auto releases = m_store.releases();
         if (!releases) return fail(releases.error());
         const std::optional<model::Release> open = open_canary(*releases);
 
@@ -646,7 +646,7 @@ Result<model::Release> require_open(Store& store, const render::Target& target) 
 
 Result<void> retire_open_canary(Deployment& m, Store& store) {
     if (m.options.dry_run || !m.namespace_exists) return {};
-    auto releases = store.load_releases();
+    auto releases = store.releases();
     if (!releases) return fail(releases.error());
     auto open = open_canary(*releases);
     if (!open) return {};

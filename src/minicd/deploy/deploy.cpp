@@ -139,7 +139,7 @@ Result<void> name_phase_jobs(Deployment& m, const std::vector<model::Release>& h
 Result<void> prepare_phases(Deployment& m, Store& store) {
     const auto in_phase = [](const Item& item) { return item.desired.phase != Phase::main; };
     if (std::none_of(m.items.begin(), m.items.end(), in_phase)) return {};
-    auto history = store.load_releases();
+    auto history = store.releases();
     if (!history) return fail(history.error());
     hold_back_hooks(m, *history);
     return name_phase_jobs(m, *history);
@@ -193,6 +193,8 @@ Result<void> save_remaining(Deployment& m, Store& store) {
 // Stores the objects the release applied, or points it at a kept release that applied the very
 // same ones (a redeploy, a rollback): they are stored once. Assigns the release its revision.
 Result<void> store_objects(const Deployment& m, Store& store, model::Release& release) {
+    // From the server, however long the deploy took: the revision names the payload Secrets, and a
+    // writer that took a lost lock over may have recorded meanwhile. The record starts from this read.
     auto history = store.load_releases();
     if (!history) return fail(history.error());
     release.revision = history->empty() ? 1 : history->front().revision + 1;
@@ -342,7 +344,7 @@ Result<DeployResult> restore(kube::Client& client, kube::Discovery& discovery, D
 Result<void> roll_back_failure(kube::Client& client, kube::Discovery& discovery, const DeployOptions& options,
                                Store& store, const DeployLock* lock, DeployResult& failed) {
     AutomaticRollback automatic;
-    auto releases = store.load_releases();
+    auto releases = store.releases();
     if (!releases) return fail(releases.error());
     auto target = rollback_target(*releases, 0);
     if (!target) {

@@ -276,10 +276,27 @@ Result<void> Store::save_inventory(const std::vector<model::ObjectId>& objects) 
     return {};
 }
 
+Result<std::optional<Json>> Store::releases_map(const std::string& name, Freshness freshness) {
+    if (freshness == Freshness::as_seen && m_releases_seen) return *m_releases_seen;
+    auto config_map = read(name);
+    if (!config_map) return fail(config_map.error());
+    m_releases_seen = *config_map;
+    return config_map;
+}
+
 Result<std::vector<Release>> Store::load_releases() {
     auto name = releases_name();
     if (!name) return fail(name.error());
-    auto config_map = read(*name);
+    auto config_map = releases_map(*name, Freshness::from_server);
+    if (!config_map) return fail(config_map.error());
+    if (!*config_map) return std::vector<Release>{};
+    return releases_in(**config_map, subject(*name));
+}
+
+Result<std::vector<Release>> Store::releases() {
+    auto name = releases_name();
+    if (!name) return fail(name.error());
+    auto config_map = releases_map(*name, Freshness::as_seen);
     if (!config_map) return fail(config_map.error());
     if (!*config_map) return std::vector<Release>{};
     return releases_in(**config_map, subject(*name));
@@ -315,7 +332,8 @@ Result<Release> Store::record_release(Release release, const RecordOptions& opti
 
 Result<std::optional<Release>> Store::try_record(const std::string& name, Release release, const RecordOptions& options,
                                                  std::vector<int>& kept_payloads) {
-    auto existing = read(name);
+    // What we saw last: the write below is refused if anyone changed it since.
+    auto existing = releases_map(name, Freshness::as_seen);
     if (!existing) return fail(existing.error());
     std::vector<Release> history;
     if (*existing) {
@@ -384,12 +402,18 @@ Result<std::optional<Release>> Store::try_record(const std::string& name, Releas
     if (!fits) return fail(fits.error());
     call.body = config_map.dump();
 
+    // Until the server says what it has now, nothing we saw is current.
+    m_releases_seen.reset();
     auto response = m_client.send(call);
     // Not replayed on a lost connection: whether it landed is unknown, and a blind retry could record it twice.
     if (!response) return fail(response.error().context("writing " + subject(name)));
     // Conflict on update (someone wrote since we read) or AlreadyExists on create (someone created it first).
     if (response->status == 409) return std::optional<Release>{};
     if (!kube::ok(response->status)) return fail(kube::api_error(*response, subject(name)));
+    // The server answers with the ConfigMap as written: the next record starts from it.
+    if (auto written = model::parse_json(response->body); written.is_object()) {
+        m_releases_seen = std::optional<Json>(std::move(written));
+    }
     return std::optional<Release>(std::move(release));
 }
 

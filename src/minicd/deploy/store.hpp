@@ -24,8 +24,8 @@ using model::ReleaseOutcome;
 // minicd.io/owner=<app>/<env>. Well under 1 MiB: writes over 900 KiB of data are refused.
 // Because app and env may contain '-', two pairs can map to one name ("a-b"/"c" and "a"/"b-c");
 // the owner annotation tells them apart, and a ConfigMap owned by another pair is never read or
-// overwritten. Thread-safe as far as the client is; concurrent record_release calls (from any
-// process) each get their own revision.
+// overwritten. One Store per thread (it keeps the history it last saw); concurrent record_release
+// calls from Stores of any process each get their own revision.
 class Store {
 public:
     // `app` and `env` are DNS labels (render::validate_target); the namespace must exist for writes.
@@ -37,8 +37,11 @@ public:
     // Replaces the recorded set (create or update, by server-side apply).
     Result<void> save_inventory(const std::vector<model::ObjectId>& objects);
 
-    // Newest first; empty when none was ever recorded.
+    // Newest first; empty when none was ever recorded. Always asks the server.
     Result<std::vector<Release>> load_releases();
+    // The same, as this Store last read or recorded it (read on first use): for the holder of the
+    // deploy lock, under which nobody else records and this Store's own records keep it current.
+    Result<std::vector<Release>> releases();
     // Appends the release, keeping the newest `options.keep` (at least 1), and returns it as
     // stored. Its revision is the next one when 0; a revision given must not be recorded yet (unless
     // updating). Sets `time` to now when empty. Recording a release that ran (model::ran: it wrote,
@@ -97,6 +100,9 @@ private:
     // The ConfigMap as the server has it; nullopt when there is none. An error when it belongs to
     // another (app, env) pair.
     Result<std::optional<model::Json>> read(const std::string& name);
+    // The releases ConfigMap: from the server, or as last seen when `freshness` allows it.
+    enum class Freshness { as_seen, from_server };
+    Result<std::optional<model::Json>> releases_map(const std::string& name, Freshness freshness);
     // One read-modify-write of the history; nullopt when another writer got there first (409).
     // When releases fall out of the history, `kept_payloads` receives the revisions whose payload
     // Secrets the kept ones use; it stays empty otherwise.
@@ -118,6 +124,10 @@ private:
     std::string m_namespace;
     std::string m_app;
     std::string m_env;
+    // The releases ConfigMap as last read or written (nullopt inside: there was none); unset until
+    // then and after a write of unknown outcome. Records write over it only if it is still what the
+    // server has, so a stale copy costs a conflict and a re-read, never a record.
+    std::optional<std::optional<model::Json>> m_releases_seen;
 };
 
 // Serialization used by the store (exposed for unit tests).
