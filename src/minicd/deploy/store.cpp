@@ -284,23 +284,18 @@ Result<std::optional<Json>> Store::releases_map(const std::string& name, Freshne
     return config_map;
 }
 
-Result<std::vector<Release>> Store::load_releases() {
+Result<std::vector<Release>> Store::history(Freshness freshness) {
     auto name = releases_name();
     if (!name) return fail(name.error());
-    auto config_map = releases_map(*name, Freshness::from_server);
+    auto config_map = releases_map(*name, freshness);
     if (!config_map) return fail(config_map.error());
     if (!*config_map) return std::vector<Release>{};
     return releases_in(**config_map, subject(*name));
 }
 
-Result<std::vector<Release>> Store::releases() {
-    auto name = releases_name();
-    if (!name) return fail(name.error());
-    auto config_map = releases_map(*name, Freshness::as_seen);
-    if (!config_map) return fail(config_map.error());
-    if (!*config_map) return std::vector<Release>{};
-    return releases_in(**config_map, subject(*name));
-}
+Result<std::vector<Release>> Store::load_releases() { return history(Freshness::from_server); }
+
+Result<std::vector<Release>> Store::releases() { return history(Freshness::as_seen); }
 
 Result<Release> Store::record_release(Release release, const RecordOptions& options) {
     if (options.keep < 1) {

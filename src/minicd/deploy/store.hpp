@@ -103,6 +103,7 @@ private:
     // The releases ConfigMap: from the server, or as last seen when `freshness` allows it.
     enum class Freshness { as_seen, from_server };
     Result<std::optional<model::Json>> releases_map(const std::string& name, Freshness freshness);
+    Result<std::vector<Release>> history(Freshness freshness);
     // One read-modify-write of the history; nullopt when another writer got there first (409).
     // When releases fall out of the history, `kept_payloads` receives the revisions whose payload
     // Secrets the kept ones use; it stays empty otherwise.
